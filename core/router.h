@@ -1,0 +1,72 @@
+/* The router: one queue of submitted messages, drained on a later loop turn
+ * (so deliver -> submit -> deliver never recurses), the agent registry, the
+ * table of requests in flight, and the held queues of absent agents.
+ *
+ * A message from agent S is a reply when a request with its correlation_id
+ * was delivered to S and is not finished: it goes back to the requester
+ * (through the route's translator, if any), final unless its type is one of
+ * the route's interim types. Anything else is a request, routed by the
+ * first matching route; it must get exactly one final reply: the
+ * destination's, or an error reply from the core (no_route, timeout,
+ * upstream_unavailable, internal_error). */
+#ifndef AB_CORE_ROUTER_H
+#define AB_CORE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <agentbus/types.h>
+
+struct event_base;
+struct route_table;
+struct ab_instance;
+
+struct router_settings {
+	uint64_t hold_window_ms; /* how long messages wait for an absent agent */
+	size_t hold_max;         /* how many may wait for one agent */
+};
+
+struct router_stats {
+	uint64_t submitted, requests, replies, no_route, timeouts, unavailable, held, expired,
+		dropped;
+	size_t in_flight, agents;
+};
+
+struct router;
+
+struct router *router_new(struct event_base *base, const char *broker_agent_id);
+void router_free(struct router *r);
+
+void router_configure(struct router *r, const struct router_settings *s);
+
+/* Use this table for new requests (takes a reference; in-flight requests
+ * keep theirs). */
+void router_set_routes(struct router *r, struct route_table *table);
+
+/* See services.h for the contracts of these. */
+int router_submit(struct router *r, struct ab_instance *from, const char *source, ab_msg *msg);
+int router_register(struct router *r, struct ab_instance *owner, const char *id, void *ctx);
+int router_unregister(struct router *r, struct ab_instance *owner, const char *id);
+
+/* Unregister every agent of an instance (it is being destroyed). */
+void router_unregister_all(struct router *r, struct ab_instance *owner);
+
+/* Forget every request in flight, without replies (the broker is going). */
+void router_drop_pending(struct router *r);
+
+void router_stats(const struct router *r, struct router_stats *out);
+
+const char *router_broker_agent_id(const struct router *r);
+
+/* Translation services (services.h); t is the router's struct ab_translation. */
+ab_msg *router_translation_input(ab_translation *t);
+bool router_translation_is_reply(ab_translation *t);
+ab_msg *router_translation_request(ab_translation *t);
+const ab_route *router_translation_route(ab_translation *t);
+void *router_translation_route_state(ab_translation *t);
+int router_translation_forward(ab_translation *t, ab_msg *msg);
+int router_translation_reply(ab_translation *t, ab_msg *msg);
+int router_translation_fail(ab_translation *t, const char *error_type, const char *message);
+
+#endif

@@ -1,0 +1,193 @@
+#include "build-config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "core/broker.h"
+#include "core/log.h"
+#include "core/msg.h"
+#include "core/options.h"
+#include "core/plugins.h"
+#include "core/router.h"
+#include "core/routes.h"
+#include "core/services.h"
+
+static const char *broker_agent_id_value = "agentbus";
+
+void services_set_broker_agent_id(const char *id)
+{
+	broker_agent_id_value = id;
+}
+
+static void svc_log(ab_instance *self, enum ab_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, self->name, fmt, ap);
+	va_end(ap);
+}
+
+static const char *svc_instance_name(const ab_instance *self)
+{
+	return self->name;
+}
+
+static const char *svc_broker_agent_id(void)
+{
+	return broker_agent_id_value;
+}
+
+static const struct option_value *instance_option(const ab_instance *self, const char *key)
+{
+	const struct option_values *values = self->reloading ? &self->next_options : &self->options;
+	const struct option_value *v = option_values_get(values, key);
+	if (!v)
+		log_msg(AB_LOG_ERROR, self->name, "bug: option '%s' is not in the plugin's schema", key);
+	return v;
+}
+
+static const char *svc_config_string(const ab_instance *self, const char *key)
+{
+	const struct option_value *v = instance_option(self, key);
+	return v ? v->text : NULL;
+}
+
+static int64_t svc_config_int(const ab_instance *self, const char *key)
+{
+	const struct option_value *v = instance_option(self, key);
+	return v && v->text ? v->number : 0;
+}
+
+static bool svc_config_bool(const ab_instance *self, const char *key)
+{
+	return svc_config_int(self, key) != 0;
+}
+
+static struct event_base *svc_event_base(const ab_instance *self)
+{
+	return broker_base(self->broker);
+}
+
+struct ab_timer {
+	struct event *event;
+	void (*cb)(void *arg);
+	void *arg;
+	bool repeat;
+};
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct ab_timer *t = arg;
+	void (*cb)(void *) = t->cb;
+	void *cb_arg = t->arg;
+	if (!t->repeat) { /* free first: the callback may start a new timer */
+		event_free(t->event);
+		free(t);
+	}
+	cb(cb_arg);
+}
+
+static ab_timer *svc_timer_start(ab_instance *self, uint64_t ms, bool repeat,
+                                 void (*cb)(void *arg), void *arg)
+{
+	struct ab_timer *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->cb = cb;
+	t->arg = arg;
+	t->repeat = repeat;
+	t->event = event_new(broker_base(self->broker), -1, repeat ? EV_PERSIST : 0, timer_fired, t);
+	if (!t->event) {
+		free(t);
+		return NULL;
+	}
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	event_add(t->event, &tv);
+	return t;
+}
+
+static void svc_timer_cancel(ab_timer *t)
+{
+	if (!t)
+		return;
+	event_free(t->event);
+	free(t);
+}
+
+static void svc_stopped(ab_instance *self)
+{
+	broker_instance_stopped(self->broker, self);
+}
+
+static int svc_agent_register(ab_instance *self, const char *id, void *ctx)
+{
+	return router_register(broker_router(self->broker), self, id, ctx);
+}
+
+static int svc_agent_unregister(ab_instance *self, const char *id)
+{
+	return router_unregister(broker_router(self->broker), self, id);
+}
+
+static int svc_submit(ab_instance *self, const char *source, ab_msg *msg)
+{
+	return router_submit(broker_router(self->broker), self, source, msg);
+}
+
+static const char *svc_route_name(const ab_route *route)
+{
+	return route->name;
+}
+
+static const char *svc_route_string(const ab_route *route, const char *key)
+{
+	const struct option_value *v = option_values_get(&route->options, key);
+	return v ? v->text : NULL;
+}
+
+static int64_t svc_route_int(const ab_route *route, const char *key)
+{
+	const struct option_value *v = option_values_get(&route->options, key);
+	return v && v->text ? v->number : 0;
+}
+
+const struct ab_services services_table = {
+	.size = sizeof(struct ab_services),
+	.abi_major = AB_ABI_MAJOR,
+	.abi_minor = AB_ABI_MINOR,
+	.broker_version = PACKAGE_VERSION,
+	.log = svc_log,
+	.instance_name = svc_instance_name,
+	.broker_agent_id = svc_broker_agent_id,
+	.config_string = svc_config_string,
+	.config_int = svc_config_int,
+	.config_bool = svc_config_bool,
+	.event_base = svc_event_base,
+	.timer_start = svc_timer_start,
+	.timer_cancel = svc_timer_cancel,
+	.stopped = svc_stopped,
+	.agent_register = svc_agent_register,
+	.agent_unregister = svc_agent_unregister,
+	.msg_parse = msg_parse,
+	.msg_ref = msg_ref,
+	.msg_unref = msg_unref,
+	.msg_type = msg_type,
+	.msg_correlation_id = msg_correlation_id,
+	.msg_source = msg_source,
+	.msg_json = msg_json,
+	.msg_tree = msg_tree,
+	.submit = svc_submit,
+	.translation_input = router_translation_input,
+	.translation_is_reply = router_translation_is_reply,
+	.translation_request = router_translation_request,
+	.translation_route = router_translation_route,
+	.translation_route_state = router_translation_route_state,
+	.translation_forward = router_translation_forward,
+	.translation_reply = router_translation_reply,
+	.translation_fail = router_translation_fail,
+	.route_name = svc_route_name,
+	.route_string = svc_route_string,
+	.route_int = svc_route_int,
+};

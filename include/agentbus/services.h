@@ -1,0 +1,165 @@
+/*
+ * agentbus plugin SDK: the services table, every call a plugin makes into
+ * the core. The table is handed to ops.init and stays valid until
+ * ops.destroy returns. New services are only ever appended (see the ABI rule
+ * in plugin.h); check `size` before calling one newer than your minimum.
+ *
+ * All services must be called from the loop thread.
+ */
+#ifndef AGENTBUS_SERVICES_H
+#define AGENTBUS_SERVICES_H
+
+#include <agentbus/types.h>
+#include <yajl/yajl_tree.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+#if defined(__GNUC__)
+#define AB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define AB_PRINTF(fmt, args)
+#endif
+
+struct ab_services {
+	uint32_t size; /* sizeof(struct ab_services) as the core was built */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	const char *broker_version;
+
+	/* ---- the instance and its config ---------------------------------- */
+
+	/* Log a line tagged with this instance's name. Never log secrets. */
+	void (*log)(ab_instance *self, enum ab_log_level level, const char *fmt, ...) AB_PRINTF(3, 4);
+
+	/* The NAME of this instance's [plugin:NAME] section. Owned by the core. */
+	const char *(*instance_name)(const ab_instance *self);
+
+	/* The agent id the broker itself uses as the source of the messages it
+	 * makes (error replies, say): "agentbus_<node_id>". Owned by the core. */
+	const char *(*broker_agent_id)(void);
+
+	/* Option values from this instance's section, after ${VAR} expansion,
+	 * with the schema's default where the section is silent. The key must be
+	 * in the plugin's schema (else: NULL / 0, and a logged bug). Strings are
+	 * owned by the core and valid until the next reload COMMIT.
+	 *   config_string: any type, as written; NULL when unset with no default.
+	 *   config_int:    INT as is, DURATION in milliseconds, SIZE in bytes,
+	 *                  BOOL as 0/1, ENUM as the index in choices.
+	 *   config_bool:   BOOL. */
+	const char *(*config_string)(const ab_instance *self, const char *key);
+	int64_t (*config_int)(const ab_instance *self, const char *key);
+	bool (*config_bool)(const ab_instance *self, const char *key);
+
+	/* ---- the loop ------------------------------------------------------ */
+
+	/* The broker's shared libevent base. Never free or loop it. */
+	struct event_base *(*event_base)(const ab_instance *self);
+
+	/* Call cb(arg) after `ms` milliseconds, and every `ms` after that when
+	 * `repeat`. The timer is owned by the core; timer_cancel frees it (a
+	 * one-shot timer frees itself after firing: do not cancel it then). */
+	ab_timer *(*timer_start)(ab_instance *self, uint64_t ms, bool repeat, void (*cb)(void *arg),
+	                         void *arg);
+	void (*timer_cancel)(ab_timer *timer);
+
+	/* A draining instance (ops.stop returned AB_DRAINING) is done. */
+	void (*stopped)(ab_instance *self);
+
+	/* ---- agents (transports) ------------------------------------------ */
+
+	/* Make `agent_id` reachable through this instance; ops.deliver gets
+	 * `agent_ctx` back. The id is copied. Messages held for the id while it
+	 * was absent are delivered, in order, on a later loop turn.
+	 * Returns 0, -EEXIST when another live agent has the id, -EINVAL for an
+	 * id outside [A-Za-z0-9_.:-]{1,128}. */
+	int (*agent_register)(ab_instance *self, const char *agent_id, void *agent_ctx);
+
+	/* The agent is gone (perhaps briefly). Requests delivered to it and not
+	 * yet answered get upstream_unavailable replies; messages that arrive for
+	 * it are held for [broker] hold_window, then answered the same way.
+	 * Returns 0, or -ENOENT when this instance does not own the id. */
+	int (*agent_unregister)(ab_instance *self, const char *agent_id);
+
+	/* ---- messages ------------------------------------------------------ */
+
+	/* Parse and check `len` bytes (copied) into a new message with one
+	 * reference, or NULL with *err filled: invalid_json (not JSON),
+	 * invalid_message (not an object, no string `type`, a non-string
+	 * `correlation_id`, nesting deeper than [broker] max_json_depth),
+	 * message_too_large (over [broker] max_message_size). */
+	ab_msg *(*msg_parse)(const char *json, size_t len, struct ab_parse_error *err);
+
+	ab_msg *(*msg_ref)(ab_msg *msg); /* returns msg */
+	void (*msg_unref)(ab_msg *msg);  /* NULL is fine */
+
+	/* Routing fields, owned by the message. correlation_id is NULL only on
+	 * a message that has none and was not yet submitted (the core assigns
+	 * one at submit); source is NULL until submitted. */
+	const char *(*msg_type)(const ab_msg *msg);
+	const char *(*msg_correlation_id)(const ab_msg *msg);
+	const char *(*msg_source)(const ab_msg *msg);
+
+	/* The JSON bytes (NUL-terminated; *len excludes the NUL). */
+	const char *(*msg_json)(const ab_msg *msg, size_t *len);
+
+	/* The parsed yajl tree, built on first use and owned by the message. */
+	yajl_val (*msg_tree)(ab_msg *msg);
+
+	/* Route `msg` as sent by `source_agent`, an agent this instance
+	 * registered. A message carrying the correlation_id of a request
+	 * delivered to that agent is its reply; anything else is a new message,
+	 * matched against the routes. The core takes its own reference: the
+	 * caller still owns (and unrefs) its own. Routing happens on a later
+	 * loop turn. Returns 0; -EPERM when this instance does not own the
+	 * source; -EALREADY when the message was submitted before. */
+	int (*submit)(ab_instance *self, const char *source_agent, ab_msg *msg);
+
+	/* ---- translations (translators) ------------------------------------ */
+
+	/* What to translate: a request on its way to its destination, or (when
+	 * translation_is_reply) an answer on its way back. Borrowed. */
+	ab_msg *(*translation_input)(ab_translation *t);
+	bool (*translation_is_reply)(ab_translation *t);
+
+	/* The request as the requester sent it (for a request, the input).
+	 * Borrowed. */
+	ab_msg *(*translation_request)(ab_translation *t);
+
+	/* The route, and the state route_attach returned for it. */
+	const ab_route *(*translation_route)(ab_translation *t);
+	void *(*translation_route_state)(ab_translation *t);
+
+	/* Send `msg` on to the request's destination (requests only; at most
+	 * once). The core takes a reference. Returns 0 or -EINVAL. */
+	int (*translation_forward)(ab_translation *t, ab_msg *msg);
+
+	/* Answer the requester with `msg` (final, unless its type is one of the
+	 * route's interim types). Allowed in both directions: a translator may
+	 * answer a request itself without forwarding it. The core takes a
+	 * reference. Returns 0 or -EINVAL. */
+	int (*translation_reply)(ab_translation *t, ab_msg *msg);
+
+	/* End the request with an error reply of this error_type (AB_ERR_*)
+	 * and message, in the route's error reply type. Returns 0. */
+	int (*translation_fail)(ab_translation *t, const char *error_type, const char *message);
+
+	/* ---- routes (translators, in route_attach and translate) ---------- */
+
+	/* The NAME of the route's [route:NAME] section. */
+	const char *(*route_name)(const ab_route *route);
+
+	/* The route's values for the keys of the translator's route_options,
+	 * with the same rules as config_string / config_int. */
+	const char *(*route_string)(const ab_route *route, const char *key);
+	int64_t (*route_int)(const ab_route *route, const char *key);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AGENTBUS_SERVICES_H */

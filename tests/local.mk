@@ -1,0 +1,1 @@
+# Tests: Check unit suites, fixture plugins, integration scripts.
