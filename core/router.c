@@ -70,6 +70,7 @@ struct router {
 	char cid_prefix[16]; /* for correlation ids the core assigns */
 	char **sweep;        /* agent ids to drop if idle, after this turn */
 	size_t n_sweep, cap_sweep;
+	bool dispatching;
 };
 
 static void dispatch_cb(evutil_socket_t fd, short what, void *arg);
@@ -121,9 +122,17 @@ void router_stats(const struct router *r, struct router_stats *out)
 	out->agents = agents_count(r->agents);
 }
 
+/* Make the dispatcher run. From inside it (a plugin submitting while it is
+ * being delivered to), on the next loop turn, after the loop has polled for
+ * I/O: so two agents answering each other cannot starve everyone else. */
 static void wake(struct router *r)
 {
-	event_active(r->dispatch, 0, 0);
+	if (r->dispatching) {
+		static const struct timeval next_turn = { 0, 0 };
+		event_add(r->dispatch, &next_turn);
+	} else {
+		event_active(r->dispatch, 0, 0);
+	}
 }
 
 static void queue_job(struct router *r, struct job *job)
@@ -636,6 +645,7 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router *r = arg;
 	/* Take the queue as it stands: what this turn submits runs next turn. */
+	r->dispatching = true;
 	struct job *jobs = r->jobs;
 	r->jobs = NULL;
 	r->jobs_tail = &r->jobs;
@@ -662,6 +672,7 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 		free(sweep[i]);
 	}
 	free(sweep);
+	r->dispatching = false;
 }
 
 static void hold_expired_cb(evutil_socket_t fd, short what, void *arg)

@@ -1,1 +1,88 @@
-# Tests: Check unit suites, fixture plugins, integration scripts.
+# Tests: Check unit suites (one per core module), fixture plugins, and
+# integration scripts that drive the real daemon on 127.0.0.1.
+
+# ---- fixture plugins: a test transport, a test translator, and plugins
+# broken on purpose for the loader to refuse.
+FIXTURE_FLAGS = $(MODULE_FLAGS) -rpath /nowhere
+FIXTURE_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS) $(LIBEVENT_CFLAGS)
+check_LTLIBRARIES += tests/fixtures/plugins/linetap.la \
+	tests/fixtures/plugins/rename.la \
+	tests/fixtures/plugins/abi_major.la \
+	tests/fixtures/plugins/abi_minor.la \
+	tests/fixtures/plugins/missing_op.la \
+	tests/fixtures/plugins/no_symbol.la
+tests_fixtures_plugins_linetap_la_SOURCES = tests/fixtures/plugins/linetap.c
+tests_fixtures_plugins_linetap_la_CFLAGS = $(FIXTURE_CFLAGS)
+tests_fixtures_plugins_linetap_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_fixtures_plugins_linetap_la_LIBADD = $(LIBEVENT_LIBS)
+tests_fixtures_plugins_rename_la_SOURCES = tests/fixtures/plugins/rename.c
+tests_fixtures_plugins_rename_la_CFLAGS = $(FIXTURE_CFLAGS)
+tests_fixtures_plugins_rename_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_fixtures_plugins_rename_la_LIBADD = $(YAJL_LIBS)
+tests_fixtures_plugins_abi_major_la_SOURCES = tests/fixtures/plugins/broken.c
+tests_fixtures_plugins_abi_major_la_CFLAGS = $(FIXTURE_CFLAGS) -DBROKEN_ABI_MAJOR
+tests_fixtures_plugins_abi_major_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_fixtures_plugins_abi_minor_la_SOURCES = tests/fixtures/plugins/broken.c
+tests_fixtures_plugins_abi_minor_la_CFLAGS = $(FIXTURE_CFLAGS) -DBROKEN_ABI_MINOR
+tests_fixtures_plugins_abi_minor_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_fixtures_plugins_missing_op_la_SOURCES = tests/fixtures/plugins/broken.c
+tests_fixtures_plugins_missing_op_la_CFLAGS = $(FIXTURE_CFLAGS) -DBROKEN_MISSING_OP
+tests_fixtures_plugins_missing_op_la_LDFLAGS = $(FIXTURE_FLAGS)
+tests_fixtures_plugins_no_symbol_la_SOURCES = tests/fixtures/plugins/broken.c
+tests_fixtures_plugins_no_symbol_la_CFLAGS = $(FIXTURE_CFLAGS) -DBROKEN_NO_SYMBOL
+tests_fixtures_plugins_no_symbol_la_LDFLAGS = $(FIXTURE_FLAGS)
+
+# ---- unit suites: each links the core library the daemon runs.
+if HAVE_CHECK
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) \
+	-DFIXTURE_PLUGIN_DIR=\"$(abs_top_builddir)/tests/fixtures/plugins/.libs\" \
+	-DFIXTURE_DIR=\"$(abs_top_srcdir)/tests/fixtures\"
+UNIT_LIBS = core/libagentbus-core.la $(CHECK_LIBS)
+UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
+	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
+	tests/unit/test_loader
+check_PROGRAMS += $(UNIT_SUITES)
+TESTS += $(UNIT_SUITES)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_options_SOURCES = tests/unit/test_options.c
+tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_options_LDADD = $(UNIT_LIBS)
+tests_unit_test_msg_SOURCES = tests/unit/test_msg.c
+tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_msg_LDADD = $(UNIT_LIBS)
+tests_unit_test_containers_SOURCES = tests/unit/test_containers.c
+tests_unit_test_containers_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_containers_LDADD = $(UNIT_LIBS)
+tests_unit_test_routes_SOURCES = tests/unit/test_routes.c
+tests_unit_test_routes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_routes_LDADD = $(UNIT_LIBS)
+tests_unit_test_router_SOURCES = tests/unit/test_router.c tests/unit/fake_transport.c \
+	tests/unit/fake_transport.h
+tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_router_LDADD = $(UNIT_LIBS)
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
+tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_loader_LDADD = $(UNIT_LIBS)
+# The loader suite loads the fixture plugins.
+tests/unit/test_loader.log: $(check_LTLIBRARIES)
+endif
+
+# ---- integration: the real daemon, driven from Python (stdlib only).
+TEST_EXTENSIONS = .py .sh
+PY_LOG_COMPILER = $(PYTHON)
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	AGENTBUSD='$(abs_top_builddir)/core/agentbusd'; \
+	FIXTURE_PLUGIN_DIR='$(abs_top_builddir)/tests/fixtures/plugins/.libs'; \
+	TOP_SRCDIR='$(abs_top_srcdir)'; TOP_BUILDDIR='$(abs_top_builddir)'; \
+	MAKE='$(MAKE)'; \
+	PYTHONPATH='$(abs_top_srcdir)/tests/integration'; \
+	export AGENTBUSD FIXTURE_PLUGIN_DIR TOP_SRCDIR TOP_BUILDDIR MAKE PYTHONPATH;
+INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
+	tests/fixtures/configs
+# The integration tests run the daemon with the fixture plugins.
+tests/integration/test_daemon.log tests/integration/test_sdk.log: $(check_LTLIBRARIES) core/agentbusd

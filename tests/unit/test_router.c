@@ -1,0 +1,531 @@
+/* The router: routing by route, replies by correlation id, interim replies,
+ * timeouts, the hold window and its bounded queue, agents that vanish,
+ * translators both ways, and no re-entrant delivery. Two fake transports
+ * play the frontend side (A) and the upstream side (B). */
+#include "build-config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "core/msg.h"
+#include "core/router.h"
+#include "core/routes.h"
+#include "tests/unit/fake_transport.h"
+
+static struct event_base *base;
+static struct router *router;
+static struct fake A, B;
+static struct route_table *table;
+static struct ab_instance translator;
+
+static const char *const ROUTES =
+	"[route:query]\n"
+	"source = front_*\n"
+	"type = query\n"
+	"destination = up_1\n"
+	"interim = query_progress\n"
+	"error_reply = query_error\n"
+	"timeout = 200ms\n"
+	"[route:pattern]\n"
+	"source = front_*\n"
+	"type = tools_*\n"
+	"destination = pool_*\n"
+	"[route:shadowed]\n"
+	"source = front_1\n"
+	"type = query\n"
+	"destination = up_2\n"
+	"[route:translated]\n"
+	"source = front_*\n"
+	"type = ask\n"
+	"destination = up_1\n"
+	"translator = tr\n"
+	"interim = ask_started\n"
+	"error_reply = ask_error\n";
+
+/* ---- a translator in process: ask -> tool_call, replies -> ask_response,
+ * with an interim ask_started first; payload "fail" fails it. */
+
+static ab_msg *make(const char *json)
+{
+	ab_msg *m = msg_parse(json, strlen(json), NULL);
+	ck_assert_msg(m != NULL, "test message does not parse: %s", json);
+	return m;
+}
+
+static int tr_translate(void *state, ab_translation *t)
+{
+	ab_msg *in = router_translation_input(t);
+	if (router_translation_is_reply(t)) {
+		ab_msg *out = make("{\"type\":\"ask_response\",\"answer\":42}");
+		router_translation_reply(t, out);
+		msg_unref(out);
+		return 0;
+	}
+	const char *payload = msg_get_string(in, "payload");
+	if (payload && strcmp(payload, "fail") == 0)
+		return router_translation_fail(t, "tool_error", "the tool said no");
+	if (payload && strcmp(payload, "crash") == 0)
+		return -1;
+	ab_msg *started = make("{\"type\":\"ask_started\"}");
+	router_translation_reply(t, started);
+	msg_unref(started);
+	ab_msg *call = make("{\"type\":\"tool_call\",\"name\":\"db_query\"}");
+	router_translation_forward(t, call);
+	msg_unref(call);
+	return 0;
+}
+
+static struct ab_instance *find_tr(const char *name, void *arg)
+{
+	return strcmp(name, "tr") == 0 ? &translator : NULL;
+}
+
+static void setup(void)
+{
+	base = event_base_new();
+	router = router_new(base, "agentbus_test");
+	struct router_settings s = { .hold_window_ms = 300, .hold_max = 2 };
+	router_configure(router, &s);
+	fake_init(&A, "A");
+	fake_init(&B, "B");
+	static const struct ab_plugin tr_plugin = { .kind = AB_PLUGIN_TRANSLATOR, .name = "tr" };
+	translator = (struct ab_instance){ .name = "tr", .plugin = &tr_plugin };
+	translator.ops.translate = tr_translate;
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("routes.ini", ROUTES, &d);
+	table = routes_compile(cfg, 30000, find_tr, NULL, &d);
+	ck_assert_msg(table && d.count == 0, "routes: %s", d.count ? d.lines[0] : "?");
+	config_unref(cfg);
+	router_set_routes(router, table);
+	ck_assert_int_eq(router_register(router, &A.inst, "front_1", NULL), 0);
+	ck_assert_int_eq(router_register(router, &A.inst, "front_2", NULL), 0);
+}
+
+static void teardown(void)
+{
+	router_free(router);
+	routes_unref(table);
+	event_base_free(base);
+	fake_clear(&A);
+	fake_clear(&B);
+	free(A.inst.name);
+	free(B.inst.name);
+}
+
+/* Run the loop until nothing is ready. */
+static void drain(void)
+{
+	for (int i = 0; i < 8; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static void run_for_ms(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	drain();
+}
+
+static void send_from(struct fake *f, const char *agent, const char *json)
+{
+	ab_msg *m = make(json);
+	ck_assert_int_eq(router_submit(router, &f->inst, agent, m), 0);
+	msg_unref(m);
+}
+
+static size_t in_flight(void)
+{
+	struct router_stats st;
+	router_stats(router, &st);
+	return st.in_flight;
+}
+
+START_TEST(no_route_answers_the_sender)
+{
+	send_from(&A, "front_1", "{\"type\":\"nonsense\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].agent, "front_1");
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[0].type, "error");
+	ck_assert_str_eq(A.got[0].cid, "c1");
+	ck_assert_str_eq(fake_error_type(&A, 0), "no_route");
+	ck_assert_str_eq(fake_error_message(&A, 0), "no route for type 'nonsense' from front_1");
+	ck_assert_ptr_nonnull(fake_field(&A, 0, "timestamp"));
+}
+END_TEST
+
+START_TEST(request_and_reply_pass_through_untouched)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	const char *q = "{\"type\":\"query\", \"correlation_id\":\"c1\",\"query\":\"SELECT 1\"}";
+	send_from(&A, "front_2", q);
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].agent, "up_1");
+	ck_assert_uint_eq(B.got[0].flags, AB_DELIVER_REQUEST);
+	ck_assert_str_eq(B.got[0].json, q); /* bytes untouched */
+	ck_assert_uint_eq(in_flight(), 1);
+
+	const char *r = "{\"type\":\"query_response\",\"correlation_id\":\"c1\",\"rows\":[1]}";
+	send_from(&B, "up_1", r);
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].agent, "front_2");
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[0].json, r);
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(first_matching_route_wins)
+{
+	/* front_1's query matches [route:query] before [route:shadowed]. */
+	router_register(router, &B.inst, "up_1", NULL);
+	router_register(router, &B.inst, "up_2", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].agent, "up_1");
+}
+END_TEST
+
+START_TEST(pattern_destination_picks_a_live_agent)
+{
+	router_register(router, &B.inst, "pool_7", NULL);
+	send_from(&A, "front_1", "{\"type\":\"tools_list\",\"correlation_id\":\"t1\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].agent, "pool_7");
+}
+END_TEST
+
+START_TEST(pattern_destination_with_none_live_is_unavailable)
+{
+	send_from(&A, "front_1", "{\"type\":\"tools_list\",\"correlation_id\":\"t1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_str_eq(A.got[0].cid, "t1");
+}
+END_TEST
+
+START_TEST(interim_replies_do_not_end_the_request)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	send_from(&B, "up_1", "{\"type\":\"query_progress\",\"correlation_id\":\"c1\",\"progress\":1}");
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_str_eq(A.got[0].type, "query_progress");
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[1].type, "query_response");
+	ck_assert_uint_eq(in_flight(), 0);
+	/* A late duplicate is not a reply any more: B gets no_route. */
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_eq(fake_error_type(&B, 1), "no_route");
+}
+END_TEST
+
+START_TEST(timeout_gives_an_error_reply_with_the_request_ids)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c9\",\"query_id\":\"q9\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	run_for_ms(350);
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "query_error");
+	ck_assert_str_eq(A.got[0].cid, "c9");
+	ck_assert_str_eq(fake_field(&A, 0, "query_id"), "q9");
+	ck_assert_str_eq(fake_error_type(&A, 0), "timeout");
+	ck_assert_uint_eq(in_flight(), 0);
+	/* The reply that comes too late is no reply. */
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c9\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+}
+END_TEST
+
+START_TEST(held_request_is_delivered_when_the_agent_comes)
+{
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 0);
+	ck_assert_int_eq(router_register(router, &B.inst, "up_1", NULL), 0);
+	ck_assert_uint_eq(B.n, 0); /* not from inside register */
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].cid, "c1");
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "query_response");
+}
+END_TEST
+
+START_TEST(held_request_expires_as_upstream_unavailable)
+{
+	struct router_settings s = { .hold_window_ms = 100, .hold_max = 2 }; /* < the 200ms timeout */
+	router_configure(router, &s);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	run_for_ms(150);
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "query_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_uint_eq(in_flight(), 0);
+	router_register(router, &B.inst, "up_1", NULL);
+	drain();
+	ck_assert_uint_eq(B.n, 0); /* nothing left behind */
+}
+END_TEST
+
+START_TEST(full_hold_queue_refuses_with_an_error_not_silence)
+{
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c2\"}");
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c3\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].cid, "c3");
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	router_register(router, &B.inst, "up_1", NULL);
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_eq(B.got[0].cid, "c1"); /* in order */
+	ck_assert_str_eq(B.got[1].cid, "c2");
+}
+END_TEST
+
+START_TEST(agent_leaving_fails_what_it_was_asked)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	send_from(&A, "front_2", "{\"type\":\"query\",\"correlation_id\":\"c2\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_int_eq(router_unregister(router, &B.inst, "up_1"), 0);
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_str_eq(fake_error_type(&A, 1), "upstream_unavailable");
+	ck_assert_uint_eq(in_flight(), 0);
+	ck_assert_int_eq(router_unregister(router, &B.inst, "up_1"), -ENOENT);
+}
+END_TEST
+
+START_TEST(refused_delivery_is_an_error_reply)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	B.refuse_next = 1;
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(same_correlation_id_from_two_requesters_never_crosses)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\",\"who\":\"one\"}");
+	send_from(&A, "front_2", "{\"type\":\"query\",\"correlation_id\":\"c1\",\"who\":\"two\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_ne(B.got[0].cid, B.got[1].cid);
+	/* B answers the second first, echoing the ids it was given. */
+	char reply[256];
+	snprintf(reply, sizeof reply, "{\"type\":\"query_response\",\"correlation_id\":\"%s\",\"for\":\"two\"}",
+	         B.got[1].cid);
+	send_from(&B, "up_1", reply);
+	snprintf(reply, sizeof reply, "{\"type\":\"query_response\",\"correlation_id\":\"%s\",\"for\":\"one\"}",
+	         B.got[0].cid);
+	send_from(&B, "up_1", reply);
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[0].agent, "front_2");
+	ck_assert_str_eq(fake_field(&A, 0, "for"), "two");
+	ck_assert_str_eq(A.got[0].cid, "c1");
+	ck_assert_str_eq(A.got[1].agent, "front_1");
+	ck_assert_str_eq(fake_field(&A, 1, "for"), "one");
+	ck_assert_str_eq(A.got[1].cid, "c1");
+}
+END_TEST
+
+START_TEST(request_without_correlation_id_gets_one)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_ptr_nonnull(B.got[0].cid);
+	ck_assert(strncmp(B.got[0].cid, "ab-", 3) == 0);
+	char reply[160];
+	snprintf(reply, sizeof reply, "{\"type\":\"query_response\",\"correlation_id\":\"%s\"}",
+	         B.got[0].cid);
+	send_from(&B, "up_1", reply);
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].cid, B.got[0].cid);
+}
+END_TEST
+
+START_TEST(submit_checks_ownership_and_immutability)
+{
+	ab_msg *m = make("{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	ck_assert_int_eq(router_submit(router, &B.inst, "front_1", m), -EPERM);
+	ck_assert_int_eq(router_submit(router, &A.inst, "nobody", m), -EPERM);
+	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", m), 0);
+	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", m), -EALREADY);
+	msg_unref(m);
+	ck_assert_int_eq(router_register(router, &B.inst, "front_1", NULL), -EEXIST);
+	ck_assert_int_eq(router_register(router, &B.inst, "bad id", NULL), -EINVAL);
+	ck_assert_int_eq(router_register(router, &B.inst, "", NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(delivery_never_recurses)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	B.echo_to = router; /* B answers from inside deliver */
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_uint_eq(A.n, 0); /* the answer waits for the next turn */
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "echo");
+	ck_assert_int_eq(A.max_depth, 1);
+	ck_assert_int_eq(B.max_depth, 1);
+}
+END_TEST
+
+START_TEST(translator_works_both_ways)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"query_id\":7}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "ask_started");
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_str_eq(A.got[0].cid, "k1"); /* stamped by the core */
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].type, "tool_call");
+	ck_assert_str_eq(B.got[0].cid, "k1");
+	send_from(&B, "up_1", "{\"type\":\"tool_result\",\"correlation_id\":\"k1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].type, "ask_response");
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[1].cid, "k1");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(translator_failure_is_an_error_reply)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"fail\"}");
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k2\",\"payload\":\"crash\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 0);
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[0].type, "ask_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "tool_error");
+	ck_assert_str_eq(fake_error_message(&A, 0), "the tool said no");
+	ck_assert_str_eq(A.got[1].cid, "k2");
+	ck_assert_str_eq(fake_error_type(&A, 1), "internal_error");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(reply_waits_for_a_requester_that_reconnects)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	router_unregister(router, &A.inst, "front_1");
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 0);
+	router_register(router, &A.inst, "front_1", NULL);
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "query_response");
+}
+END_TEST
+
+START_TEST(new_routes_leave_requests_in_flight_alone)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\"}");
+	drain();
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("new.ini",
+	                                         "[route:other]\nsource = x\ntype = y\ndestination = z\n", &d);
+	struct route_table *next = routes_compile(cfg, 1000, find_tr, NULL, &d);
+	config_unref(cfg);
+	router_set_routes(router, next);
+	routes_unref(next);
+	send_from(&B, "up_1", "{\"type\":\"tool_result\",\"correlation_id\":\"k1\"}");
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k2\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 3);
+	ck_assert_str_eq(A.got[1].type, "ask_response"); /* the old route's translator */
+	ck_assert_str_eq(A.got[2].cid, "k2");
+	ck_assert_str_eq(fake_error_type(&A, 2), "no_route"); /* the new table */
+}
+END_TEST
+
+static Suite *router_suite(void)
+{
+	Suite *s = suite_create("router");
+	TCase *tc = tcase_create("routing");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, no_route_answers_the_sender);
+	tcase_add_test(tc, request_and_reply_pass_through_untouched);
+	tcase_add_test(tc, first_matching_route_wins);
+	tcase_add_test(tc, pattern_destination_picks_a_live_agent);
+	tcase_add_test(tc, pattern_destination_with_none_live_is_unavailable);
+	tcase_add_test(tc, interim_replies_do_not_end_the_request);
+	tcase_add_test(tc, timeout_gives_an_error_reply_with_the_request_ids);
+	tcase_add_test(tc, held_request_is_delivered_when_the_agent_comes);
+	tcase_add_test(tc, held_request_expires_as_upstream_unavailable);
+	tcase_add_test(tc, full_hold_queue_refuses_with_an_error_not_silence);
+	tcase_add_test(tc, agent_leaving_fails_what_it_was_asked);
+	tcase_add_test(tc, refused_delivery_is_an_error_reply);
+	tcase_add_test(tc, same_correlation_id_from_two_requesters_never_crosses);
+	tcase_add_test(tc, request_without_correlation_id_gets_one);
+	tcase_add_test(tc, submit_checks_ownership_and_immutability);
+	tcase_add_test(tc, delivery_never_recurses);
+	tcase_add_test(tc, translator_works_both_ways);
+	tcase_add_test(tc, translator_failure_is_an_error_reply);
+	tcase_add_test(tc, reply_waits_for_a_requester_that_reconnects);
+	tcase_add_test(tc, new_routes_leave_requests_in_flight_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(router_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
