@@ -70,9 +70,8 @@ tests/unit/test_loader.log: $(check_LTLIBRARIES)
 endif
 
 # ---- integration: the real daemon, driven from Python (stdlib only).
-TEST_EXTENSIONS = .py .sh
+TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = $(PYTHON)
-SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = \
 	AGENTBUSD='$(abs_top_builddir)/core/agentbusd'; \
 	FIXTURE_PLUGIN_DIR='$(abs_top_builddir)/tests/fixtures/plugins/.libs'; \
@@ -80,9 +79,8 @@ AM_TESTS_ENVIRONMENT = \
 	MAKE='$(MAKE)'; \
 	PYTHONPATH='$(abs_top_srcdir)/tests/integration'; \
 	export AGENTBUSD FIXTURE_PLUGIN_DIR TOP_SRCDIR TOP_BUILDDIR MAKE PYTHONPATH;
-INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.sh
+INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
-	tests/fixtures/configs
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py
 # The integration tests run the daemon with the fixture plugins.
 tests/integration/test_daemon.log tests/integration/test_sdk.log: $(check_LTLIBRARIES) core/agentbusd

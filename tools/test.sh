@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test: installs the dependencies, builds with -Werror and runs
+# the suite; rebuilds with AddressSanitizer+UBSan and runs it again; runs
+# the daemon's integration tests under valgrind. Each stage prints its time.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+
+stage_start=$(date +%s)
+stage() {
+	local now
+	now=$(date +%s)
+	echo "=== $1 (previous stage took $((now - stage_start))s)"
+	stage_start=$now
+}
+
+stage "dependencies"
+tools/deps.sh
+stage "bootstrap"
+autoreconf -fi >/dev/null
+
+build_and_check() { # build dir, configure flags...
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && ../configure -q --enable-werror "$@" && make -j"$jobs" -s &&
+		make -j"$jobs" check || { cat tests/*/*.log 2>/dev/null | tail -200; exit 1; })
+}
+
+stage "build and test"
+build_and_check _build
+stage "build and test with ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build_and_check _build-asan --enable-sanitizers
+stage "daemon under valgrind"
+(cd _build && AGENTBUS_VALGRIND=1 make check TESTS='tests/integration/test_daemon.py' ||
+	{ cat tests/integration/test_daemon.log; exit 1; })
+stage "done"
