@@ -85,6 +85,9 @@ fail:
 static void notice_header(struct parse *p)
 {
 	const char *at = p->data + p->pos, *end = p->data + p->len;
+	/* inih skips a UTF-8 byte order mark on the first line; so must we. */
+	if (p->pos == 0 && p->len >= 3 && memcmp(at, "\xEF\xBB\xBF", 3) == 0)
+		at += 3;
 	while (at < end && (*at == ' ' || *at == '\t'))
 		at++;
 	if (at == end || *at != '[')

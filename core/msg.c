@@ -1,5 +1,7 @@
 #include "build-config.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,7 @@ enum tracked_key { KEY_OTHER, KEY_TYPE, KEY_CID };
 struct scan {
 	yajl_handle handle;
 	const char *json;
-	unsigned depth;
+	unsigned depth, max_depth;
 	enum tracked_key key; /* the top-level key whose value comes next */
 	size_t key_end;       /* offset just past that key */
 	bool have_type, have_cid;
@@ -127,9 +129,9 @@ static int open_container(struct scan *s)
 {
 	if (s->depth == 1 && s->key != KEY_OTHER)
 		return scan_scalar(s);
-	if (++s->depth > limit_depth) {
+	if (++s->depth > s->max_depth) {
 		char text[48];
-		snprintf(text, sizeof text, "nesting deeper than %u levels", limit_depth);
+		snprintf(text, sizeof text, "nesting deeper than %u levels", s->max_depth);
 		return scan_fail(s, text);
 	}
 	return 1;
@@ -211,16 +213,17 @@ static void set_json_error(struct ab_parse_error *err, yajl_handle h, const char
 	set_error(err, AB_ERR_INVALID_JSON, line);
 }
 
-ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err)
+static ab_msg *parse_limited(const char *json, size_t len, size_t max_size, unsigned max_depth,
+                             struct ab_parse_error *err)
 {
-	if (len > limit_size) {
+	if (len > max_size) {
 		char text[96];
 		snprintf(text, sizeof text, "message of %zu bytes exceeds the limit of %zu", len,
-		         limit_size);
+		         max_size);
 		set_error(err, AB_ERR_MESSAGE_TOO_LARGE, text);
 		return NULL;
 	}
-	struct scan s = { .json = json };
+	struct scan s = { .json = json, .max_depth = max_depth };
 	s.handle = yajl_alloc(&scan_callbacks, NULL, &s);
 	if (!s.handle) {
 		set_error(err, AB_ERR_INTERNAL_ERROR, "out of memory");
@@ -261,6 +264,11 @@ ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err)
 	free(s.type);
 	free(s.cid);
 	return msg;
+}
+
+ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err)
+{
+	return parse_limited(json, len, limit_size, limit_depth, err);
 }
 
 /* ---- references and accessors ------------------------------------------ */
@@ -367,7 +375,9 @@ ab_msg *msg_with_correlation_id(const ab_msg *msg, const char *cid)
 		at += quoted_len;
 		at = stpcpy(at, suffix);
 		memcpy(at, msg->json + end, msg->len - end);
-		copy = msg_parse(json, len, NULL);
+		/* The limits were checked on the way in; a longer id (or limits
+		 * lowered by a reload since) must not make the copy fail. */
+		copy = parse_limited(json, len, SIZE_MAX, UINT_MAX, NULL);
 		free(json);
 	}
 	yajl_gen_free(gen);

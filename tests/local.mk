@@ -40,7 +40,7 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) \
 UNIT_LIBS = core/libagentbus-core.la $(CHECK_LIBS)
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
-	tests/unit/test_loader
+	tests/unit/test_loader tests/unit/test_services
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
@@ -65,6 +65,9 @@ tests_unit_test_router_LDADD = $(UNIT_LIBS)
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_loader_LDADD = $(UNIT_LIBS)
+tests_unit_test_services_SOURCES = tests/unit/test_services.c
+tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_services_LDADD = $(UNIT_LIBS)
 # The loader suite loads the fixture plugins.
 tests/unit/test_loader.log: $(check_LTLIBRARIES)
 endif

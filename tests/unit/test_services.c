@@ -1,0 +1,154 @@
+/* The services table as a plugin sees it: its version fields, config
+ * getters (and that they answer from the new config during a reload's
+ * PREPARE), and timers. */
+#include "build-config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "core/broker.h"
+#include "core/config.h"
+#include "core/options.h"
+#include "core/plugins.h"
+#include "core/services.h"
+
+static const struct ab_services *svc = &services_table;
+static struct event_base *base;
+static struct broker *broker;
+static struct ab_instance inst;
+static struct config *cfg_now, *cfg_next;
+
+static const struct ab_option schema[] = {
+	{ "name", AB_OPT_STRING, "anon", 0, 0, 0, NULL, "" },
+	{ "wait", AB_OPT_DURATION, "2s", 0, 0, 0, NULL, "" },
+	{ "buffer", AB_OPT_SIZE, "4K", 0, 0, 0, NULL, "" },
+	{ "verbose", AB_OPT_BOOL, "no", 0, 0, 0, NULL, "" },
+	{ "mode", AB_OPT_ENUM, "a", 0, 0, 0, "a|b|c", "" },
+	AB_OPTION_END,
+};
+
+static struct config *resolve(const char *text, struct option_values *out)
+{
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("t.ini", text, &d);
+	ck_assert_uint_eq(d.count, 0);
+	ck_assert_int_eq(options_resolve(cfg->sections[0], schema, NULL, out, &d), 0);
+	return cfg;
+}
+
+static void setup(void)
+{
+	base = event_base_new();
+	broker = broker_new(base, true);
+	memset(&inst, 0, sizeof inst);
+	inst.name = "p";
+	inst.broker = broker;
+	cfg_now = resolve("[plugin:p]\nname = first\nwait = 250ms\nverbose = yes\nmode = c\n", &inst.options);
+	cfg_next = resolve("[plugin:p]\nname = second\nbuffer = 1M\n", &inst.next_options);
+}
+
+static void teardown(void)
+{
+	option_values_free(&inst.options);
+	option_values_free(&inst.next_options);
+	config_unref(cfg_now);
+	config_unref(cfg_next);
+	broker_free(broker);
+	event_base_free(base);
+}
+
+START_TEST(table_says_what_it_is)
+{
+	ck_assert_uint_eq(svc->size, sizeof(struct ab_services));
+	ck_assert_uint_eq(svc->abi_major, AB_ABI_MAJOR);
+	ck_assert_uint_eq(svc->abi_minor, AB_ABI_MINOR);
+	ck_assert_str_eq(svc->broker_version, PACKAGE_VERSION);
+	ck_assert_str_eq(svc->instance_name(&inst), "p");
+}
+END_TEST
+
+START_TEST(config_getters_are_typed)
+{
+	ck_assert_str_eq(svc->config_string(&inst, "name"), "first");
+	ck_assert_int_eq(svc->config_int(&inst, "wait"), 250);
+	ck_assert_int_eq(svc->config_int(&inst, "buffer"), 4096); /* the default */
+	ck_assert(svc->config_bool(&inst, "verbose"));
+	ck_assert_int_eq(svc->config_int(&inst, "mode"), 2);
+	ck_assert_ptr_null(svc->config_string(&inst, "not_in_schema"));
+}
+END_TEST
+
+START_TEST(config_getters_answer_from_the_new_config_while_reloading)
+{
+	inst.reloading = true;
+	ck_assert_str_eq(svc->config_string(&inst, "name"), "second");
+	ck_assert_int_eq(svc->config_int(&inst, "buffer"), 1 << 20);
+	ck_assert_int_eq(svc->config_int(&inst, "wait"), 2000);
+	ck_assert(!svc->config_bool(&inst, "verbose"));
+	inst.reloading = false;
+	ck_assert_str_eq(svc->config_string(&inst, "name"), "first");
+}
+END_TEST
+
+static int fired;
+static ab_timer *repeating;
+
+static void count(void *arg)
+{
+	fired++;
+	if (fired == 3) {
+		svc->timer_cancel(repeating); /* cancelling from its own callback */
+		event_base_loopexit(base, NULL);
+	}
+}
+
+static void once(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+START_TEST(timers_fire_once_or_repeat_until_cancelled)
+{
+	int one = 0;
+	fired = 0;
+	ck_assert_ptr_nonnull(svc->timer_start(&inst, 10, false, once, &one));
+	repeating = svc->timer_start(&inst, 20, true, count, NULL);
+	ck_assert_ptr_nonnull(repeating);
+	ab_timer *never = svc->timer_start(&inst, 10, false, once, &one);
+	svc->timer_cancel(never);
+	struct timeval limit = { 2, 0 };
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+	ck_assert_int_eq(one, 1);
+	ck_assert_int_eq(fired, 3);
+	struct timeval more = { 0, 100000 };
+	event_base_loopexit(base, &more);
+	event_base_dispatch(base);
+	ck_assert_int_eq(fired, 3); /* cancelled for good */
+}
+END_TEST
+
+static Suite *services_suite(void)
+{
+	Suite *s = suite_create("services");
+	TCase *tc = tcase_create("services");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, table_says_what_it_is);
+	tcase_add_test(tc, config_getters_are_typed);
+	tcase_add_test(tc, config_getters_answer_from_the_new_config_while_reloading);
+	tcase_add_test(tc, timers_fire_once_or_repeat_until_cancelled);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(services_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
