@@ -29,6 +29,7 @@ struct parse {
 	size_t len, pos;
 	int newlines;    /* newlines handed out so far */
 	int line;        /* the line inih is working on */
+	size_t syntax_errors;
 	struct config_section *current; /* the last header read, or NULL */
 };
 
@@ -81,23 +82,39 @@ fail:
 	return NULL;
 }
 
-/* A line starting (after blanks) with '[' and holding a ']' is a header. */
-static void notice_header(struct parse *p)
+static void syntax_error(struct parse *p)
+{
+	diag_add(p->diag, p->file, p->line,
+	         "syntax error: expected '[section]', 'key = value' or a comment");
+	p->syntax_errors++;
+}
+
+/* Look at the line about to be handed to inih: record a section header,
+ * and report a line inih will refuse (libinih reports only the first such
+ * line; we report them all). */
+static void notice_line(struct parse *p)
 {
 	const char *at = p->data + p->pos, *end = p->data + p->len;
+	const char *eol = memchr(at, '\n', (size_t)(end - at));
+	if (!eol)
+		eol = end;
 	/* inih skips a UTF-8 byte order mark on the first line; so must we. */
 	if (p->pos == 0 && p->len >= 3 && memcmp(at, "\xEF\xBB\xBF", 3) == 0)
 		at += 3;
-	while (at < end && (*at == ' ' || *at == '\t'))
+	while (at < eol && (*at == ' ' || *at == '\t' || *at == '\r'))
 		at++;
-	if (at == end || *at != '[')
+	if (at == eol || *at == ';' || *at == '#')
 		return;
-	const char *close = at;
-	while (close < end && *close != ']' && *close != '\n')
-		close++;
-	if (close == end || *close != ']')
-		return; /* inih reports the syntax error */
-	p->current = add_section(p, at + 1, (size_t)(close - at - 1));
+	if (*at == '[') {
+		const char *close = memchr(at, ']', (size_t)(eol - at));
+		if (!close)
+			syntax_error(p);
+		else
+			p->current = add_section(p, at + 1, (size_t)(close - at - 1));
+		return;
+	}
+	if (!memchr(at, '=', (size_t)(eol - at)) && !memchr(at, ':', (size_t)(eol - at)))
+		syntax_error(p);
 }
 
 static char *reader_next(char *str, int num, void *stream)
@@ -107,7 +124,7 @@ static char *reader_next(char *str, int num, void *stream)
 		return NULL;
 	if (p->pos == 0 || p->data[p->pos - 1] == '\n') {
 		p->line = p->newlines + 1;
-		notice_header(p);
+		notice_line(p);
 	}
 	size_t room = (size_t)num - 1, n = 0;
 	while (n < room && p->pos + n < p->len) {
@@ -197,7 +214,7 @@ static void parse_text(struct config *cfg, const char *name, const char *text, s
 		at = nl ? nl + 1 : end;
 	}
 	int bad_line = ini_parse_stream(reader_next, &p, on_entry, &p);
-	if (bad_line > 0)
+	if (bad_line > 0 && p.syntax_errors == 0) /* one we did not foresee */
 		diag_add(d, name, bad_line, "syntax error: expected '[section]', 'key = value' or a comment");
 	else if (bad_line < 0)
 		diag_add(d, name, 0, "out of memory while parsing");

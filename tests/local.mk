@@ -68,8 +68,6 @@ tests_unit_test_loader_LDADD = $(UNIT_LIBS)
 tests_unit_test_services_SOURCES = tests/unit/test_services.c
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)
-# The loader suite loads the fixture plugins.
-tests/unit/test_loader.log: $(check_LTLIBRARIES)
 endif
 
 # ---- integration: the real daemon, driven from Python (stdlib only).
@@ -85,5 +83,3 @@ AM_TESTS_ENVIRONMENT = \
 INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py
-# The integration tests run the daemon with the fixture plugins.
-tests/integration/test_daemon.log tests/integration/test_sdk.log: $(check_LTLIBRARIES) core/agentbusd

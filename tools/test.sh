@@ -28,11 +28,30 @@ build_and_check() { # build dir, configure flags...
 		make -j"$jobs" check || { cat tests/*/*.log 2>/dev/null | tail -200; exit 1; })
 }
 
+passed=0
+failed=0
+# Add up what the suites' logs say: Check's "Checks: N, Failures: F,
+# Errors: E" and the integration scripts' "N passed, N failed".
+count() { # build dir
+	local p f
+	read -r p f < <(cat "$1"/tests/*/*.log | awk '
+		/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
+		/^[0-9]+ passed, [0-9]+ failed$/ { n += $1 + $3; bad += $3 }
+		END { print n - bad, bad }')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "$1: $p passed, $f failed"
+}
+
 stage "build and test"
 build_and_check _build
+count _build
 stage "build and test with ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build_and_check _build-asan --enable-sanitizers
+count _build-asan
 stage "daemon under valgrind"
 (cd _build && AGENTBUS_VALGRIND=1 make check TESTS='tests/integration/test_daemon.py' ||
 	{ cat tests/integration/test_daemon.log; exit 1; })
 stage "done"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -306,6 +306,26 @@ START_TEST(test_syntax_error_line)
 }
 END_TEST
 
+START_TEST(test_every_syntax_error_is_listed)
+{
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("mem.ini",
+	                                        "[broker]\n"      /* 1 */
+	                                        "oops\n"          /* 2 */
+	                                        "a = 1\n"         /* 3 */
+	                                        "  [plugin:x\n"   /* 4 */
+	                                        "# fine\n"        /* 5 */
+	                                        "also wrong\n",   /* 6 */
+	                                        &d);
+	ck_assert_uint_eq(d.count, 3);
+	ck_assert_diag(&d, 0, "mem.ini:2: ", "syntax error");
+	ck_assert_diag(&d, 1, "mem.ini:4: ", "syntax error");
+	ck_assert_diag(&d, 2, "mem.ini:6: ", "syntax error");
+	config_unref(cfg);
+	diag_clear(&d);
+}
+END_TEST
+
 START_TEST(test_unclosed_header_is_syntax_error)
 {
 	struct diag d = { 0 };
@@ -762,6 +782,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("errors");
 	tcase_add_test(tc, test_syntax_error_line);
 	tcase_add_test(tc, test_unclosed_header_is_syntax_error);
+	tcase_add_test(tc, test_every_syntax_error_is_listed);
 	tcase_add_test(tc, test_duplicate_key);
 	tcase_add_test(tc, test_same_key_in_two_sections_is_fine);
 	tcase_add_test(tc, test_key_outside_section);
