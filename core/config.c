@@ -293,7 +293,8 @@ static void parse_conf_d(struct config *cfg, const char *main_path, struct diag 
 		names[n++] = strdup(e->d_name);
 	}
 	closedir(dh);
-	qsort(names, n, sizeof *names, compare_names);
+	if (n > 0)
+		qsort(names, n, sizeof *names, compare_names);
 	for (size_t i = 0; i < n; i++) {
 		char *path = NULL;
 		if (names[i] && asprintf(&path, "%s/%s", dir, names[i]) >= 0)

@@ -661,6 +661,26 @@ START_TEST(test_load_file_with_conf_d)
 }
 END_TEST
 
+START_TEST(test_conf_d_without_ini_files_is_fine)
+{
+	char *dir = make_test_dir();
+	write_file(dir, "agentbus.ini", "[broker]\n");
+	char *confd = join(dir, "conf.d");
+	ck_assert_int_eq(mkdir(confd, 0755), 0);
+	write_file(confd, "README", "what goes here\n");
+	char *main_path = join(dir, "agentbus.ini");
+	struct diag d = { 0 };
+	struct config *cfg = config_load(main_path, &d);
+	ck_assert_uint_eq(d.count, 0);
+	ck_assert_uint_eq(cfg->n_sections, 1);
+	ck_assert_uint_eq(cfg->n_files, 1);
+	config_unref(cfg);
+	free(main_path);
+	free(confd);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_conf_d_errors_name_their_file)
 {
 	char *dir = make_test_dir();
@@ -804,6 +824,7 @@ static Suite *config_suite(void)
 	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 	tcase_add_test(tc, test_nul_byte_refused);
 	tcase_add_test(tc, test_load_file_with_conf_d);
+	tcase_add_test(tc, test_conf_d_without_ini_files_is_fine);
 	tcase_add_test(tc, test_conf_d_errors_name_their_file);
 	tcase_add_test(tc, test_no_conf_d_is_fine);
 	tcase_add_test(tc, test_missing_main_file);
