@@ -11,5 +11,5 @@ mkdir -p _build
 cd _build
 [ -f Makefile ] || ../configure --prefix="$top/_run" -q
 make -j"$(nproc)" -s
-make -s install
+make -s install >/dev/null
 exec "$top/_run/sbin/agentbusd" -f -c "$top/_run/etc/agentbus/agentbus.ini" "$@"
