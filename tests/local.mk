@@ -38,34 +38,35 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) \
 	-DFIXTURE_PLUGIN_DIR=\"$(abs_top_builddir)/tests/fixtures/plugins/.libs\" \
 	-DFIXTURE_DIR=\"$(abs_top_srcdir)/tests/fixtures\"
 UNIT_LIBS = core/libagentbus-core.la $(CHECK_LIBS)
+UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
-tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_SOURCES = tests/unit/test_config.c $(UNIT_MAIN)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LIBS)
-tests_unit_test_options_SOURCES = tests/unit/test_options.c
+tests_unit_test_options_SOURCES = tests/unit/test_options.c $(UNIT_MAIN)
 tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_options_LDADD = $(UNIT_LIBS)
-tests_unit_test_msg_SOURCES = tests/unit/test_msg.c
+tests_unit_test_msg_SOURCES = tests/unit/test_msg.c $(UNIT_MAIN)
 tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_msg_LDADD = $(UNIT_LIBS)
-tests_unit_test_containers_SOURCES = tests/unit/test_containers.c
+tests_unit_test_containers_SOURCES = tests/unit/test_containers.c $(UNIT_MAIN)
 tests_unit_test_containers_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_containers_LDADD = $(UNIT_LIBS)
-tests_unit_test_routes_SOURCES = tests/unit/test_routes.c
+tests_unit_test_routes_SOURCES = tests/unit/test_routes.c $(UNIT_MAIN)
 tests_unit_test_routes_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_routes_LDADD = $(UNIT_LIBS)
-tests_unit_test_router_SOURCES = tests/unit/test_router.c tests/unit/fake_transport.c \
+tests_unit_test_router_SOURCES = tests/unit/test_router.c $(UNIT_MAIN) tests/unit/fake_transport.c \
 	tests/unit/fake_transport.h
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LIBS)
-tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_MAIN)
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_loader_LDADD = $(UNIT_LIBS)
-tests_unit_test_services_SOURCES = tests/unit/test_services.c
+tests_unit_test_services_SOURCES = tests/unit/test_services.c $(UNIT_MAIN)
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)
 endif

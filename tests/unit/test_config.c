@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/diag.h"
+#include "tests/unit/unit_suite.h"
 
 /* d->lines[i] must start with exactly `prefix` ("file:line: ") and hold
  * `message` after it. */
@@ -786,7 +787,7 @@ START_TEST(test_diag_format)
 }
 END_TEST
 
-static Suite *config_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("parse");
@@ -835,13 +836,4 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_diag_format);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

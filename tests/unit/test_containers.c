@@ -9,6 +9,7 @@
 
 #include "core/hashmap.h"
 #include "core/pattern.h"
+#include "tests/unit/unit_suite.h"
 
 /* ---- hashmap ---------------------------------------------------------------- */
 
@@ -398,7 +399,7 @@ START_TEST(test_pattern_list_exact)
 }
 END_TEST
 
-static Suite *containers_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("containers");
 	TCase *tc = tcase_create("hashmap");
@@ -423,13 +424,4 @@ static Suite *containers_suite(void)
 	tcase_add_test(tc, test_pattern_list_exact);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(containers_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

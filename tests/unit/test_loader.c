@@ -14,6 +14,7 @@
 
 #include "core/broker.h"
 #include "core/diag.h"
+#include "tests/unit/unit_suite.h"
 
 static char dir[64];
 static char ini[128];
@@ -232,7 +233,7 @@ START_TEST(translator_route_keys_are_checked)
 }
 END_TEST
 
-static Suite *loader_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("loader");
 	TCase *tc = tcase_create("plugins");
@@ -260,13 +261,4 @@ static Suite *loader_suite(void)
 	tcase_add_test(cfg, translator_route_keys_are_checked);
 	suite_add_tcase(s, cfg);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(loader_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

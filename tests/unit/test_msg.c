@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/msg.h"
+#include "tests/unit/unit_suite.h"
 
 #define DEFAULT_MAX_SIZE (1024 * 1024)
 #define DEFAULT_MAX_DEPTH 64
@@ -497,7 +498,7 @@ START_TEST(test_mark_submitted_once)
 }
 END_TEST
 
-static Suite *msg_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("msg");
 	TCase *tc = tcase_create("parse");
@@ -540,13 +541,4 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, test_mark_submitted_once);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(msg_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

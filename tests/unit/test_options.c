@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/diag.h"
 #include "core/options.h"
+#include "tests/unit/unit_suite.h"
 
 #define ck_assert_diag(d, i, prefix, message)                                                   \
 	do {                                                                                    \
@@ -491,7 +492,7 @@ START_TEST(test_resolve_keeps_earlier_diags)
 }
 END_TEST
 
-static Suite *options_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("options");
 	TCase *tc = tcase_create("parse");
@@ -522,13 +523,4 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_resolve_keeps_earlier_diags);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(options_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -16,6 +16,7 @@
 #include "core/router.h"
 #include "core/routes.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/unit_suite.h"
 
 static struct event_base *base;
 static struct router *router;
@@ -491,7 +492,7 @@ START_TEST(new_routes_leave_requests_in_flight_alone)
 }
 END_TEST
 
-static Suite *router_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("router");
 	TCase *tc = tcase_create("routing");
@@ -519,13 +520,4 @@ static Suite *router_suite(void)
 	tcase_add_test(tc, new_routes_leave_requests_in_flight_alone);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(router_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

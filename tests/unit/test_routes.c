@@ -11,6 +11,7 @@
 #include "core/diag.h"
 #include "core/hashmap.h"
 #include "core/routes.h"
+#include "tests/unit/unit_suite.h"
 
 #define DEFAULT_TIMEOUT 30000
 
@@ -469,7 +470,7 @@ START_TEST(test_errors_from_conf_d_style_names)
 }
 END_TEST
 
-static Suite *routes_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("routes");
 	TCase *tc = tcase_create("match");
@@ -496,13 +497,4 @@ static Suite *routes_suite(void)
 	tcase_add_test(tc, test_errors_from_conf_d_style_names);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(routes_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

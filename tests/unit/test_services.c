@@ -14,6 +14,7 @@
 #include "core/options.h"
 #include "core/plugins.h"
 #include "core/services.h"
+#include "tests/unit/unit_suite.h"
 
 static const struct ab_services *svc = &services_table;
 static struct event_base *base;
@@ -131,7 +132,7 @@ START_TEST(timers_fire_once_or_repeat_until_cancelled)
 }
 END_TEST
 
-static Suite *services_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("services");
 	TCase *tc = tcase_create("services");
@@ -142,13 +143,4 @@ static Suite *services_suite(void)
 	tcase_add_test(tc, timers_fire_once_or_repeat_until_cancelled);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(services_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
