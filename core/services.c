@@ -13,6 +13,7 @@
 #include "core/router.h"
 #include "core/routes.h"
 #include "core/services.h"
+#include "core/timefmt.h"
 
 static const char *broker_agent_id_value = "agentbus";
 
@@ -161,6 +162,7 @@ const struct ab_services services_table = {
 	.log = svc_log,
 	.instance_name = svc_instance_name,
 	.broker_agent_id = svc_broker_agent_id,
+	.timestamp = timefmt_iso8601_now,
 	.config_string = svc_config_string,
 	.config_int = svc_config_int,
 	.config_bool = svc_config_bool,

@@ -4,8 +4,10 @@
 
 #include <stdint.h>
 
+#include <agentbus/types.h>
+
 /* "2026-11-25T17:20:50.123Z" plus the NUL. */
-#define TIMEFMT_ISO_LEN 25
+#define TIMEFMT_ISO_LEN AB_TIMESTAMP_LEN
 
 /* Write the current UTC time as ISO 8601 with milliseconds. */
 void timefmt_iso8601_now(char out[TIMEFMT_ISO_LEN]);

@@ -41,7 +41,8 @@ UNIT_LIBS = core/libagentbus-core.la $(CHECK_LIBS)
 UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
-	tests/unit/test_loader tests/unit/test_services
+	tests/unit/test_loader tests/unit/test_services \
+	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c $(UNIT_MAIN)
@@ -66,6 +67,17 @@ tests_unit_test_router_LDADD = $(UNIT_LIBS)
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_MAIN)
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_loader_LDADD = $(UNIT_LIBS)
+# The WebSocket transport's codecs.
+WS_UNIT_LIBS = plugins/websocket/libwscodec.la $(CHECK_LIBS)
+tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c $(UNIT_MAIN)
+tests_unit_test_utf8_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_utf8_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_ws_codec_SOURCES = tests/unit/test_ws_codec.c $(UNIT_MAIN)
+tests_unit_test_ws_codec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_codec_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c $(UNIT_MAIN)
+tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_http_parse_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_services_SOURCES = tests/unit/test_services.c $(UNIT_MAIN)
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)

@@ -79,6 +79,9 @@ enum ab_option_type {
 #define AB_ERR_MESSAGE_TOO_LARGE "message_too_large"
 #define AB_ERR_INTERNAL_ERROR "internal_error"
 
+/* The length of a protocol timestamp with its NUL (services->timestamp). */
+#define AB_TIMESTAMP_LEN 25
+
 /* Why msg_parse refused some bytes: error_type is one of the AB_ERR_*
  * strings above (static storage), message says what was wrong. */
 struct ab_parse_error {

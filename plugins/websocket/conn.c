@@ -1,0 +1,444 @@
+#include "websocket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "conn.h"
+#include "session.h"
+#include "ws_handshake.h"
+
+/* The request head may be at most this large (else 431). */
+#define MAX_HEAD (16 * 1024)
+/* How long the peer has to answer our close frame, and to take our output
+ * before we drop the connection anyway. */
+#define CLOSE_TIMEOUT_MS 5000
+
+uint64_t ws_now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static void arm(struct conn *c, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+void conn_free(struct conn *c)
+{
+	struct listener *l = c->listener;
+	if (c->session)
+		session_detach(c->session, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->n_conns--;
+	ws_reader_free(&c->reader);
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	free(c);
+	listener_conn_gone(l);
+}
+
+/* Close the TCP connection once what we wrote has gone out. */
+static void flush_and_close(struct conn *c)
+{
+	c->state = CONN_FLUSHING;
+	bufferevent_disable(c->bev, EV_READ);
+	/* The timer frees it: at once if nothing is left to write, else if the
+	 * peer does not take it in time (write_cb frees it sooner). */
+	arm(c, evbuffer_get_length(bufferevent_get_output(c->bev)) ? CLOSE_TIMEOUT_MS : 0);
+}
+
+static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size_t len)
+{
+	uint8_t head[14];
+	size_t n = ws_frame_header(head, true, op, len, NULL);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add(out, head, n);
+	if (len)
+		evbuffer_add(out, data, len);
+}
+
+void conn_send_text(struct conn *c, const char *data, size_t len)
+{
+	if (c->state == CONN_OPEN)
+		send_frame(c, WS_OP_TEXT, data, len);
+}
+
+static void send_close_frame(struct conn *c, uint16_t code, const char *reason)
+{
+	uint8_t payload[125];
+	size_t n = 0;
+	if (code != WS_CLOSE_NO_STATUS) {
+		payload[n++] = (uint8_t)(code >> 8);
+		payload[n++] = (uint8_t)code;
+		size_t reason_len = reason ? strlen(reason) : 0;
+		if (reason_len > sizeof payload - 2)
+			reason_len = sizeof payload - 2; /* our reasons are ASCII: no split character */
+		memcpy(payload + n, reason, reason_len);
+		n += reason_len;
+	}
+	send_frame(c, WS_OP_CLOSE, payload, n);
+}
+
+void conn_close(struct conn *c, uint16_t code, const char *reason)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->session)
+		session_detach(c->session, c);
+	send_close_frame(c, code, reason);
+	c->state = CONN_CLOSING;
+	arm(c, CLOSE_TIMEOUT_MS);
+}
+
+/* ---- plain HTTP answers ---------------------------------------------------- */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 426: return "Upgrade Required";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* Answer with an error status and {"detail": why}, then close. */
+static void http_error(struct conn *c, int status, const char *why)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char body[256];
+	/* why is one of our own messages: plain ASCII without quotes. */
+	int len = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", why);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	                    "Content-Length: %d\r\nConnection: close\r\n%s\r\n",
+	                    status, status_text(status), len,
+	                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+	evbuffer_add(out, body, (size_t)len);
+	ws_log(c->listener, AB_LOG_INFO, "%s: HTTP %d: %s", c->peer, status, why);
+	flush_and_close(c);
+}
+
+/* ---- the upgrade ------------------------------------------------------------ */
+
+static bool valid_user_id(const char *at, size_t len)
+{
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = at[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		          ch == '_' || ch == '-' || ch == '.';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Which WebSocket endpoint a path names: /ws, or (legacy) /ws/query/{user}
+ * and /ws/chat/{user}. Returns false for any other path. */
+static bool ws_endpoint(const struct listener *l, struct http_span target, bool *legacy,
+                        char user_id[65])
+{
+	size_t len = target.len;
+	const char *q = memchr(target.at, '?', len);
+	if (q)
+		len = (size_t)(q - target.at);
+	*legacy = false;
+	user_id[0] = '\0';
+	if (len == 3 && memcmp(target.at, "/ws", 3) == 0)
+		return true;
+	if (!l->legacy_paths)
+		return false;
+	static const char *const prefixes[] = { "/ws/query/", "/ws/chat/" };
+	for (size_t i = 0; i < 2; i++) {
+		size_t plen = strlen(prefixes[i]);
+		if (len > plen && memcmp(target.at, prefixes[i], plen) == 0 &&
+		    valid_user_id(target.at + plen, len - plen)) {
+			memcpy(user_id, target.at + plen, len - plen);
+			user_id[len - plen] = '\0';
+			*legacy = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A browser's Origin must be listed, or be this server itself. Clients that
+ * send no Origin (not browsers) are not subject to it. */
+static bool origin_allowed(const struct listener *l, const struct http_request *req)
+{
+	const struct http_header *origin = http_header(req, "Origin");
+	if (!origin)
+		return true;
+	const struct http_header *host = http_header(req, "Host");
+	const char *o = origin->value.at;
+	size_t olen = origin->value.len;
+	for (size_t skip = 0; host && skip < 2; skip++) {
+		const char *scheme = skip ? "https://" : "http://";
+		size_t slen = strlen(scheme);
+		if (olen == slen + host->value.len && strncmp(o, scheme, slen) == 0 &&
+		    strncmp(o + slen, host->value.at, host->value.len) == 0)
+			return true;
+	}
+	for (const char *at = l->allowed_origins; at && *at;) {
+		while (*at == ' ' || *at == ',')
+			at++;
+		const char *end = at;
+		while (*end && *end != ',' && *end != ' ')
+			end++;
+		if ((size_t)(end - at) == olen && strncmp(at, o, olen) == 0)
+			return true;
+		if (end - at == 1 && *at == '*')
+			return true;
+		at = end;
+	}
+	return false;
+}
+
+static void handle_frames(struct conn *c);
+
+static void handle_request(struct conn *c, const struct http_request *req)
+{
+	struct listener *l = c->listener;
+	bool legacy;
+	char user_id[65];
+	if (!ws_endpoint(l, req->target, &legacy, user_id)) {
+		http_error(c, 404, "not found");
+		return;
+	}
+	char accept[WS_ACCEPT_LEN];
+	const char *why = NULL;
+	int status = ws_handshake_check(req, accept, &why);
+	if (status) {
+		http_error(c, status, why);
+		return;
+	}
+	if (!origin_allowed(l, req)) {
+		http_error(c, 403, "origin not allowed");
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+	                    accept);
+	evbuffer_drain(bufferevent_get_input(c->bev), req->head_len);
+	c->state = CONN_OPEN;
+	ws_reader_init(&c->reader, l->max_message, true);
+	c->last_heard_ms = ws_now_ms();
+	arm(c, l->ping_interval_ms);
+	c->session = session_open(l, c, legacy, user_id);
+	if (!c->session) {
+		conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	handle_frames(c); /* frames sent right behind the upgrade */
+}
+
+static void handle_head(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len = evbuffer_get_length(in);
+	size_t look = len < MAX_HEAD ? len : MAX_HEAD;
+	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+	struct http_request req;
+	int rc = http_parse_request(buf, look, MAX_HEAD, &req);
+	if (rc == 0)
+		return;
+	if (rc != 1) {
+		http_error(c, rc, rc == 431 ? "request head too large" : rc == 505 ? "HTTP/1.x only" : "malformed request");
+		return;
+	}
+	handle_request(c, &req);
+}
+
+/* ---- frames ----------------------------------------------------------------- */
+
+static void handle_event(struct conn *c, const struct ws_event *ev)
+{
+	switch (ev->kind) {
+	case WS_EV_MESSAGE:
+		if (ev->binary)
+			conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
+		else if (c->session)
+			session_on_text(c->session, (const char *)ev->data, ev->len);
+		break;
+	case WS_EV_PING:
+		if (c->state == CONN_OPEN)
+			send_frame(c, WS_OP_PONG, ev->data, ev->len);
+		break;
+	case WS_EV_PONG:
+		c->ping_outstanding = false;
+		break;
+	case WS_EV_CLOSE:
+		if (c->state == CONN_OPEN) { /* the peer began it: answer, then close */
+			if (c->session)
+				session_detach(c->session, c);
+			send_close_frame(c, ev->close_code, NULL);
+		}
+		flush_and_close(c);
+		break;
+	case WS_EV_FAIL:
+		ws_log(c->listener, AB_LOG_INFO, "%s: closing with %u: %s", c->peer, ev->close_code, ev->why);
+		if (c->state == CONN_OPEN) {
+			if (c->session)
+				session_detach(c->session, c);
+			send_close_frame(c, ev->close_code, ev->why);
+		}
+		flush_and_close(c); /* a broken peer gets no close handshake */
+		break;
+	case WS_EV_NONE:
+		break;
+	}
+}
+
+static void handle_frames(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
+		struct evbuffer_iovec chunk;
+		if (evbuffer_peek(in, -1, NULL, &chunk, 1) < 1)
+			break;
+		struct ws_event ev;
+		size_t used = ws_reader_feed(&c->reader, chunk.iov_base, chunk.iov_len, &ev);
+		evbuffer_drain(in, used); /* payloads were copied into the reader */
+		if (used)
+			c->last_heard_ms = ws_now_ms();
+		handle_event(c, &ev);
+		if (!used && ev.kind == WS_EV_NONE)
+			break;
+	}
+}
+
+/* ---- callbacks ---------------------------------------------------------------- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->state == CONN_HTTP_HEAD)
+		handle_head(c);
+	else
+		handle_frames(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->state == CONN_FLUSHING)
+		conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct listener *l = c->listener;
+	switch (c->state) {
+	case CONN_HTTP_HEAD: /* slowloris, or a silent client */
+		http_error(c, 408, "request head not received in time");
+		return;
+	case CONN_OPEN: {
+		uint64_t silent = ws_now_ms() - c->last_heard_ms;
+		if (silent >= l->idle_timeout_ms) {
+			conn_close(c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+			return;
+		}
+		if (silent >= l->ping_interval_ms && !c->ping_outstanding) {
+			send_frame(c, WS_OP_PING, "agentbus", 8);
+			c->ping_outstanding = true;
+		}
+		arm(c, l->ping_interval_ms < l->idle_timeout_ms - silent ? l->ping_interval_ms
+		                                                         : l->idle_timeout_ms - silent);
+		return;
+	}
+	case CONN_CLOSING:
+	case CONN_FLUSHING:
+		conn_free(c);
+		return;
+	}
+}
+
+static void format_peer(const struct sockaddr *addr, char out[64])
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		port = ntohs(in->sin_port);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(out, 64, "%s:%u", host, port);
+}
+
+void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *addr, int addr_len)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->listener = l;
+	format_peer(addr, c->peer);
+	unsigned char raw[8];
+	evutil_secure_rng_get_bytes(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(c->id + 2 * i, 3, "%02x", raw[i]);
+	struct event_base *base = l->svc->event_base(l->self);
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(base, on_timer, c);
+	if (!c->bev || !c->timer) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return;
+	}
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->n_conns++;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	arm(c, l->handshake_timeout_ms);
+	if (l->n_conns > l->max_connections) {
+		http_error(c, 503, "too many connections");
+		return;
+	}
+}

@@ -1,0 +1,53 @@
+/* One client connection of the WebSocket listener: the HTTP request head,
+ * then either a plain HTTP answer or the upgrade and RFC 6455 framing, the
+ * close handshake and the timeouts. What the frames mean is session.c's. */
+#ifndef AB_WS_CONN_H
+#define AB_WS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+
+#include "http_parse.h"
+#include "ws_codec.h"
+
+struct listener;
+struct session;
+
+enum conn_state {
+	CONN_HTTP_HEAD, /* reading the request head */
+	CONN_OPEN,      /* WebSocket frames both ways */
+	CONN_CLOSING,   /* we sent a close frame; waiting for the peer's */
+	CONN_FLUSHING,  /* closing the TCP connection once the output is written */
+};
+
+struct conn {
+	struct listener *listener;
+	struct bufferevent *bev;
+	enum conn_state state;
+	struct ws_reader reader;
+	struct session *session;
+	char id[17];          /* connection_id: 16 hex digits */
+	char peer[64];        /* "address:port", for logs */
+	struct event *timer;  /* head timeout, then idle checks, then close timeout */
+	uint64_t last_heard_ms;
+	bool ping_outstanding;
+	struct conn *prev, *next;
+};
+
+/* Accept a new TCP connection (takes the socket). */
+void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *addr, int addr_len);
+
+/* Send one text message. */
+void conn_send_text(struct conn *c, const char *data, size_t len);
+
+/* Begin the close handshake with this code and reason; the connection is
+ * freed when it completes or times out. */
+void conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/* Free at once (the listener is going away). */
+void conn_free(struct conn *c);
+
+#endif

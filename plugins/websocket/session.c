@@ -1,0 +1,379 @@
+#include "websocket.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/util.h>
+#include <yajl/yajl_gen.h>
+
+#include "conn.h"
+#include "session.h"
+#include "stamp.h"
+
+#define PROTOCOL_VERSION 1
+
+static const char *const server_capabilities[] = {
+	"query_processing", "database_management", "real_time_updates", "heartbeat",
+};
+
+/* ---- building our own messages ---------------------------------------------- */
+
+static void put(yajl_gen g, const char *key, const char *value)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	yajl_gen_string(g, (const unsigned char *)value, strlen(value));
+}
+
+static void put_key(yajl_gen g, const char *key)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+}
+
+/* Send what g built, stamped (seq only once established). */
+static void send_built(struct session *s, yajl_gen g)
+{
+	const unsigned char *json;
+	size_t len;
+	yajl_gen_get_buf(g, &json, &len);
+	if (s->conn) {
+		struct stamped out;
+		char now[AB_TIMESTAMP_LEN];
+		s->l->svc->timestamp(now);
+		if (stamp_message((const char *)json, len, s->established ? ++s->seq : 0, now, &out) == 0) {
+			conn_send_text(s->conn, out.data, out.len);
+			stamp_free(&out);
+		}
+	}
+	yajl_gen_free(g);
+}
+
+static yajl_gen begin(const char *type, const char *cid)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	put(g, "type", type);
+	if (cid)
+		put(g, "correlation_id", cid);
+	return g;
+}
+
+static void finish(struct session *s, yajl_gen g)
+{
+	yajl_gen_map_close(g);
+	send_built(s, g);
+}
+
+static void send_error(struct session *s, const char *cid, const char *error_type,
+                       const char *message)
+{
+	yajl_gen g = begin("error", cid);
+	put_key(g, "error");
+	yajl_gen_map_open(g);
+	put(g, "error_type", error_type);
+	put(g, "message", message);
+	yajl_gen_map_close(g);
+	finish(s, g);
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+static void random_hex(char *out, size_t bytes)
+{
+	unsigned char raw[16];
+	evutil_secure_rng_get_bytes(raw, bytes);
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* The request's correlation id, or (the protocol's rule for requests that
+ * have none) a fresh one, returned in the reply. */
+static const char *reply_cid(const struct session *s, ab_msg *msg, char fresh[24])
+{
+	const char *cid = s->l->svc->msg_correlation_id(msg);
+	if (cid)
+		return cid;
+	memcpy(fresh, "ws-", 3);
+	random_hex(fresh + 3, 8);
+	return fresh;
+}
+
+static bool valid_agent_id(const char *id)
+{
+	size_t len = strlen(id);
+	return len >= 1 && len <= 128 &&
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == len;
+}
+
+static void handshake_expired(void *arg)
+{
+	struct session *s = arg;
+	s->handshake_timer = NULL; /* one-shot: freed by the core */
+	if (s->conn)
+		conn_close(s->conn, WS_CLOSE_HANDSHAKE_TIMEOUT, "no connection_handshake in time");
+}
+
+struct session *session_open(struct listener *l, struct conn *c, bool legacy, const char *user_id)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->l = l;
+	s->conn = c;
+	s->legacy = legacy;
+	snprintf(s->user_id, sizeof s->user_id, "%s", legacy ? user_id : "");
+	yajl_gen g = begin("connection_established", NULL);
+	put(g, "connection_id", c->id);
+	put_key(g, "protocol_version");
+	yajl_gen_integer(g, PROTOCOL_VERSION);
+	put(g, "message", "Connected to agentbus");
+	if (legacy)
+		put(g, "user_id", user_id);
+	finish(s, g);
+	if (!legacy)
+		s->handshake_timer = l->svc->timer_start(l->self, l->handshake_timeout_ms, false,
+		                                         handshake_expired, s);
+	return s;
+}
+
+static struct session *find_session(struct listener *l, const char *agent_id)
+{
+	for (struct session *s = l->sessions; s; s = s->next) {
+		if (strcmp(s->agent_id, agent_id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void link_session(struct session *s)
+{
+	struct listener *l = s->l;
+	s->prev = NULL;
+	s->next = l->sessions;
+	if (l->sessions)
+		l->sessions->prev = s;
+	l->sessions = s;
+	l->n_sessions++;
+}
+
+static void unlink_session(struct session *s)
+{
+	struct listener *l = s->l;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		l->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	l->n_sessions--;
+}
+
+/* Make s the live session of its agent id. Returns false when the id is
+ * not ours to take (another transport owns it). */
+static bool establish(struct session *s)
+{
+	struct listener *l = s->l;
+	int rc = l->svc->agent_register(l->self, s->agent_id, s);
+	if (rc < 0)
+		return false;
+	s->established = true;
+	link_session(s);
+	if (s->handshake_timer) {
+		l->svc->timer_cancel(s->handshake_timer);
+		s->handshake_timer = NULL;
+	}
+	return true;
+}
+
+static void free_session(struct session *s)
+{
+	if (s->handshake_timer)
+		s->l->svc->timer_cancel(s->handshake_timer);
+	free(s);
+}
+
+void session_detach(struct session *s, struct conn *c)
+{
+	if (s->conn != c)
+		return;
+	c->session = NULL;
+	s->conn = NULL;
+	if (s->established) {
+		unlink_session(s);
+		s->l->svc->agent_unregister(s->l->self, s->agent_id);
+	}
+	free_session(s);
+}
+
+/* A second live connection with the same agent id takes the session over:
+ * the older one is closed with 4002 and the newer one continues its seq. */
+static struct session *take_over(struct session *fresh, struct session *old)
+{
+	struct conn *c = fresh->conn, *previous = old->conn;
+	if (previous) {
+		previous->session = NULL;
+		old->conn = NULL;
+		conn_close(previous, WS_CLOSE_SESSION_TAKEN_OVER, "session taken over");
+	}
+	old->conn = c;
+	old->realtime = fresh->realtime;
+	snprintf(old->user_id, sizeof old->user_id, "%s", fresh->user_id);
+	c->session = old;
+	fresh->conn = NULL;
+	free_session(fresh);
+	return old;
+}
+
+static bool has_capability(yajl_val tree, const char *name)
+{
+	const char *path[] = { "capabilities", NULL };
+	yajl_val caps = yajl_tree_get(tree, path, yajl_t_array);
+	for (size_t i = 0; caps && i < caps->u.array.len; i++) {
+		const char *cap = YAJL_GET_STRING(caps->u.array.values[i]);
+		if (cap && strcmp(cap, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *tree_string(yajl_val tree, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val v = yajl_tree_get(tree, path, yajl_t_string);
+	return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static void handle_handshake(struct session *s, ab_msg *msg)
+{
+	struct listener *l = s->l;
+	const struct ab_services *svc = l->svc;
+	yajl_val tree = svc->msg_tree(msg);
+	char fresh[24];
+	const char *cid = reply_cid(s, msg, fresh);
+	const char *user = tree_string(tree, "user_id");
+	const char *agent_id = tree_string(tree, "agent_id");
+	if (s->established) {
+		send_error(s, cid, AB_ERR_INVALID_MESSAGE, "this session is already established");
+		return;
+	}
+	if (user && *user)
+		snprintf(s->user_id, sizeof s->user_id, "%s", user);
+	if (!*s->user_id)
+		snprintf(s->user_id, sizeof s->user_id, "anonymous");
+	if (agent_id) {
+		if (!valid_agent_id(agent_id)) {
+			send_error(s, cid, AB_ERR_INVALID_MESSAGE,
+			           "agent_id must be 1 to 128 of [A-Za-z0-9_.:-]");
+			conn_close(s->conn, WS_CLOSE_POLICY, "bad agent_id");
+			return;
+		}
+		snprintf(s->agent_id, sizeof s->agent_id, "%s", agent_id);
+	} else {
+		char rnd[17];
+		random_hex(rnd, 8);
+		snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
+	}
+	s->realtime = has_capability(tree, "real_time_updates");
+
+	struct session *old = find_session(l, s->agent_id);
+	if (old) {
+		s = take_over(s, old);
+	} else if (!establish(s)) {
+		send_error(s, cid, AB_ERR_FORBIDDEN, "that agent_id belongs to another transport");
+		conn_close(s->conn, WS_CLOSE_POLICY, "agent_id taken");
+		return;
+	}
+	yajl_gen g = begin("connection_acknowledged", cid);
+	put(g, "agent_id", s->agent_id);
+	put(g, "server_agent_id", svc->broker_agent_id());
+	put_key(g, "server_capabilities");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; i < sizeof server_capabilities / sizeof *server_capabilities; i++)
+		yajl_gen_string(g, (const unsigned char *)server_capabilities[i],
+		                strlen(server_capabilities[i]));
+	yajl_gen_array_close(g);
+	put_key(g, "session_established");
+	yajl_gen_bool(g, 1);
+	put_key(g, "session_resumed");
+	yajl_gen_bool(g, 0);
+	put_key(g, "heartbeat_interval");
+	yajl_gen_integer(g, l->heartbeat_interval_s);
+	finish(s, g);
+}
+
+static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
+{
+	struct listener *l = s->l;
+	char fresh[24];
+	yajl_gen g = begin(alias ? "pong" : "heartbeat_response", reply_cid(s, msg, fresh));
+	put(g, "server_status", "healthy");
+	put(g, "connection_id", s->conn->id);
+	put_key(g, "metrics");
+	yajl_gen_map_open(g);
+	put_key(g, "uptime_seconds");
+	char uptime[32];
+	int n = snprintf(uptime, sizeof uptime, "%.3f", (double)(ws_now_ms() - l->started_ms) / 1000.0);
+	yajl_gen_number(g, uptime, (size_t)n);
+	put_key(g, "active_connections");
+	yajl_gen_integer(g, (long long)l->n_conns);
+	yajl_gen_map_close(g);
+	finish(s, g);
+}
+
+/* Legacy frontends never send a handshake: their first message opens a
+ * session with a fresh agent id and no capabilities. */
+static bool open_implicit(struct session *s)
+{
+	char rnd[17];
+	random_hex(rnd, 8);
+	snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
+	return establish(s);
+}
+
+void session_on_text(struct session *s, const char *data, size_t len)
+{
+	const struct ab_services *svc = s->l->svc;
+	struct ab_parse_error err;
+	ab_msg *msg = svc->msg_parse(data, len, &err);
+	if (!msg) {
+		send_error(s, NULL, err.error_type, err.message);
+		return;
+	}
+	const char *type = svc->msg_type(msg);
+	const char *cid = svc->msg_correlation_id(msg);
+	if (strcmp(type, "connection_handshake") == 0) {
+		handle_handshake(s, msg);
+	} else if (!s->established && !s->legacy) {
+		send_error(s, cid, AB_ERR_HANDSHAKE_REQUIRED, "send connection_handshake first");
+	} else if (!s->established && !open_implicit(s)) {
+		send_error(s, cid, AB_ERR_INTERNAL_ERROR, "cannot open a session");
+	} else if (strcmp(type, "heartbeat") == 0 || strcmp(type, "ping") == 0) {
+		handle_heartbeat(s, msg, type[0] == 'p');
+	} else {
+		int rc = svc->submit(s->l->self, s->agent_id, msg);
+		if (rc < 0)
+			send_error(s, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the message");
+	}
+	svc->msg_unref(msg);
+}
+
+int session_deliver(struct session *s, ab_msg *msg, unsigned flags)
+{
+	/* Deployed frontends take the first frame with a request's id as its
+	 * answer: only sessions that asked get interim replies. */
+	if ((flags & AB_DELIVER_INTERIM) && !s->realtime)
+		return 0;
+	if (!s->conn)
+		return -1;
+	size_t len;
+	const char *json = s->l->svc->msg_json(msg, &len);
+	struct stamped out;
+	char now[AB_TIMESTAMP_LEN];
+	s->l->svc->timestamp(now);
+	if (stamp_message(json, len, ++s->seq, now, &out) < 0)
+		return -1;
+	conn_send_text(s->conn, out.data, out.len);
+	stamp_free(&out);
+	return 0;
+}

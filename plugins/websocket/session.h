@@ -1,0 +1,45 @@
+/* The frontend protocol over one WebSocket (docs/protocol.md): the
+ * connection_established greeting, connection_handshake and its
+ * acknowledgement (or, on the legacy paths, an implicit session), agent ids
+ * and session takeover, heartbeat and ping, error replies in the one error
+ * shape, and seq and timestamp on every message sent. Messages for the
+ * broker are submitted as the session's agent; what the broker delivers to
+ * that agent is sent to the frontend. */
+#ifndef AB_WS_SESSION_H
+#define AB_WS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <agentbus/types.h>
+
+struct conn;
+struct listener;
+
+struct session {
+	struct listener *l;
+	struct conn *conn; /* NULL once the connection is gone */
+	char agent_id[129];
+	char user_id[65];
+	bool legacy;      /* came in on /ws/query/{user} or /ws/chat/{user} */
+	bool established; /* handshaken, or an implicit legacy session */
+	bool realtime;    /* asked for interim replies (real_time_updates) */
+	uint64_t seq;     /* the last seq sent */
+	ab_timer *handshake_timer;
+	struct session *prev, *next; /* the listener's established sessions */
+};
+
+/* A WebSocket just opened: greet it. NULL without memory. */
+struct session *session_open(struct listener *l, struct conn *c, bool legacy, const char *user_id);
+
+/* A text message arrived. */
+void session_on_text(struct session *s, const char *data, size_t len);
+
+/* The connection c is going away (closed, failed or dropped). */
+void session_detach(struct session *s, struct conn *c);
+
+/* The broker delivers msg to this session's agent. */
+int session_deliver(struct session *s, ab_msg *msg, unsigned flags);
+
+#endif

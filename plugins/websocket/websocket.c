@@ -1,0 +1,153 @@
+/* The frontend WebSocket transport: the plugin's options, its listener and
+ * its lifecycle. Connections are conn.c's, the frontend protocol session.c's. */
+#include "websocket.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "conn.h"
+#include "session.h"
+
+static const struct ab_option websocket_options[] = {
+	{ "listen", AB_OPT_STRING, "127.0.0.1:8080", 0, 0, 0, NULL,
+	  "HOST:PORT (or [IPv6]:PORT) to listen on" },
+	{ "allowed_origins", AB_OPT_STRING, "http://localhost:3000", AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "browser origins admitted besides this server's own: comma-separated, or *" },
+	{ "max_message_size", AB_OPT_SIZE, "1M", AB_OPT_RELOADABLE, 125, 256 << 20, NULL,
+	  "a larger message closes the connection with 1009" },
+	{ "handshake_timeout", AB_OPT_DURATION, "10s", AB_OPT_RELOADABLE, 10, 600000, NULL,
+	  "time for the HTTP upgrade, and on /ws for the connection_handshake (then 4001)" },
+	{ "idle_timeout", AB_OPT_DURATION, "90s", AB_OPT_RELOADABLE, 10, 86400000, NULL,
+	  "a connection silent this long is closed with 4000" },
+	{ "ping_interval", AB_OPT_DURATION, "30s", AB_OPT_RELOADABLE, 10, 86400000, NULL,
+	  "the broker pings a connection silent this long" },
+	{ "heartbeat_interval", AB_OPT_DURATION, "30s", AB_OPT_RELOADABLE, 1000, 86400000, NULL,
+	  "the heartbeat interval announced to frontends (whole seconds)" },
+	{ "max_connections", AB_OPT_INT, "10000", AB_OPT_RELOADABLE, 1, 10000000, NULL,
+	  "connections beyond this get 503" },
+	{ "legacy_paths", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "also serve /ws/query/{user_id} and /ws/chat/{user_id}" },
+	AB_OPTION_END,
+};
+
+/* Read the options that may change at a reload. */
+static int read_settings(struct listener *l)
+{
+	const struct ab_services *svc = l->svc;
+	char *origins = strdup(svc->config_string(l->self, "allowed_origins"));
+	if (!origins)
+		return -1;
+	free(l->allowed_origins);
+	l->allowed_origins = origins;
+	l->max_message = (uint64_t)svc->config_int(l->self, "max_message_size");
+	l->handshake_timeout_ms = (uint64_t)svc->config_int(l->self, "handshake_timeout");
+	l->idle_timeout_ms = (uint64_t)svc->config_int(l->self, "idle_timeout");
+	l->ping_interval_ms = (uint64_t)svc->config_int(l->self, "ping_interval");
+	l->heartbeat_interval_s = svc->config_int(l->self, "heartbeat_interval") / 1000;
+	l->max_connections = (size_t)svc->config_int(l->self, "max_connections");
+	l->legacy_paths = svc->config_bool(l->self, "legacy_paths");
+	return 0;
+}
+
+static int websocket_init(ab_instance *self, const struct ab_services *svc, void **state)
+{
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return -1;
+	l->self = self;
+	l->svc = svc;
+	*state = l;
+	struct sockaddr_storage addr;
+	int addr_len = sizeof addr;
+	const char *listen = svc->config_string(self, "listen");
+	if (evutil_parse_sockaddr_port(listen, (struct sockaddr *)&addr, &addr_len) < 0) {
+		svc->log(self, AB_LOG_ERROR, "listen: '%s' is not HOST:PORT", listen);
+		return -1;
+	}
+	return read_settings(l);
+}
+
+static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *addr,
+                      int addr_len, void *arg)
+{
+	conn_accept(arg, fd, addr, addr_len);
+}
+
+static int websocket_start(void *state)
+{
+	struct listener *l = state;
+	const char *listen = l->svc->config_string(l->self, "listen");
+	struct sockaddr_storage addr;
+	int addr_len = sizeof addr;
+	evutil_parse_sockaddr_port(listen, (struct sockaddr *)&addr, &addr_len);
+	l->evl = evconnlistener_new_bind(l->svc->event_base(l->self), on_accept, l,
+	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	                                 512, (struct sockaddr *)&addr, addr_len);
+	if (!l->evl) {
+		ws_log(l, AB_LOG_ERROR, "cannot listen on %s: %s", listen, strerror(errno));
+		return -1;
+	}
+	l->started_ms = ws_now_ms();
+	ws_log(l, AB_LOG_NOTICE, "listening on %s", listen);
+	return 0;
+}
+
+static int websocket_reload(void *state, enum ab_reload_phase phase)
+{
+	/* Every reloadable option is validated by its schema: nothing can fail
+	 * here, so PREPARE has nothing to stash and COMMIT reads them. */
+	return phase == AB_RELOAD_COMMIT ? read_settings(state) : 0;
+}
+
+void listener_conn_gone(struct listener *l)
+{
+	if (l->stopping && l->n_conns == 0)
+		l->svc->stopped(l->self);
+}
+
+static int websocket_stop(void *state)
+{
+	struct listener *l = state;
+	if (l->evl) {
+		evconnlistener_free(l->evl);
+		l->evl = NULL;
+	}
+	l->stopping = true;
+	if (l->n_conns == 0)
+		return AB_STOPPED;
+	for (struct conn *c = l->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_OPEN)
+			conn_close(c, WS_CLOSE_GOING_AWAY, "broker shutting down");
+	}
+	return AB_DRAINING;
+}
+
+static void websocket_destroy(void *state)
+{
+	struct listener *l = state;
+	l->stopping = false; /* no stopped() from here on */
+	if (l->evl)
+		evconnlistener_free(l->evl);
+	while (l->conns)
+		conn_free(l->conns);
+	free(l->allowed_origins);
+	free(l);
+}
+
+static int websocket_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
+                             unsigned flags)
+{
+	return session_deliver(agent_ctx, msg, flags);
+}
+
+AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSPORT, "websocket", PACKAGE_VERSION,
+                 "frontends over WebSocket (RFC 6455) and HTTP", websocket_options, NULL,
+                 .init = websocket_init, .start = websocket_start, .reload = websocket_reload,
+                 .stop = websocket_stop, .destroy = websocket_destroy,
+                 .deliver = websocket_deliver);

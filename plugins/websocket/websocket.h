@@ -1,0 +1,47 @@
+/* The WebSocket transport plugin's shared state: its options, its listener,
+ * its connections and its sessions. */
+#ifndef AB_WS_WEBSOCKET_H
+#define AB_WS_WEBSOCKET_H
+
+#include "build-config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <agentbus/plugin.h>
+#include <agentbus/services.h>
+
+struct conn;
+struct evconnlistener;
+struct session;
+struct event;
+
+struct listener {
+	ab_instance *self;
+	const struct ab_services *svc;
+	struct evconnlistener *evl;
+	struct conn *conns;
+	size_t n_conns;    /* TCP connections */
+	size_t n_sessions; /* established frontend sessions */
+	struct session *sessions;
+	uint64_t started_ms; /* when the plugin started, for uptime_seconds */
+	/* options, read at start and at reload COMMIT */
+	uint64_t max_message;
+	uint64_t handshake_timeout_ms, idle_timeout_ms, ping_interval_ms;
+	int64_t heartbeat_interval_s;
+	size_t max_connections;
+	char *allowed_origins; /* comma-separated; owned */
+	bool legacy_paths;
+	bool stopping;
+};
+
+/* Logging shorthands. */
+#define ws_log(l, level, ...) (l)->svc->log((l)->self, (level), __VA_ARGS__)
+
+uint64_t ws_now_ms(void);
+
+/* A connection was freed: a stopping listener reports stopped after its last. */
+void listener_conn_gone(struct listener *l);
+
+#endif
