@@ -162,7 +162,6 @@ const struct ab_services services_table = {
 	.log = svc_log,
 	.instance_name = svc_instance_name,
 	.broker_agent_id = svc_broker_agent_id,
-	.timestamp = timefmt_iso8601_now,
 	.config_string = svc_config_string,
 	.config_int = svc_config_int,
 	.config_bool = svc_config_bool,
@@ -192,4 +191,5 @@ const struct ab_services services_table = {
 	.route_name = svc_route_name,
 	.route_string = svc_route_string,
 	.route_int = svc_route_int,
+	.timestamp = timefmt_iso8601_now,
 };

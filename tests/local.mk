@@ -93,6 +93,7 @@ AM_TESTS_ENVIRONMENT = \
 	MAKE='$(MAKE)'; \
 	PYTHONPATH='$(abs_top_srcdir)/tests/integration'; \
 	export AGENTBUSD FIXTURE_PLUGIN_DIR TOP_SRCDIR TOP_BUILDDIR MAKE PYTHONPATH;
-INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py
+INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py \
+	tests/integration/test_websocket.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py

@@ -42,10 +42,6 @@ struct ab_services {
 	 * makes (error replies, say): "agentbus_<node_id>". Owned by the core. */
 	const char *(*broker_agent_id)(void);
 
-	/* The current UTC time as the protocol writes it,
-	 * "2026-11-25T17:20:50.123Z" (AB_TIMESTAMP_LEN bytes with the NUL). */
-	void (*timestamp)(char out[AB_TIMESTAMP_LEN]);
-
 	/* Option values from this instance's section, after ${VAR} expansion,
 	 * with the schema's default where the section is silent. The key must be
 	 * in the plugin's schema (else: NULL / 0, and a logged bug). Strings are
@@ -160,6 +156,12 @@ struct ab_services {
 	 * with the same rules as config_string / config_int. */
 	const char *(*route_string)(const ab_route *route, const char *key);
 	int64_t (*route_int)(const ab_route *route, const char *key);
+
+	/* ---- time ---------------------------------------------------------- */
+
+	/* The current UTC time as the protocol writes it,
+	 * "2026-11-25T17:20:50.123Z" (AB_TIMESTAMP_LEN bytes with the NUL). */
+	void (*timestamp)(char out[AB_TIMESTAMP_LEN]);
 };
 
 #ifdef __cplusplus

@@ -199,3 +199,137 @@ def run(tests):
         sys.stdout.flush()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+class RawWS:
+    """A WebSocket client on a plain socket, frame by frame, so tests can
+    send what real clients never would (unmasked frames, bad UTF-8, ...)."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, port, path="/ws", headers=None, timeout=5):
+        import base64
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+        self.buf = b""
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port, "Upgrade: websocket",
+                 "Connection: Upgrade", "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13"]
+        for name, value in (headers or {}).items():
+            lines = [l for l in lines if not l.lower().startswith(name.lower() + ":")]
+            if value is not None:
+                lines.append("%s: %s" % (name, value))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.status, self.headers, self.body = self._response_head()
+        self.key = key
+
+    def _response_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = b""
+        if status != 101:
+            length = int(headers.get("content-length", "0"))
+            while len(self.buf) < length:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                self.buf += chunk
+            body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body
+
+    @staticmethod
+    def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length=None):
+        import struct
+        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+        n = len(payload) if length is None else length
+        head = bytes([b0])
+        m = 0x80 if mask else 0
+        if n < 126:
+            head += bytes([m | n])
+        elif n < 65536:
+            head += bytes([m | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([m | 127]) + struct.pack("!Q", n)
+        if not mask:
+            return head + payload
+        key = os.urandom(4)
+        return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+    def send_frame(self, opcode, payload=b"", **kw):
+        self.sock.sendall(self.frame(opcode, payload, **kw))
+
+    def send_json(self, obj):
+        self.send_frame(1, json.dumps(obj).encode())
+
+    def recv_frame(self, timeout=5):
+        """(opcode, payload) of the next frame from the server."""
+        import struct
+        self.sock.settimeout(timeout * SLOW)
+
+        def need(n):
+            while len(self.buf) < n:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed")
+                self.buf += chunk
+
+        need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        assert b1 & 0x80 == 0, "server frames must not be masked"
+        n, at = b1 & 0x7F, 2
+        if n == 126:
+            need(4)
+            n, at = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            need(10)
+            n, at = struct.unpack("!Q", self.buf[2:10])[0], 10
+        need(at + n)
+        payload, self.buf = self.buf[at:at + n], self.buf[at + n:]
+        return b0 & 0x0F, payload
+
+    def recv_json(self, timeout=5):
+        """The next text message, skipping pings (answered) and pongs."""
+        while True:
+            op, payload = self.recv_frame(timeout)
+            if op == 9:
+                self.send_frame(10, payload)
+                continue
+            if op == 10:
+                continue
+            assert op == 1, "expected a text frame, got opcode %d (%r)" % (op, payload)
+            return json.loads(payload)
+
+    def recv_close(self, timeout=5):
+        """Read until a close frame: its code (None when empty) and reason."""
+        import struct
+        while True:
+            op, payload = self.recv_frame(timeout)
+            if op == 8:
+                if len(payload) < 2:
+                    return None, ""
+                return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+    def closed_by_server(self, timeout=5):
+        """True when the server closes the TCP connection within timeout."""
+        self.sock.settimeout(timeout * SLOW)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()

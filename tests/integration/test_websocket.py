@@ -1,0 +1,424 @@
+"""The frontend WebSocket transport against the real daemon: the frontend
+protocol of docs/protocol.md (greeting, handshake, ids, seq and timestamps,
+heartbeat, legacy implicit sessions, takeover, interim replies), the HTTP
+upgrade's refusals, RFC 6455 violations and their close codes, timeouts.
+Clients: a raw-socket client (for what real clients never send) and
+Python's websockets."""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, RawWS, Tap, free_port, run
+
+WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def broker(ws_options="", routes=True, broker_options=""):
+    """A daemon with the websocket plugin and a linetap for upstream agents."""
+    port, tap_port = free_port(), free_port()
+    config = broker_options + (
+        "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n%s"
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        % (WEBSOCKET_SO, port, ws_options, FIXTURE_PLUGIN_DIR, tap_port)
+    )
+    if routes:
+        config += ("[route:query]\nsource = frontend_*\ntype = query\ndestination = up_1\n"
+                   "interim = query_progress, query_processing_started\nerror_reply = query_error\n")
+    d = Daemon(config).start()
+    return d, port, tap_port
+
+
+def handshake(ws, **fields):
+    ws.recv_json()  # connection_established
+    msg = {"type": "connection_handshake", "correlation_id": "h1", "user_id": "u1",
+           "capabilities": ["query_processing", "real_time_updates", "heartbeat"]}
+    msg.update(fields)
+    ws.send_json(msg)
+    ack = ws.recv_json()
+    assert ack["type"] == "connection_acknowledged", ack
+    return ack
+
+
+def test_greeting_handshake_and_acknowledgement():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        assert ws.status == 101 and ws.headers["upgrade"].lower() == "websocket", (ws.status, ws.headers)
+        hello = ws.recv_json()
+        assert hello["type"] == "connection_established", hello
+        assert re.match(r"^[0-9a-f]{16}$", hello["connection_id"]), hello
+        assert hello["protocol_version"] == 1 and "seq" not in hello, hello
+        assert TIMESTAMP.match(hello["timestamp"]), hello
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h1",
+                      "agent_id": "frontend_u1_session_1", "user_id": "u1"})
+        ack = ws.recv_json()
+        assert ack["type"] == "connection_acknowledged", ack
+        assert ack["correlation_id"] == "h1" and ack["agent_id"] == "frontend_u1_session_1", ack
+        assert ack["server_agent_id"].startswith("agentbus_"), ack
+        assert ack["session_established"] is True and ack["session_resumed"] is False, ack
+        assert ack["seq"] == 1 and ack["heartbeat_interval"] == 30, ack
+        assert "heartbeat" in ack["server_capabilities"], ack
+    finally:
+        d.close()
+
+
+def test_assigned_agent_id_and_correlation_id():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "user_id": "alice"})
+        ack = ws.recv_json()
+        assert re.match(r"^frontend_alice_[0-9a-f]{16}$", ack["agent_id"]), ack
+        assert ack["correlation_id"], ack  # assigned, since the request had none
+    finally:
+        d.close()
+
+
+def test_messages_before_the_handshake_get_handshake_required():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "query", "correlation_id": "q0", "query": "x"})
+        err = ws.recv_json()
+        assert err["type"] == "error" and err["correlation_id"] == "q0", err
+        assert err["error"] == {"error_type": "handshake_required", "message": "send connection_handshake first"}, err
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h2"})
+        assert ws.recv_json()["type"] == "connection_acknowledged"  # still usable afterwards
+    finally:
+        d.close()
+
+
+def test_bad_agent_id_is_refused_with_1008():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h", "agent_id": "no spaces allowed"})
+        err = ws.recv_json()
+        assert err["error"]["error_type"] == "invalid_message", err
+        assert ws.recv_close()[0] == 1008
+    finally:
+        d.close()
+
+
+def test_handshake_timeout_closes_with_4001():
+    d, port, _ = broker("handshake_timeout = 300ms\n")
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        start = time.monotonic()
+        assert ws.recv_close()[0] == 4001
+        assert time.monotonic() - start < 3
+    finally:
+        d.close()
+
+
+def test_heartbeat_ping_seq_and_timestamps_tell_the_truth():
+    d, port, _ = broker()
+    try:
+        others = [RawWS(port) for _ in range(2)]
+        ws = RawWS(port)
+        handshake(ws)
+        ws.send_json({"type": "heartbeat", "correlation_id": "hb1"})
+        hb = ws.recv_json()
+        assert hb["type"] == "heartbeat_response" and hb["correlation_id"] == "hb1", hb
+        assert hb["server_status"] == "healthy" and re.match(r"^[0-9a-f]{16}$", hb["connection_id"]), hb
+        assert hb["metrics"]["active_connections"] == 3, hb
+        first = hb["metrics"]["uptime_seconds"]
+        time.sleep(0.3)
+        ws.send_json({"type": "ping", "correlation_id": "p1"})
+        pong = ws.recv_json()
+        assert pong["type"] == "pong" and pong["correlation_id"] == "p1", pong
+        assert pong["metrics"]["uptime_seconds"] >= first + 0.25, (first, pong)
+        assert [hb["seq"], pong["seq"]] == [2, 3], (hb, pong)
+        assert TIMESTAMP.match(hb["timestamp"]) and TIMESTAMP.match(pong["timestamp"])
+        for o in others:
+            o.close()
+    finally:
+        d.close()
+
+
+def test_interim_replies_only_for_real_time_sessions():
+    d, port, tap_port = broker()
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        rt = RawWS(port)
+        handshake(rt, agent_id="frontend_u1_rt")
+        plain = RawWS(port)
+        handshake(plain, agent_id="frontend_u1_plain", capabilities=[])
+        for ws, cid in ((rt, "r1"), (plain, "p1")):
+            ws.send_json({"type": "query", "correlation_id": cid, "query": "SELECT 1"})
+            _, kind, req = up.deliver()
+            assert kind == "request" and req["correlation_id"] == cid, req
+            up.send("up_1", {"type": "query_progress", "correlation_id": cid, "progress": 50})
+            up.send("up_1", {"type": "query_response", "correlation_id": cid, "response": {"data": [1]}})
+        got = [rt.recv_json(), rt.recv_json()]
+        assert [m["type"] for m in got] == ["query_progress", "query_response"], got
+        assert [m["seq"] for m in got] == [2, 3], got
+        final = plain.recv_json()
+        assert final["type"] == "query_response" and final["correlation_id"] == "p1", final
+        plain.send_json({"type": "heartbeat", "correlation_id": "after"})
+        assert plain.recv_json()["correlation_id"] == "after"  # nothing came in between
+    finally:
+        d.close()
+
+
+def test_legacy_path_without_handshake_gets_one_frame_per_request():
+    d, port, tap_port = broker()
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        ws = RawWS(port, path="/ws/query/u42")
+        hello = ws.recv_json()
+        assert hello["type"] == "connection_established" and hello["user_id"] == "u42", hello
+        ws.send_json({"type": "query", "correlation_id": "lq1", "query": "SELECT 1"})
+        agent, kind, req = up.deliver()
+        assert (agent, kind, req["correlation_id"]) == ("up_1", "request", "lq1"), (agent, kind, req)
+        up.send("up_1", {"type": "query_processing_started", "correlation_id": "lq1"})
+        up.send("up_1", {"type": "query_progress", "correlation_id": "lq1"})
+        up.send("up_1", {"type": "query_response", "correlation_id": "lq1", "response": {"data": [[1]]}})
+        reply = ws.recv_json()
+        assert reply["type"] == "query_response" and reply["correlation_id"] == "lq1", reply
+        ws.send_json({"type": "heartbeat", "correlation_id": "hb"})
+        assert ws.recv_json()["type"] == "heartbeat_response"  # and nothing in between
+        # /ws/chat/{user} works the same way.
+        chat = RawWS(port, path="/ws/chat/u43")
+        assert chat.recv_json()["user_id"] == "u43"
+    finally:
+        d.close()
+
+
+def test_second_connection_takes_the_session_over():
+    d, port, tap_port = broker()
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        old = RawWS(port)
+        handshake(old, agent_id="frontend_u1_same")
+        old.send_json({"type": "query", "correlation_id": "t1"})
+        up.deliver()
+        new = RawWS(port)
+        ack = handshake(new, agent_id="frontend_u1_same")
+        assert ack["agent_id"] == "frontend_u1_same", ack
+        assert old.recv_close()[0] == 4002
+        up.send("up_1", {"type": "query_response", "correlation_id": "t1"})
+        reply = new.recv_json()
+        assert reply["correlation_id"] == "t1" and reply["seq"] > ack["seq"], (ack, reply)
+    finally:
+        d.close()
+
+
+def test_malformed_messages_get_error_replies():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        ws.send_frame(1, b"{not json")
+        assert ws.recv_json()["error"]["error_type"] == "invalid_json"
+        ws.send_json({"no_type": 1})
+        assert ws.recv_json()["error"]["error_type"] == "invalid_message"
+        ws.send_json(["an", "array"])
+        assert ws.recv_json()["error"]["error_type"] == "invalid_message"
+        ws.send_json({"type": "nope", "correlation_id": "n1"})
+        err = ws.recv_json()
+        assert err["error"]["error_type"] == "no_route" and err["correlation_id"] == "n1", err
+    finally:
+        d.close()
+
+
+def test_protocol_violations_close_with_the_right_code():
+    d, port, _ = broker("max_message_size = 1K\n")
+    try:
+        cases = [
+            ("binary frame", lambda ws: ws.send_frame(2, b"\x00\x01"), 1003),
+            ("invalid UTF-8", lambda ws: ws.send_frame(1, b"\xce\xba\xe1\xbd"), 1007),
+            ("bad UTF-8 across fragments", lambda ws: (ws.send_frame(1, b"\xce", fin=False),
+                                                       ws.send_frame(0, b"\x41")), 1007),
+            ("unmasked frame", lambda ws: ws.send_frame(1, b"{}", mask=False), 1002),
+            ("reserved bits", lambda ws: ws.send_frame(1, b"{}", rsv=1), 1002),
+            ("reserved opcode", lambda ws: ws.send_frame(3, b""), 1002),
+            ("fragmented ping", lambda ws: ws.send_frame(9, b"x", fin=False), 1002),
+            ("bare continuation", lambda ws: ws.send_frame(0, b"x"), 1002),
+            ("oversize message", lambda ws: ws.send_frame(1, b"x" * 2048), 1009),
+            ("invalid close code", lambda ws: ws.send_frame(8, b"\x03\xed"), 1002),
+        ]
+        for name, act, code in cases:
+            ws = RawWS(port)
+            handshake(ws)
+            act(ws)
+            got = ws.recv_close()[0]
+            assert got == code, "%s: closed with %s, expected %d" % (name, got, code)
+            try:  # answer the close, as a client does (the server may be gone already)
+                ws.send_frame(8, b"\x03\xe8")
+            except OSError:
+                pass
+            assert ws.closed_by_server(), name
+    finally:
+        d.close()
+
+
+def test_fragments_with_interleaved_pings_assemble():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        text = json.dumps({"type": "heartbeat", "correlation_id": "frag", "pad": "é" * 10}).encode()
+        ws.send_frame(1, text[:10], fin=False)
+        ws.send_frame(9, b"ping-1")
+        ws.send_frame(0, text[10:21], fin=False)  # splits a 2-byte character
+        ws.send_frame(9, b"ping-2")
+        ws.send_frame(0, text[21:])
+        assert ws.recv_frame() == (10, b"ping-1")
+        assert ws.recv_frame() == (10, b"ping-2")
+        assert ws.recv_json()["correlation_id"] == "frag"
+    finally:
+        d.close()
+
+
+def test_close_handshake_is_answered():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        ws.send_frame(8, b"\x03\xe8bye")
+        assert ws.recv_close() == (1000, "")
+        assert ws.closed_by_server()
+    finally:
+        d.close()
+
+
+def test_upgrade_refusals():
+    d, port, _ = broker("allowed_origins = http://localhost:3000\n")
+    try:
+        ws = RawWS(port, headers={"Sec-WebSocket-Version": "8"})
+        assert ws.status == 426 and ws.headers["sec-websocket-version"] == "13", ws.headers
+        assert RawWS(port, headers={"Sec-WebSocket-Key": None}).status == 400
+        assert RawWS(port, headers={"Sec-WebSocket-Key": "short"}).status == 400
+        assert RawWS(port, headers={"Upgrade": None}).status == 400
+        refused = RawWS(port, headers={"Origin": "http://evil.example"})
+        assert refused.status == 403 and json.loads(refused.body) == {"detail": "origin not allowed"}
+        assert RawWS(port, headers={"Origin": "http://localhost:3000"}).status == 101
+        assert RawWS(port, headers={"Origin": "http://127.0.0.1:%d" % port}).status == 101  # same origin
+        assert RawWS(port, path="/nowhere").status == 404
+        assert RawWS(port, path="/ws/query/bad%20user").status == 404
+        big = RawWS(port, headers={"X-Padding": "a" * 17000})
+        assert big.status == 431, big.status
+        # HTTP/1.0 and non-HTTP.
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /ws HTTP/2.0\r\nHost: x\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 505 ")
+    finally:
+        d.close()
+
+
+def test_slowloris_is_timed_out_while_others_are_served():
+    d, port, _ = broker("handshake_timeout = 500ms\n")
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(3):  # a byte at a time, never finishing the head
+            time.sleep(0.1)
+            slow.sendall(b"X")
+        ws = RawWS(port)
+        handshake(ws)  # served meanwhile
+        slow.settimeout(3)
+        answer = slow.recv(200)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert slow.recv(100) == b""
+    finally:
+        d.close()
+
+
+def test_silent_connection_is_pinged_then_closed_with_4000():
+    d, port, _ = broker("ping_interval = 200ms\nidle_timeout = 600ms\n")
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        op, payload = ws.recv_frame(timeout=2)
+        assert op == 9, (op, payload)  # the broker's ping, which we do not answer
+        start = time.monotonic()
+        assert ws.recv_close(timeout=3)[0] == 4000
+        assert time.monotonic() - start < 1.5
+        # Answering pings keeps a connection open.
+        live = RawWS(port)
+        handshake(live)
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            op, payload = live.recv_frame(timeout=2)
+            assert op == 9, op
+            live.send_frame(10, payload)
+        live.send_json({"type": "heartbeat", "correlation_id": "alive"})
+        assert live.recv_json()["correlation_id"] == "alive"
+    finally:
+        d.close()
+
+
+def test_shutdown_closes_clients_with_1001():
+    d, port, _ = broker()
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        d.signal(signal.SIGTERM)
+        assert ws.recv_close()[0] == 1001
+        ws.send_frame(8, b"\x03\xe9")
+        assert d.proc.wait(5) == 0
+    finally:
+        d.close()
+
+
+def test_python_websockets_client():
+    import websockets
+
+    d, port, tap_port = broker()
+
+    async def session():
+        async with websockets.connect("ws://127.0.0.1:%d/ws" % port) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "connection_established"
+            await ws.send(json.dumps({"type": "connection_handshake", "correlation_id": "h",
+                                      "user_id": "py", "capabilities": ["real_time_updates"]}))
+            ack = json.loads(await ws.recv())
+            assert ack["type"] == "connection_acknowledged" and ack["agent_id"].startswith("frontend_py_")
+            big = "x" * 200000  # fragmented or not, as the library likes
+            await ws.send(json.dumps({"type": "heartbeat", "correlation_id": "big", "pad": big}))
+            hb = json.loads(await ws.recv())
+            assert hb["correlation_id"] == "big"
+            await ws.ping()
+            return True
+
+    try:
+        assert asyncio.run(asyncio.wait_for(session(), 10))
+    finally:
+        d.close()
+
+
+if __name__ == "__main__":
+    run([
+        test_greeting_handshake_and_acknowledgement,
+        test_assigned_agent_id_and_correlation_id,
+        test_messages_before_the_handshake_get_handshake_required,
+        test_bad_agent_id_is_refused_with_1008,
+        test_handshake_timeout_closes_with_4001,
+        test_heartbeat_ping_seq_and_timestamps_tell_the_truth,
+        test_interim_replies_only_for_real_time_sessions,
+        test_legacy_path_without_handshake_gets_one_frame_per_request,
+        test_second_connection_takes_the_session_over,
+        test_malformed_messages_get_error_replies,
+        test_protocol_violations_close_with_the_right_code,
+        test_fragments_with_interleaved_pings_assemble,
+        test_close_handshake_is_answered,
+        test_upgrade_refusals,
+        test_slowloris_is_timed_out_while_others_are_served,
+        test_silent_connection_is_pinged_then_closed_with_4000,
+        test_shutdown_closes_clients_with_1001,
+        test_python_websockets_client,
+    ])
