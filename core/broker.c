@@ -54,6 +54,7 @@ static const struct ab_option plugin_core_options[] = {
 struct broker {
 	struct event_base *base;
 	bool log_level_locked;
+	const char *plugin_dir_override;
 	struct config *config;
 	struct option_values settings; /* [broker] */
 	struct ab_instance **instances;
@@ -74,6 +75,11 @@ struct broker *broker_new(struct event_base *base, bool log_level_locked)
 		b->log_level_locked = log_level_locked;
 	}
 	return b;
+}
+
+void broker_set_plugin_dir(struct broker *b, const char *dir)
+{
+	b->plugin_dir_override = dir;
 }
 
 struct router *broker_router(const struct broker *b)
@@ -218,7 +224,8 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 		return -1;
 	apply_settings(b, &b->settings);
 
-	const char *plugin_dir = option_values_get(&b->settings, "plugin_dir")->text;
+	const char *plugin_dir = b->plugin_dir_override ? b->plugin_dir_override
+	                                                : option_values_get(&b->settings, "plugin_dir")->text;
 	for (size_t i = 0; i < b->config->n_sections; i++) {
 		const struct config_section *s = b->config->sections[i];
 		if (strcmp(s->kind, "plugin") != 0 || !*s->label)

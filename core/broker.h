@@ -17,6 +17,9 @@ struct broker;
 /* log_level_locked: -l was given, so [broker] log_level does not apply. */
 struct broker *broker_new(struct event_base *base, bool log_level_locked);
 
+/* Use dir instead of [broker] plugin_dir (agentbusd --plugin-dir). */
+void broker_set_plugin_dir(struct broker *b, const char *dir);
+
 /* Read the config at path, load and init every plugin, compile the routes.
  * Every problem goes to d. Returns 0 when the broker is ready to start. */
 int broker_load(struct broker *b, const char *path, struct diag *d);

@@ -27,6 +27,7 @@
 
 struct options {
 	const char *config;
+	const char *plugin_dir;
 	bool check_only;
 	bool foreground;
 	bool level_given;
@@ -43,6 +44,7 @@ static void usage(FILE *out)
 	        "                        and the *.ini files of conf.d/ beside it\n"
 	        "  -t, --check-config    check the configuration and its plugins, print every\n"
 	        "                        error as file:line: message, exit 0 (good) or 1\n"
+	        "  -p, --plugin-dir DIR  load plugins from DIR instead of [broker] plugin_dir\n"
 	        "  -f, --foreground      stay in the foreground, log to stderr\n"
 	        "  -l, --log-level LEVEL error, warning, notice, info or debug\n"
 	        "      --version         print the version and exit\n"
@@ -57,13 +59,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "plugin-dir", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct options){ .config = AB_CONFIG_FILE, .level = AB_LOG_INFO };
-	for (int c; (c = getopt_long(argc, argv, "c:tfl:h", longopts, NULL)) != -1;) {
+	for (int c; (c = getopt_long(argc, argv, "c:tfl:p:h", longopts, NULL)) != -1;) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -73,6 +76,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'f':
 			o->foreground = true;
+			break;
+		case 'p':
+			o->plugin_dir = optarg;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &o->level) < 0) {
@@ -168,17 +174,22 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	notify_systemd("READY=1");
 }
 
-static int check_config(const struct options *o)
+/* Load the config and its plugins (init, not start) and throw them away:
+ * --check-config, and the check a daemonizing start makes while it still
+ * has the user's terminal. Every error goes to stderr. Returns 0 or 1. */
+static int check_config(const struct options *o, bool say_ok)
 {
 	struct event_base *base = event_base_new();
 	struct broker *b = base ? broker_new(base, true) : NULL;
 	struct diag d = { 0 };
+	if (b && o->plugin_dir)
+		broker_set_plugin_dir(b, o->plugin_dir);
 	int rc = b && broker_load(b, o->config, &d) == 0 && d.count == 0 ? 0 : 1;
 	for (size_t i = 0; i < d.count; i++)
 		fprintf(stderr, "%s\n", d.lines[i]);
-	if (rc == 0)
+	if (rc == 0 && say_ok)
 		fprintf(stderr, "%s: configuration OK\n", o->config);
-	else if (d.count == 0)
+	else if (rc != 0 && d.count == 0)
 		fprintf(stderr, "%s: configuration failed (see the log above)\n", o->config);
 	diag_clear(&d);
 	broker_free(b);
@@ -196,9 +207,11 @@ int main(int argc, char **argv)
 	seed_hash();
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.check_only) {
+	if (o.check_only || !o.foreground) {
 		log_setup(LOG_SINK_STDERR, o.level_given ? o.level : AB_LOG_WARNING);
-		return check_config(&o);
+		rc = check_config(&o, o.check_only);
+		if (o.check_only || rc)
+			return rc;
 	}
 
 	int ready_fd = -1;
@@ -214,6 +227,8 @@ int main(int argc, char **argv)
 	}
 	struct broker *b = broker_new(base, o.level_given);
 	struct diag d = { 0 };
+	if (b && o.plugin_dir)
+		broker_set_plugin_dir(b, o.plugin_dir);
 	if (!b || broker_load(b, o.config, &d) < 0 || d.count) {
 		diag_log(&d);
 		log_error("%s: configuration rejected, not starting", o.config);

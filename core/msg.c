@@ -271,6 +271,11 @@ ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err)
 	return parse_limited(json, len, limit_size, limit_depth, err);
 }
 
+ab_msg *msg_build(const char *json, size_t len, struct ab_parse_error *err)
+{
+	return parse_limited(json, len, SIZE_MAX, UINT_MAX, err);
+}
+
 /* ---- references and accessors ------------------------------------------ */
 
 ab_msg *msg_ref(ab_msg *msg)
@@ -377,7 +382,7 @@ ab_msg *msg_with_correlation_id(const ab_msg *msg, const char *cid)
 		memcpy(at, msg->json + end, msg->len - end);
 		/* The limits were checked on the way in; a longer id (or limits
 		 * lowered by a reload since) must not make the copy fail. */
-		copy = parse_limited(json, len, SIZE_MAX, UINT_MAX, NULL);
+		copy = msg_build(json, len, NULL);
 		free(json);
 	}
 	yajl_gen_free(gen);

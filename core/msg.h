@@ -13,7 +13,12 @@
 /* Limits every parse applies ([broker] max_message_size, max_json_depth). */
 void msg_set_limits(size_t max_size, unsigned max_depth);
 
+/* Ingress: what arrives from outside, checked against the limits. */
 ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err);
+
+/* Messages made inside the broker (replies, translations): checked, but not
+ * against the size and depth limits, which are for what clients send. */
+ab_msg *msg_build(const char *json, size_t len, struct ab_parse_error *err);
 ab_msg *msg_ref(ab_msg *msg);
 void msg_unref(ab_msg *msg);
 

@@ -77,7 +77,7 @@ ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
 	const unsigned char *json;
 	size_t len;
 	yajl_gen_get_buf(g, &json, &len);
-	ab_msg *reply = msg_parse((const char *)json, len, NULL);
+	ab_msg *reply = msg_build((const char *)json, len, NULL);
 	yajl_gen_free(g);
 	return reply;
 }

@@ -1,3 +1,7 @@
+/* The router: the queue of submitted messages, drained on a later loop
+ * turn; the agent registry and its held queues; the routing decision for
+ * each message (a reply to a request in flight, or a new message matched
+ * against the routes). A request's life is requests.c's. */
 #include "build-config.h"
 
 #include <errno.h>
@@ -6,72 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include <agentbus/plugin.h>
 
-#include "core/agents.h"
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/msg.h"
 #include "core/plugins.h"
 #include "core/replies.h"
-#include "core/router.h"
+#include "core/router_internal.h"
 #include "core/routes.h"
 #include "core/timefmt.h"
-
-/* A request between its routing and its final reply. */
-struct pending {
-	uint64_t id;
-	char *key;         /* destination "\x1f" delivered correlation id */
-	char *requester;   /* agent id */
-	char *destination; /* agent id */
-	ab_msg *request;   /* as the requester sent it */
-	struct ab_route *route;
-	struct route_table *table; /* keeps route alive */
-	struct event *timer;
-	struct router *router;
-	struct pending *prev, *next; /* in the destination's inflight list */
-	struct agent *inflight_at;   /* the destination, once delivered */
-	struct held *held;           /* while waiting for an absent destination */
-	struct agent *held_at;
-};
-
-/* Work for the next loop turn. */
-struct job {
-	struct job *next;
-	ab_msg *msg;    /* a submitted message, or NULL for a flush */
-	char *agent_id; /* flush: the agent whose held queue to deliver */
-};
-
-struct ab_translation {
-	ab_msg *input;
-	ab_msg *request;
-	bool is_reply;
-	struct ab_route *route;
-	ab_msg *forward;
-	ab_msg **replies;
-	size_t n_replies;
-	const char *fail_type;
-	char fail_message[256];
-};
-
-struct router {
-	struct event_base *base;
-	struct event *dispatch;
-	struct job *jobs, **jobs_tail;
-	struct agents *agents;
-	struct hashmap *pending; /* key -> struct pending */
-	struct route_table *routes;
-	struct router_settings settings;
-	struct router_stats stats;
-	char *broker_agent_id;
-	uint64_t next_id;
-	char cid_prefix[16]; /* for correlation ids the core assigns */
-	char **sweep;        /* agent ids to drop if idle, after this turn */
-	size_t n_sweep, cap_sweep;
-	bool dispatching;
-};
 
 static void dispatch_cb(evutil_socket_t fd, short what, void *arg);
 static void hold_expired_cb(evutil_socket_t fd, short what, void *arg);
@@ -85,13 +33,14 @@ struct router *router_new(struct event_base *base, const char *broker_agent_id)
 	r->jobs_tail = &r->jobs;
 	r->agents = agents_new();
 	r->pending = hashmap_new();
+	r->tombstones = hashmap_new();
 	r->broker_agent_id = strdup(broker_agent_id);
 	r->dispatch = event_new(base, -1, 0, dispatch_cb, r);
 	r->settings = (struct router_settings){ .hold_window_ms = 10000, .hold_max = 1000 };
 	uint32_t salt;
 	evutil_secure_rng_get_bytes(&salt, sizeof salt);
 	snprintf(r->cid_prefix, sizeof r->cid_prefix, "ab-%08" PRIx32, salt);
-	if (!r->agents || !r->pending || !r->broker_agent_id || !r->dispatch) {
+	if (!r->agents || !r->pending || !r->tombstones || !r->broker_agent_id || !r->dispatch) {
 		router_free(r);
 		return NULL;
 	}
@@ -118,14 +67,14 @@ const char *router_broker_agent_id(const struct router *r)
 void router_stats(const struct router *r, struct router_stats *out)
 {
 	*out = r->stats;
-	out->in_flight = hashmap_count(r->pending);
+	out->in_flight = hashmap_count(r->pending) + r->n_waiting;
 	out->agents = agents_count(r->agents);
 }
 
 /* Make the dispatcher run. From inside it (a plugin submitting while it is
  * being delivered to), on the next loop turn, after the loop has polled for
  * I/O: so two agents answering each other cannot starve everyone else. */
-static void wake(struct router *r)
+void router_wake(struct router *r)
 {
 	if (r->dispatching) {
 		static const struct timeval next_turn = { 0, 0 };
@@ -140,12 +89,23 @@ static void queue_job(struct router *r, struct job *job)
 	job->next = NULL;
 	*r->jobs_tail = job;
 	r->jobs_tail = &job->next;
-	wake(r);
+	router_wake(r);
+}
+
+void router_queue_flush(struct router *r, const char *id)
+{
+	struct job *job = calloc(1, sizeof *job);
+	if (!job || !(job->agent_id = strdup(id))) {
+		free(job);
+		log_msg(AB_LOG_ERROR, "router", "out of memory: %s's queue waits for the next registration", id);
+		return;
+	}
+	queue_job(r, job);
 }
 
 /* Drop the agent's entry after this turn if it is absent and idle; never
  * now, since a plugin may be inside a call that still uses it. */
-static void sweep_later(struct router *r, const char *id)
+void router_sweep_later(struct router *r, const char *id)
 {
 	if (r->n_sweep == r->cap_sweep) {
 		size_t cap = r->cap_sweep ? r->cap_sweep * 2 : 16;
@@ -158,70 +118,29 @@ static void sweep_later(struct router *r, const char *id)
 	char *copy = strdup(id);
 	if (copy)
 		r->sweep[r->n_sweep++] = copy;
-	wake(r);
+	router_wake(r);
 }
 
-/* ---- requests in flight -------------------------------------------------- */
-
-static void unlink_inflight(struct pending *p)
+/* Hand msg to a live agent. The id passed to the plugin is the agent
+ * entry's own, which outlives the call whatever the plugin does. */
+int router_deliver(struct router *r, struct agent *a, ab_msg *msg, unsigned flags)
 {
-	struct agent *a = p->inflight_at;
-	if (!a)
-		return;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		a->inflight = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
-	p->inflight_at = NULL;
-	sweep_later(p->router, a->id);
+	struct ab_instance *inst = a->owner;
+	int rc = inst->ops.deliver(inst->state, a->ctx, a->id, msg, flags);
+	if (rc < 0)
+		log_msg(AB_LOG_INFO, "router", "%s refused a '%s' for %s", inst->name, msg_type(msg), a->id);
+	return rc;
 }
 
-static void unlink_held(struct pending *p)
+/* ---- held messages ------------------------------------------------------------ */
+
+static void arm_hold_timer(struct router *r, struct agent *a, uint64_t ms)
 {
-	if (!p->held)
-		return;
-	agents_unhold(p->held_at, p->held);
-	msg_unref(p->held->msg);
-	free(p->held);
-	p->held = NULL;
-	sweep_later(p->router, p->held_at->id);
-	p->held_at = NULL;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(a->hold_timer, &tv);
 }
 
-/* Take p out of every structure, so nothing a plugin does next can reach it. */
-static void detach_pending(struct pending *p)
-{
-	if (p->key && hashmap_get(p->router->pending, p->key) == p)
-		hashmap_remove(p->router->pending, p->key);
-	unlink_inflight(p);
-	unlink_held(p);
-	if (p->timer)
-		event_del(p->timer);
-}
-
-static void free_pending(struct pending *p)
-{
-	if (p->timer)
-		event_free(p->timer);
-	msg_unref(p->request);
-	routes_unref(p->table);
-	free(p->key);
-	free(p->requester);
-	free(p->destination);
-	free(p);
-}
-
-static bool is_interim(const struct ab_route *route, const char *type)
-{
-	return route->interim.count > 0 && pattern_list_match(&route->interim, type);
-}
-
-/* Queue msg for absent agent a until it registers or the hold window ends.
- * Returns false when its queue is full (or without memory). */
-static bool hold(struct router *r, struct agent *a, ab_msg *msg, unsigned flags,
+bool router_hold(struct router *r, struct agent *a, ab_msg *msg, unsigned flags,
                  struct pending *p)
 {
 	if (a->held_count >= r->settings.hold_max)
@@ -244,282 +163,96 @@ static bool hold(struct router *r, struct agent *a, ab_msg *msg, unsigned flags,
 		p->held_at = a;
 	}
 	r->stats.held++;
-	if (!evtimer_pending(a->hold_timer, NULL)) {
-		struct timeval tv = { (time_t)(r->settings.hold_window_ms / 1000),
-			              (suseconds_t)(r->settings.hold_window_ms % 1000) * 1000 };
-		evtimer_add(a->hold_timer, &tv);
-	}
+	if (!evtimer_pending(a->hold_timer, NULL))
+		arm_hold_timer(r, a, r->settings.hold_window_ms);
 	return true;
 }
 
-/* Hand a reply to the requester, or hold it while the requester is absent. */
-static void deliver_reply(struct router *r, const char *requester, ab_msg *msg, unsigned flags)
+void router_deliver_reply(struct router *r, const char *requester, ab_msg *msg, unsigned flags)
 {
 	struct agent *a = agents_get(r->agents, requester);
 	if (a && a->owner) {
-		struct ab_instance *inst = a->owner;
-		if (inst->ops.deliver(inst->state, a->ctx, requester, msg, flags) < 0) {
+		if (router_deliver(r, a, msg, flags) < 0)
 			r->stats.dropped++;
-			log_msg(AB_LOG_WARNING, "router", "%s refused a '%s' reply for %s", inst->name,
-			        msg_type(msg), requester);
-		}
 		return;
 	}
 	a = agents_get_or_add(r->agents, requester);
-	if (!a || !hold(r, a, msg, flags, NULL)) {
+	if (!a || !router_hold(r, a, msg, flags, NULL)) {
 		r->stats.dropped++;
 		log_msg(AB_LOG_WARNING, "router", "dropped a '%s' reply for absent %s: its queue is full",
 		        msg_type(msg), requester);
 	}
 }
 
-/* Stamp the request's correlation id on a reply that lacks or changed it:
- * the one correlation rule holds whatever the destination wrote. */
-static ab_msg *with_request_cid(ab_msg *reply, const struct pending *p)
+static void hold_expired_cb(evutil_socket_t fd, short what, void *arg)
 {
-	const char *want = msg_correlation_id(p->request);
-	const char *have = msg_correlation_id(reply);
-	if (have && strcmp(have, want) == 0)
-		return msg_ref(reply);
-	return msg_with_correlation_id(reply, want);
-}
-
-/* Send p's requester one reply; a final one finishes p. */
-static void answer(struct pending *p, ab_msg *reply, bool final)
-{
-	struct router *r = p->router;
-	ab_msg *stamped = with_request_cid(reply, p);
-	if (!stamped) {
-		log_msg(AB_LOG_ERROR, "router", "out of memory answering %s", p->requester);
-		stamped = msg_ref(reply);
-	}
-	if (!msg_source(stamped))
-		msg_mark_submitted(stamped, msg_source(reply) ? msg_source(reply) : r->broker_agent_id);
-	r->stats.replies++;
-	if (final) {
-		detach_pending(p);
-		deliver_reply(r, p->requester, stamped, AB_DELIVER_REPLY);
-		free_pending(p);
-	} else {
-		deliver_reply(r, p->requester, stamped, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
-	}
-	msg_unref(stamped);
-}
-
-static void fail(struct pending *p, const char *error_type, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Finish p with an error reply of its route's error type. */
-static void fail(struct pending *p, const char *error_type, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	ab_msg *reply = replies_error(p->request, NULL, p->route->error_reply_type, error_type, text);
-	if (!reply) {
-		log_msg(AB_LOG_ERROR, "router", "out of memory failing a request of %s", p->requester);
-		detach_pending(p);
-		free_pending(p);
-		return;
-	}
-	answer(p, reply, true);
-	msg_unref(reply);
-}
-
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pending *p = arg;
-	p->router->stats.timeouts++;
-	fail(p, AB_ERR_TIMEOUT, "no reply from %s within %" PRId64 " ms", p->destination,
-	     p->route->timeout_ms);
-}
-
-/* Look p up again by id: a plugin call may have finished it. */
-static bool still_pending(struct router *r, const char *key, uint64_t id)
-{
-	struct pending *p = hashmap_get(r->pending, key);
-	return p && p->id == id;
-}
-
-/* ---- delivering requests --------------------------------------------------- */
-
-/* Deliver p's (translated) message to its destination, or hold it. */
-static void deliver_request(struct router *r, struct pending *p, ab_msg *msg)
-{
-	struct agent *a = agents_get_or_add(r->agents, p->destination);
-	if (!a) {
-		fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	if (!a->owner) {
-		if (!hold(r, a, msg, AB_DELIVER_REQUEST, p)) {
+	struct agent *a = arg;
+	struct router *r = a->router;
+	uint64_t now = timefmt_monotonic_ms();
+	while (a->held_head && a->held_head->expires_ms <= now) {
+		struct held *h = a->held_head;
+		r->stats.expired++;
+		if (h->pending) {
+			struct pending *p = h->pending;
 			r->stats.unavailable++;
-			fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s is not connected and its queue is full",
-			     p->destination);
+			request_fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s did not connect within the hold window",
+			             p->destination);
+		} else {
+			agents_unhold(a, h);
+			r->stats.dropped++;
+			log_msg(AB_LOG_WARNING, "router", "dropped a '%s' message for %s: not back within the hold window",
+			        msg_type(h->msg), a->id);
+			msg_unref(h->msg);
+			free(h);
 		}
-		return;
 	}
-	/* Link first: the plugin may answer or vanish before deliver returns. */
-	p->inflight_at = a;
-	p->prev = NULL;
-	p->next = a->inflight;
-	if (a->inflight)
-		a->inflight->prev = p;
-	a->inflight = p;
+	if (a->held_head)
+		arm_hold_timer(r, a, a->held_head->expires_ms - now);
+	else
+		router_sweep_later(r, a->id);
+}
 
-	struct ab_instance *inst = a->owner;
-	uint64_t id = p->id;
-	char *key = strdup(p->key);
-	int rc = inst->ops.deliver(inst->state, a->ctx, p->destination, msg, AB_DELIVER_REQUEST);
-	if (rc < 0 && key && still_pending(r, key, id)) {
-		r->stats.unavailable++;
-		fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s could not take the request", p->destination);
+/* A registered agent gets what was held for it, in order, and the requests
+ * waiting for an agent matching their route's pattern. */
+static void flush(struct router *r, const char *id)
+{
+	struct agent *a = agents_get(r->agents, id);
+	if (a)
+		a->flush_queued = false;
+	while (a && a->owner && a->held_head) {
+		struct held *h = a->held_head;
+		agents_unhold(a, h);
+		ab_msg *msg = h->msg;
+		struct pending *p = h->pending;
+		unsigned flags = h->flags;
+		free(h);
+		if (p) {
+			p->held = NULL;
+			p->held_at = NULL;
+			request_deliver(p, msg);
+		} else if (router_deliver(r, a, msg, flags) < 0) {
+			r->stats.dropped++;
+		}
+		msg_unref(msg);
+		a = agents_get(r->agents, id); /* the delivery may have changed it */
 	}
-	free(key);
+	if (a && !a->held_head && a->hold_timer)
+		evtimer_del(a->hold_timer);
+	if (a && a->owner)
+		requests_resolve_waiting(r, id);
+	router_sweep_later(r, id);
 }
 
-/* Give the request its delivered correlation id (unique per destination),
- * enter it in the table and deliver it. */
-static void forward(struct router *r, struct pending *p, ab_msg *msg)
-{
-	const char *cid = msg_correlation_id(p->request);
-	char *key = NULL;
-	char unique[64] = "";
-	if (asprintf(&key, "%s\x1f%s", p->destination, cid) < 0)
-		key = NULL;
-	if (key && hashmap_get(r->pending, key)) {
-		/* Another requester used the same id with this destination. */
-		free(key);
-		snprintf(unique, sizeof unique, "%s-%" PRIu64, r->cid_prefix, p->id);
-		if (asprintf(&key, "%s\x1f%s", p->destination, unique) < 0)
-			key = NULL;
-		cid = unique;
-	}
-	if (!key || hashmap_put(r->pending, key, p) < 0) {
-		free(key);
-		fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	p->key = key;
-	const char *have = msg_correlation_id(msg);
-	ab_msg *out = have && strcmp(have, cid) == 0 ? msg_ref(msg) : msg_with_correlation_id(msg, cid);
-	if (!out) {
-		fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	if (!msg_source(out))
-		msg_mark_submitted(out, p->requester);
-	deliver_request(r, p, out);
-	msg_unref(out);
-}
+/* ---- routing --------------------------------------------------------------------- */
 
-/* ---- translation ------------------------------------------------------------ */
-
-ab_msg *router_translation_input(ab_translation *t)
-{
-	return t->input;
-}
-
-bool router_translation_is_reply(ab_translation *t)
-{
-	return t->is_reply;
-}
-
-ab_msg *router_translation_request(ab_translation *t)
-{
-	return t->request;
-}
-
-const ab_route *router_translation_route(ab_translation *t)
-{
-	return t->route;
-}
-
-void *router_translation_route_state(ab_translation *t)
-{
-	return t->route->translator_state;
-}
-
-int router_translation_forward(ab_translation *t, ab_msg *msg)
-{
-	if (t->is_reply || t->forward)
-		return -EINVAL;
-	t->forward = msg_ref(msg);
-	return 0;
-}
-
-int router_translation_reply(ab_translation *t, ab_msg *msg)
-{
-	ab_msg **grown = realloc(t->replies, (t->n_replies + 1) * sizeof *grown);
-	if (!grown)
-		return -ENOMEM;
-	t->replies = grown;
-	t->replies[t->n_replies++] = msg_ref(msg);
-	return 0;
-}
-
-int router_translation_fail(ab_translation *t, const char *error_type, const char *message)
-{
-	t->fail_type = error_type ? error_type : AB_ERR_INTERNAL_ERROR;
-	snprintf(t->fail_message, sizeof t->fail_message, "%s", message ? message : "");
-	return 0;
-}
-
-static void translation_clear(ab_translation *t)
-{
-	msg_unref(t->forward);
-	for (size_t i = 0; i < t->n_replies; i++)
-		msg_unref(t->replies[i]);
-	free(t->replies);
-}
-
-/* Run p's translator on input; then carry out what it asked for. */
-static void translate(struct router *r, struct pending *p, ab_msg *input, bool is_reply)
-{
-	struct ab_instance *tr = p->route->translator;
-	ab_translation t = { .input = input, .request = p->request, .is_reply = is_reply,
-		             .route = p->route };
-	int rc = tr->ops.translate(tr->state, &t);
-	if (rc < 0 && !t.fail_type)
-		router_translation_fail(&t, AB_ERR_INTERNAL_ERROR, "");
-	if (t.fail_type) {
-		if (!*t.fail_message)
-			snprintf(t.fail_message, sizeof t.fail_message, "translator %s failed on '%s'",
-			         tr->name, msg_type(input));
-		fail(p, t.fail_type, "%s", t.fail_message);
-		translation_clear(&t);
-		return;
-	}
-	/* Replies first (a "started" notice precedes the forwarded request's
-	 * answer); a final one finishes the request. */
-	bool finished = false;
-	for (size_t i = 0; i < t.n_replies && !finished; i++) {
-		finished = !is_interim(p->route, msg_type(t.replies[i]));
-		if (!msg_source(t.replies[i]))
-			msg_mark_submitted(t.replies[i], is_reply ? p->destination : r->broker_agent_id);
-		answer(p, t.replies[i], finished);
-	}
-	if (!finished && !is_reply) {
-		if (t.forward)
-			forward(r, p, t.forward);
-		else if (t.n_replies == 0)
-			fail(p, AB_ERR_INTERNAL_ERROR, "translator %s neither forwarded nor answered '%s'",
-			     tr->name, msg_type(input));
-	}
-	translation_clear(&t);
-}
-
-/* ---- dispatch ------------------------------------------------------------------ */
-
-/* The destination a route names: its literal agent id, or for a pattern the
- * agent chosen last while it is live, else the first live match. */
 static bool matches_destination(const struct agent *a, void *arg)
 {
 	return pattern_list_match(arg, a->id);
 }
 
+/* The destination a route names: its literal agent id, or for a pattern the
+ * agent chosen last while it is live, else the first live match. NULL when
+ * no live agent matches and none ever did (the request waits for one). */
 static const char *resolve_destination(struct router *r, struct ab_route *route)
 {
 	const char *exact = pattern_list_exact(&route->destination);
@@ -539,113 +272,94 @@ static const char *resolve_destination(struct router *r, struct ab_route *route)
 		}
 		return found->id;
 	}
-	/* None live: wait for the one that served last, if any. */
-	return route->last_destination;
+	return route->last_destination; /* wait for the one that served last */
+}
+
+static void answer_no_route(struct router *r, ab_msg *msg)
+{
+	r->stats.no_route++;
+	char text[320];
+	snprintf(text, sizeof text, "no route for type '%s' from %s", msg_type(msg), msg_source(msg));
+	ab_msg *reply = replies_error(msg, NULL, "error", AB_ERR_NO_ROUTE, text);
+	if (reply) {
+		msg_mark_submitted(reply, r->broker_agent_id);
+		router_deliver_reply(r, msg_source(msg), reply, AB_DELIVER_REPLY);
+		msg_unref(reply);
+	}
+}
+
+/* A oneway message: delivered (or held), not tracked. */
+static void route_oneway(struct router *r, struct ab_route *route, ab_msg *msg)
+{
+	const char *dest = resolve_destination(r, route);
+	struct agent *a = dest ? agents_get_or_add(r->agents, dest) : NULL;
+	if (a && a->owner) {
+		if (router_deliver(r, a, msg, AB_DELIVER_ONEWAY) < 0)
+			r->stats.dropped++;
+		return;
+	}
+	if (!a || !router_hold(r, a, msg, AB_DELIVER_ONEWAY, NULL)) {
+		r->stats.dropped++;
+		log_msg(AB_LOG_WARNING, "router", "dropped a oneway '%s' from %s: no agent for '%s'",
+		        msg_type(msg), msg_source(msg), route->destination.items[0].text);
+	}
 }
 
 static void route_request(struct router *r, ab_msg *msg)
 {
-	const char *source = msg_source(msg);
-	struct ab_route *route = r->routes ? routes_match(r->routes, source, msg_type(msg)) : NULL;
-	r->stats.requests++;
+	struct ab_route *route =
+		r->routes ? routes_match(r->routes, msg_source(msg), msg_type(msg)) : NULL;
 	if (!route) {
-		r->stats.no_route++;
-		char text[320];
-		snprintf(text, sizeof text, "no route for type '%s' from %s", msg_type(msg), source);
-		ab_msg *reply = replies_error(msg, NULL, "error", AB_ERR_NO_ROUTE, text);
-		if (reply) {
-			msg_mark_submitted(reply, r->broker_agent_id);
-			deliver_reply(r, source, reply, AB_DELIVER_REPLY);
-			msg_unref(reply);
-		}
+		answer_no_route(r, msg);
 		return;
 	}
-	struct pending *p = calloc(1, sizeof *p);
+	if (route->oneway) {
+		route_oneway(r, route, msg);
+		return;
+	}
+	r->stats.requests++;
+	struct pending *p = request_new(r, msg, route);
 	if (!p)
 		return;
-	p->id = ++r->next_id;
-	p->router = r;
-	p->route = route;
-	p->table = routes_ref(r->routes);
-	p->request = msg_ref(msg);
-	p->requester = strdup(source);
 	const char *dest = resolve_destination(r, route);
-	p->destination = strdup(dest ? dest : "");
-	p->timer = evtimer_new(r->base, timeout_cb, p);
-	if (!p->requester || !p->destination || !p->timer) {
-		free_pending(p);
-		return;
-	}
-	struct timeval tv = { (time_t)(route->timeout_ms / 1000),
-		              (suseconds_t)(route->timeout_ms % 1000) * 1000 };
-	evtimer_add(p->timer, &tv);
-	if (!dest) {
-		r->stats.unavailable++;
-		fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "no agent matching '%s' is connected",
-		     route->destination.items[0].text);
+	if (dest && !(p->destination = strdup(dest))) {
+		request_fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
 		return;
 	}
 	if (route->translator)
-		translate(r, p, msg, false);
+		translation_run(p, msg, false);
 	else
-		forward(r, p, msg);
+		request_forward(p, msg);
 }
 
 static void route_message(struct router *r, ab_msg *msg)
 {
-	const char *source = msg_source(msg);
-	const char *cid = msg_correlation_id(msg);
 	char *key = NULL;
-	if (asprintf(&key, "%s\x1f%s", source, cid) < 0)
+	if (asprintf(&key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
 		return;
 	struct pending *p = hashmap_get(r->pending, key);
+	bool late = !p && requests_is_tombstoned(r, key);
 	free(key);
-	if (!p) {
+	if (p) {
+		if (p->route->translator)
+			translation_run(p, msg, true);
+		else
+			request_answer(p, msg, !request_is_interim(p, msg_type(msg)));
+	} else if (late) {
+		r->stats.late++;
+		log_msg(AB_LOG_DEBUG, "router", "dropped a late '%s' from %s (%s): its request already ended",
+		        msg_type(msg), msg_source(msg), msg_correlation_id(msg));
+	} else {
 		route_request(r, msg);
-		return;
 	}
-	if (p->route->translator)
-		translate(r, p, msg, true);
-	else
-		answer(p, msg, !is_interim(p->route, msg_type(msg)));
-}
-
-/* A registered agent gets what was held for it, in order. */
-static void flush(struct router *r, const char *id)
-{
-	struct agent *a = agents_get(r->agents, id);
-	if (!a)
-		return;
-	a->flush_queued = false;
-	while (a && a->owner && a->held_head) {
-		struct held *h = a->held_head;
-		agents_unhold(a, h);
-		ab_msg *msg = h->msg;
-		struct pending *p = h->pending;
-		unsigned flags = h->flags;
-		free(h);
-		if (p) {
-			p->held = NULL;
-			p->held_at = NULL;
-			deliver_request(r, p, msg);
-		} else {
-			struct ab_instance *inst = a->owner;
-			if (inst->ops.deliver(inst->state, a->ctx, id, msg, flags) < 0)
-				r->stats.dropped++;
-		}
-		msg_unref(msg);
-		a = agents_get(r->agents, id); /* the delivery may have changed it */
-	}
-	if (a && !a->held_head && a->hold_timer)
-		evtimer_del(a->hold_timer);
-	sweep_later(r, id);
 }
 
 static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct router *r = arg;
-	/* Take the queue as it stands: what this turn submits runs next turn. */
 	r->dispatching = true;
+	requests_purge_tombstones(r);
+	/* Take the queue as it stands: what this turn submits runs next turn. */
 	struct job *jobs = r->jobs;
 	r->jobs = NULL;
 	r->jobs_tail = &r->jobs;
@@ -661,6 +375,7 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		free(job);
 	}
+	requests_reap(r);
 	char **sweep = r->sweep;
 	size_t n = r->n_sweep;
 	r->sweep = NULL;
@@ -675,37 +390,7 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 	r->dispatching = false;
 }
 
-static void hold_expired_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct agent *a = arg;
-	struct router *r = a->router;
-	uint64_t now = timefmt_monotonic_ms();
-	while (a->held_head && a->held_head->expires_ms <= now) {
-		struct held *h = a->held_head;
-		r->stats.expired++;
-		if (h->pending) {
-			struct pending *p = h->pending;
-			r->stats.unavailable++;
-			fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s did not connect within the hold window",
-			     p->destination);
-		} else {
-			agents_unhold(a, h);
-			log_msg(AB_LOG_WARNING, "router", "dropped a '%s' message for %s: not back within the hold window",
-			        msg_type(h->msg), a->id);
-			msg_unref(h->msg);
-			free(h);
-		}
-	}
-	if (a->held_head) {
-		uint64_t wait = a->held_head->expires_ms - now;
-		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
-		evtimer_add(a->hold_timer, &tv);
-	} else {
-		sweep_later(r, a->id);
-	}
-}
-
-/* ---- the services --------------------------------------------------------------- */
+/* ---- the services ------------------------------------------------------------------ */
 
 int router_submit(struct router *r, struct ab_instance *from, const char *source, ab_msg *msg)
 {
@@ -713,14 +398,18 @@ int router_submit(struct router *r, struct ab_instance *from, const char *source
 	if (!a || a->owner != from)
 		return -EPERM;
 	ab_msg *own;
-	if (!msg_correlation_id(msg)) {
+	if (msg_correlation_id(msg)) {
+		own = msg_ref(msg);
+	} else {
+		/* The id is spliced into a copy; the caller's message counts as
+		 * submitted all the same. */
 		char cid[64];
 		snprintf(cid, sizeof cid, "%s-%" PRIu64, r->cid_prefix, ++r->next_id);
+		if (!msg_mark_submitted(msg, source))
+			return -EALREADY;
 		own = msg_with_correlation_id(msg, cid);
 		if (!own)
 			return -ENOMEM;
-	} else {
-		own = msg_ref(msg);
 	}
 	if (!msg_mark_submitted(own, source)) {
 		msg_unref(own);
@@ -748,14 +437,9 @@ int router_register(struct router *r, struct ab_instance *owner, const char *id,
 		return -EEXIST;
 	a->owner = owner;
 	a->ctx = ctx;
-	if (a->held_head && !a->flush_queued) {
-		struct job *job = calloc(1, sizeof *job);
-		if (!job || !(job->agent_id = strdup(id))) {
-			free(job);
-			return -ENOMEM;
-		}
+	if ((a->held_head || r->waiting_head) && !a->flush_queued) {
 		a->flush_queued = true;
-		queue_job(r, job);
+		router_queue_flush(r, id);
 	}
 	return 0;
 }
@@ -767,13 +451,14 @@ int router_unregister(struct router *r, struct ab_instance *owner, const char *i
 		return -ENOENT;
 	a->owner = NULL;
 	a->ctx = NULL;
-	/* What it was asked and did not answer will never be answered. */
+	/* What it was asked and did not answer will never be answered. Each
+	 * failure unlinks its request before it delivers, so this ends. */
 	while (a->inflight) {
-		struct pending *p = a->inflight;
 		r->stats.unavailable++;
-		fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s went away before answering", id);
+		request_fail(a->inflight, AB_ERR_UPSTREAM_UNAVAILABLE, "%s went away before answering",
+		             a->id);
 	}
-	sweep_later(r, id);
+	router_sweep_later(r, a->id);
 	return 0;
 }
 
@@ -820,17 +505,34 @@ static void collect_pending(const char *key, void *value, void *arg)
 	list->items[list->count++] = value;
 }
 
+/* Every request in flight, whether forwarded or waiting for a destination. */
+static struct pending_list all_pending(struct router *r)
+{
+	struct pending_list list = { calloc(hashmap_count(r->pending) + r->n_waiting + 1,
+		                            sizeof *list.items), 0 };
+	if (!list.items)
+		return list;
+	hashmap_foreach(r->pending, collect_pending, &list);
+	for (struct waiting *w = r->waiting_head; w; w = w->next)
+		list.items[list.count++] = w->pending;
+	return list;
+}
+
+void router_fail_all(struct router *r, const char *error_type, const char *why)
+{
+	struct pending_list list = all_pending(r);
+	for (size_t i = 0; i < list.count; i++)
+		request_fail(list.items[i], error_type, "%s", why);
+	free(list.items);
+}
+
 void router_drop_pending(struct router *r)
 {
-	struct pending_list list = { calloc(hashmap_count(r->pending) + 1, sizeof *list.items), 0 };
-	if (!list.items)
-		return;
-	hashmap_foreach(r->pending, collect_pending, &list);
-	for (size_t i = 0; i < list.count; i++) {
-		detach_pending(list.items[i]);
-		free_pending(list.items[i]);
-	}
+	struct pending_list list = all_pending(r);
+	for (size_t i = 0; i < list.count; i++)
+		request_finish(list.items[i]);
 	free(list.items);
+	requests_reap(r);
 }
 
 void router_free(struct router *r)
@@ -847,6 +549,11 @@ void router_free(struct router *r)
 		router_drop_pending(r);
 		hashmap_free(r->pending);
 	}
+	requests_reap(r);
+	if (r->waiting_timer)
+		event_free(r->waiting_timer);
+	requests_free_tombstones(r);
+	hashmap_free(r->tombstones);
 	agents_free(r->agents);
 	routes_unref(r->routes);
 	for (size_t i = 0; i < r->n_sweep; i++)

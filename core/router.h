@@ -29,7 +29,7 @@ struct router_settings {
 
 struct router_stats {
 	uint64_t submitted, requests, replies, no_route, timeouts, unavailable, held, expired,
-		dropped;
+		dropped, late;
 	size_t in_flight, agents;
 };
 
@@ -52,7 +52,10 @@ int router_unregister(struct router *r, struct ab_instance *owner, const char *i
 /* Unregister every agent of an instance (it is being destroyed). */
 void router_unregister_all(struct router *r, struct ab_instance *owner);
 
-/* Forget every request in flight, without replies (the broker is going). */
+/* Answer every request in flight with this error (the broker is stopping). */
+void router_fail_all(struct router *r, const char *error_type, const char *why);
+
+/* Forget every request in flight, without replies (the broker is freed). */
 void router_drop_pending(struct router *r);
 
 void router_stats(const struct router *r, struct router_stats *out);

@@ -23,6 +23,8 @@ const struct ab_option routes_core_options[] = {
 	  "reply types that do not end the request (progress, started): patterns" },
 	{ "error_reply", AB_OPT_STRING, "error", 0, 0, 0, NULL,
 	  "the type of error replies to requests on this route, e.g. query_error" },
+	{ "oneway", AB_OPT_BOOL, "false", 0, 0, 0, NULL,
+	  "messages on this route expect no reply (events, notifications): no deadline" },
 	AB_OPTION_END,
 };
 
@@ -71,6 +73,7 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 	const struct option_value *timeout = option_values_get(&r->options, "timeout");
 	r->timeout_ms = timeout->text ? timeout->number : default_timeout_ms;
 	r->error_reply_type = option_values_get(&r->options, "error_reply")->text;
+	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
 	int rc = 0;
 	rc |= compile_list(r, "source", option_values_get(&r->options, "source")->text, &r->source, d, s);
 	rc |= compile_list(r, "type", option_values_get(&r->options, "type")->text, &r->type, d, s);

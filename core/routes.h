@@ -27,6 +27,7 @@ struct ab_route {
 	void *translator_state;         /* from the translator's route_attach */
 	bool attached;
 	int64_t timeout_ms;
+	bool oneway; /* no reply expected: delivered, not tracked */
 	const char *error_reply_type; /* the type of error replies: "error", "query_error"... */
 	struct option_values options; /* the core's route keys and the translator's */
 	char *last_destination;       /* pattern destinations: the agent chosen last */

@@ -192,4 +192,5 @@ const struct ab_services services_table = {
 	.route_string = svc_route_string,
 	.route_int = svc_route_int,
 	.timestamp = timefmt_iso8601_now,
+	.msg_build = msg_build,
 };

@@ -80,6 +80,12 @@ enum ab_reload_phase {
                                  * the same correlation_id (services->submit) */
 #define AB_DELIVER_REPLY 0x2u   /* a reply to a request this agent made */
 #define AB_DELIVER_INTERIM 0x4u /* with REPLY: not the final one (progress, started) */
+#define AB_DELIVER_CANCEL 0x8u  /* a request delivered earlier was abandoned (its
+                                 * requester got a timeout or cancelled error):
+                                 * msg is {"type":"cancel","correlation_id":<the
+                                 * request's, as delivered>,"reason":"timeout"|...};
+                                 * stop working on it, send no reply */
+#define AB_DELIVER_ONEWAY 0x10u /* a message on a oneway route: no reply expected */
 
 struct ab_plugin_ops {
 	/* Required. Called once after the config is validated, before the loop

@@ -157,6 +157,11 @@ struct ab_services {
 	const char *(*route_string)(const ab_route *route, const char *key);
 	int64_t (*route_int)(const ab_route *route, const char *key);
 
+	/* Like msg_parse, without the size and depth limits: for messages a
+	 * plugin makes itself (a translator's query_response, say), as opposed
+	 * to bytes that arrived from a client. */
+	ab_msg *(*msg_build)(const char *json, size_t len, struct ab_parse_error *err);
+
 	/* ---- time ---------------------------------------------------------- */
 
 	/* The current UTC time as the protocol writes it,

@@ -5,16 +5,27 @@ all or nothing, SIGTERM, refusing broken plugins, daemonizing."""
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
-from agentbus_test import AGENTBUSD, FIXTURE_PLUGIN_DIR, TOP_SRCDIR, Daemon, Tap, free_port, run
+from agentbus_test import AGENTBUSD, FIXTURE_PLUGIN_DIR, TOP_BUILDDIR, TOP_SRCDIR, Daemon, Tap, free_port, run
 
 
-def check_config(path):
-    p = subprocess.run([AGENTBUSD, "--check-config", "-c", path], capture_output=True, text=True)
+def check_config(path, plugin_dir=None):
+    cmd = [AGENTBUSD, "--check-config", "-c", path] + (["--plugin-dir", plugin_dir] if plugin_dir else [])
+    p = subprocess.run(cmd, capture_output=True, text=True)
     return p.returncode, p.stderr
+
+
+def built_plugins():
+    """A plugin dir holding every plugin this tree builds (as make install would)."""
+    tmp = tempfile.mkdtemp(prefix="ab-plugins-")
+    for so in glob.glob(os.path.join(TOP_BUILDDIR, "plugins", "*", ".libs", "*.so")):
+        shutil.copy(so, tmp)
+    return tmp
 
 
 def tap_config(port, extra="", refuse_reload="false", drain="0ms"):
@@ -29,10 +40,15 @@ def tap_config(port, extra="", refuse_reload="false", drain="0ms"):
 def test_every_shipped_config_checks_clean():
     files = sorted(glob.glob(os.path.join(TOP_SRCDIR, "etc", "**", "*.ini"), recursive=True))
     assert os.path.join(TOP_SRCDIR, "etc", "agentbus.ini") in files, files
-    for path in files:
-        rc, err = check_config(path)
-        assert rc == 0, "%s: exit %d\n%s" % (path, rc, err)
-        assert "configuration OK" in err, err
+    plugins = built_plugins()
+    try:
+        assert os.path.exists(os.path.join(plugins, "websocket.so")), os.listdir(plugins)
+        for path in files:
+            rc, err = check_config(path, plugins)
+            assert rc == 0, "%s: exit %d\n%s" % (path, rc, err)
+            assert "configuration OK" in err, err
+    finally:
+        shutil.rmtree(plugins)
 
 
 def test_check_config_names_file_and_line_of_a_misspelled_key():
@@ -266,6 +282,8 @@ def test_daemonizes_and_reports_startup_failure():
         d.write("[plugin:x]\nmodule = abi_major\n")
         p = subprocess.run([AGENTBUSD, "-c", d.path], capture_output=True, text=True, timeout=10)
         assert p.returncode == 1, p
+        # ... and says why on the terminal it was started from, not only in syslog.
+        assert "%s:4: module: refusing" % d.path in p.stderr, p.stderr
     finally:
         d.close()
 

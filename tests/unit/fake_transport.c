@@ -30,6 +30,15 @@ static int fake_deliver(void *state, void *agent_ctx, const char *agent_id, ab_m
 		d->cid = msg_correlation_id(msg) ? strdup(msg_correlation_id(msg)) : NULL;
 		d->json = strdup(msg_json(msg, NULL));
 	}
+	if (f->unregister_on_deliver && (flags & f->unregister_flags)) {
+		/* What a transport does when its write fails: the agent is gone. */
+		struct router *r = f->unregister_on_deliver;
+		f->unregister_on_deliver = NULL;
+		router_unregister(r, f->unregister_id ? f->unregister_owner : &f->inst,
+		                  f->unregister_id ? f->unregister_id : agent_id);
+		f->depth--;
+		return -1;
+	}
 	if (f->echo_to && (flags & AB_DELIVER_REQUEST)) {
 		/* Answer at once, from inside deliver: routed on a later turn. */
 		char json[256];

@@ -25,6 +25,10 @@ struct fake {
 	size_t n;
 	int refuse_next;        /* deliver returns -1 this many times */
 	struct router *echo_to; /* when set, answer each request inside deliver */
+	struct router *unregister_on_deliver; /* when set, unregister the agent and refuse */
+	unsigned unregister_flags;            /* ... on deliveries with these flags */
+	const char *unregister_id;            /* ... this agent (default: the one delivered to) */
+	struct ab_instance *unregister_owner; /* ... owned by this instance */
 	int depth;              /* deliver calls in progress */
 	int max_depth;          /* the deepest nesting seen */
 };

@@ -207,14 +207,35 @@ START_TEST(pattern_destination_picks_a_live_agent)
 }
 END_TEST
 
-START_TEST(pattern_destination_with_none_live_is_unavailable)
+START_TEST(pattern_destination_waits_for_a_matching_agent)
 {
 	send_from(&A, "front_1", "{\"type\":\"tools_list\",\"correlation_id\":\"t1\"}");
 	drain();
+	ck_assert_uint_eq(A.n, 0);
+	ck_assert_uint_eq(in_flight(), 1);
+	router_register(router, &B.inst, "other_1", NULL); /* not a match */
+	drain();
+	ck_assert_uint_eq(B.n, 0);
+	router_register(router, &B.inst, "pool_3", NULL);
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].agent, "pool_3");
+	ck_assert_str_eq(B.got[0].cid, "t1");
+}
+END_TEST
+
+START_TEST(pattern_destination_with_none_live_expires_as_unavailable)
+{
+	struct router_settings s = { .hold_window_ms = 100, .hold_max = 2 };
+	router_configure(router, &s);
+	send_from(&A, "front_1", "{\"type\":\"tools_list\",\"correlation_id\":\"t1\"}");
+	drain();
+	run_for_ms(200);
 	ck_assert_uint_eq(A.n, 1);
 	ck_assert_str_eq(A.got[0].type, "error");
 	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
 	ck_assert_str_eq(A.got[0].cid, "t1");
+	ck_assert_uint_eq(in_flight(), 0);
 }
 END_TEST
 
@@ -254,10 +275,100 @@ START_TEST(timeout_gives_an_error_reply_with_the_request_ids)
 	ck_assert_str_eq(fake_field(&A, 0, "query_id"), "q9");
 	ck_assert_str_eq(fake_error_type(&A, 0), "timeout");
 	ck_assert_uint_eq(in_flight(), 0);
-	/* The reply that comes too late is no reply. */
+	/* The destination is told to stop working on it. */
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_uint_eq(B.got[1].flags, AB_DELIVER_CANCEL);
+	ck_assert_str_eq(B.got[1].type, "cancel");
+	ck_assert_str_eq(B.got[1].cid, "c9");
+	ck_assert_str_eq(fake_field(&B, 1, "reason"), "timeout");
+	/* The reply that comes too late is no reply, and no new message either. */
 	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c9\"}");
 	drain();
 	ck_assert_uint_eq(A.n, 1);
+	ck_assert_uint_eq(B.n, 2);
+	struct router_stats st;
+	router_stats(router, &st);
+	ck_assert_uint_eq(st.late, 1);
+}
+END_TEST
+
+START_TEST(unregistering_inside_deliver_is_safe)
+{
+	/* The transport's write fails: it unregisters the very agent it is
+	 * delivering to, from inside deliver, with more requests in flight. */
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	B.unregister_on_deliver = router;
+	B.unregister_flags = AB_DELIVER_REQUEST;
+	send_from(&A, "front_2", "{\"type\":\"query\",\"correlation_id\":\"c2\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 2); /* both requests end, each exactly once */
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_str_eq(fake_error_type(&A, 1), "upstream_unavailable");
+	ck_assert_str_ne(A.got[0].agent, A.got[1].agent);
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(interim_delivery_that_kills_the_destination_is_safe)
+{
+	/* Requester and destination on one transport: delivering a progress
+	 * reply fails, and the transport drops the destination from inside that
+	 * delivery. The request ends exactly once, with an error. */
+	router_register(router, &A.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].agent, "up_1");
+	A.unregister_on_deliver = router;
+	A.unregister_flags = AB_DELIVER_INTERIM;
+	A.unregister_id = "up_1";
+	A.unregister_owner = &A.inst;
+	send_from(&A, "up_1", "{\"type\":\"query_progress\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 3); /* the request, the progress it failed to take, the error */
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_str_eq(A.got[2].agent, "front_1");
+	ck_assert_uint_eq(A.got[2].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(fake_error_type(&A, 2), "upstream_unavailable");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(oneway_route_delivers_without_a_deadline)
+{
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("oneway.ini",
+	                                         "[route:events]\nsource = up_*\ntype = event\n"
+	                                         "destination = front_1\noneway = true\ntimeout = 50ms\n", &d);
+	struct route_table *events = routes_compile(cfg, 1000, find_tr, NULL, &d);
+	config_unref(cfg);
+	router_set_routes(router, events);
+	routes_unref(events);
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&B, "up_1", "{\"type\":\"event\",\"correlation_id\":\"e1\",\"n\":1}");
+	run_for_ms(120);
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_ONEWAY);
+	ck_assert_str_eq(A.got[0].type, "event");
+	ck_assert_uint_eq(B.n, 0); /* no timeout error for a message nobody answers */
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(fail_all_answers_every_request)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\"}");
+	send_from(&A, "front_1", "{\"type\":\"tools_x\",\"correlation_id\":\"w1\"}"); /* waiting */
+	drain();
+	router_fail_all(router, "upstream_unavailable", "broker shutting down");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(fake_error_message(&A, 0), "broker shutting down");
+	ck_assert_str_eq(fake_error_message(&A, 1), "broker shutting down");
+	ck_assert_uint_eq(in_flight(), 0);
 }
 END_TEST
 
@@ -393,6 +504,12 @@ START_TEST(submit_checks_ownership_and_immutability)
 	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", m), 0);
 	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", m), -EALREADY);
 	msg_unref(m);
+	/* Without a correlation id the core submits a copy with one; the
+	 * original counts as submitted too. */
+	ab_msg *bare = make("{\"type\":\"query\"}");
+	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", bare), 0);
+	ck_assert_int_eq(router_submit(router, &A.inst, "front_1", bare), -EALREADY);
+	msg_unref(bare);
 	ck_assert_int_eq(router_register(router, &B.inst, "front_1", NULL), -EEXIST);
 	ck_assert_int_eq(router_register(router, &B.inst, "bad id", NULL), -EINVAL);
 	ck_assert_int_eq(router_register(router, &B.inst, "", NULL), -EINVAL);
@@ -502,7 +619,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, request_and_reply_pass_through_untouched);
 	tcase_add_test(tc, first_matching_route_wins);
 	tcase_add_test(tc, pattern_destination_picks_a_live_agent);
-	tcase_add_test(tc, pattern_destination_with_none_live_is_unavailable);
+	tcase_add_test(tc, pattern_destination_waits_for_a_matching_agent);
+	tcase_add_test(tc, pattern_destination_with_none_live_expires_as_unavailable);
+	tcase_add_test(tc, unregistering_inside_deliver_is_safe);
+	tcase_add_test(tc, interim_delivery_that_kills_the_destination_is_safe);
+	tcase_add_test(tc, oneway_route_delivers_without_a_deadline);
+	tcase_add_test(tc, fail_all_answers_every_request);
 	tcase_add_test(tc, interim_replies_do_not_end_the_request);
 	tcase_add_test(tc, timeout_gives_an_error_reply_with_the_request_ids);
 	tcase_add_test(tc, held_request_is_delivered_when_the_agent_comes);

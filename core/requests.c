@@ -1,0 +1,445 @@
+/* A request's life: routed (request_new), forwarded to its destination with
+ * a correlation id unique there, held while the destination is absent, and
+ * finished by exactly one final reply: the destination's, or an error reply
+ * the core makes (timeout, upstream_unavailable, ...). */
+#include "build-config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "core/hashmap.h"
+#include "core/log.h"
+#include "core/msg.h"
+#include "core/pattern.h"
+#include "core/plugins.h"
+#include "core/replies.h"
+#include "core/router_internal.h"
+#include "core/routes.h"
+#include "core/timefmt.h"
+
+/* How long a request that ended without its reply is remembered, so a late
+ * reply is dropped instead of routed as something new. */
+#define TOMBSTONE_MS 60000
+
+static void set_timer(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(ev, &tv);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg);
+
+struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *route)
+{
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->id = ++r->next_id;
+	p->router = r;
+	p->route = route;
+	p->table = routes_ref(r->routes);
+	p->request = msg_ref(msg);
+	p->requester = strdup(msg_source(msg));
+	p->timer = evtimer_new(r->base, timeout_cb, p);
+	if (!p->requester || !p->timer) {
+		p->finished = true;
+		p->dead_next = r->dead;
+		r->dead = p;
+		return NULL;
+	}
+	set_timer(p->timer, (uint64_t)route->timeout_ms);
+	return p;
+}
+
+static void free_pending(struct pending *p)
+{
+	if (p->timer)
+		event_free(p->timer);
+	msg_unref(p->request);
+	routes_unref(p->table);
+	free(p->key);
+	free(p->requester);
+	free(p->destination);
+	free(p);
+}
+
+void requests_reap(struct router *r)
+{
+	while (r->dead) {
+		struct pending *p = r->dead;
+		r->dead = p->dead_next;
+		free_pending(p);
+	}
+}
+
+/* ---- taking a request out of everything ---------------------------------------- */
+
+static void unlink_inflight(struct pending *p)
+{
+	struct agent *a = p->inflight_at;
+	if (!a)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		a->inflight = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	p->inflight_at = NULL;
+	router_sweep_later(p->router, a->id);
+}
+
+static void unlink_held(struct pending *p)
+{
+	if (!p->held)
+		return;
+	agents_unhold(p->held_at, p->held);
+	msg_unref(p->held->msg);
+	free(p->held);
+	p->held = NULL;
+	router_sweep_later(p->router, p->held_at->id);
+	p->held_at = NULL;
+}
+
+static void unlink_waiting(struct pending *p)
+{
+	struct waiting *w = p->waiting;
+	if (!w)
+		return;
+	struct router *r = p->router;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		r->waiting_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		r->waiting_tail = w->prev;
+	r->n_waiting--;
+	msg_unref(w->msg);
+	free(w);
+	p->waiting = NULL;
+}
+
+/* Out of every structure now; freed after this dispatch turn. */
+void request_finish(struct pending *p)
+{
+	if (p->finished)
+		return;
+	struct router *r = p->router;
+	p->finished = true;
+	if (p->key && hashmap_get(r->pending, p->key) == p)
+		hashmap_remove(r->pending, p->key);
+	unlink_inflight(p);
+	unlink_held(p);
+	unlink_waiting(p);
+	if (p->timer)
+		event_del(p->timer);
+	p->dead_next = r->dead;
+	r->dead = p;
+	router_wake(r);
+}
+
+/* ---- late replies --------------------------------------------------------------- */
+
+static void tombstone(struct router *r, const char *key)
+{
+	if (hashmap_get(r->tombstones, key))
+		return;
+	struct tombstone *t = calloc(1, sizeof *t);
+	if (!t || !(t->key = strdup(key)) || hashmap_put(r->tombstones, t->key, t) < 0) {
+		if (t)
+			free(t->key);
+		free(t);
+		return;
+	}
+	t->expires_ms = timefmt_monotonic_ms() + TOMBSTONE_MS;
+	if (r->tomb_tail)
+		r->tomb_tail->next = t;
+	else
+		r->tomb_head = t;
+	r->tomb_tail = t;
+}
+
+bool requests_is_tombstoned(struct router *r, const char *key)
+{
+	return hashmap_get(r->tombstones, key) != NULL;
+}
+
+void requests_purge_tombstones(struct router *r)
+{
+	uint64_t now = timefmt_monotonic_ms();
+	while (r->tomb_head && r->tomb_head->expires_ms <= now) {
+		struct tombstone *t = r->tomb_head;
+		r->tomb_head = t->next;
+		if (!r->tomb_head)
+			r->tomb_tail = NULL;
+		hashmap_remove(r->tombstones, t->key);
+		free(t->key);
+		free(t);
+	}
+}
+
+void requests_free_tombstones(struct router *r)
+{
+	while (r->tomb_head) {
+		struct tombstone *t = r->tomb_head;
+		r->tomb_head = t->next;
+		free(t->key);
+		free(t);
+	}
+	r->tomb_tail = NULL;
+}
+
+/* ---- answering ------------------------------------------------------------------ */
+
+bool request_is_interim(const struct pending *p, const char *type)
+{
+	return p->route->interim.count > 0 && pattern_list_match(&p->route->interim, type);
+}
+
+/* The reply as the requester must see it: with its request's correlation id,
+ * whatever the destination wrote (the one correlation rule, in one place). */
+static ab_msg *with_request_cid(ab_msg *reply, const struct pending *p)
+{
+	const char *want = msg_correlation_id(p->request);
+	const char *have = msg_correlation_id(reply);
+	ab_msg *out = have && strcmp(have, want) == 0 ? msg_ref(reply) : msg_with_correlation_id(reply, want);
+	if (out && !msg_source(out))
+		msg_mark_submitted(out, msg_source(reply) ? msg_source(reply) : p->router->broker_agent_id);
+	return out;
+}
+
+void request_answer(struct pending *p, ab_msg *reply, bool final)
+{
+	if (p->finished)
+		return;
+	struct router *r = p->router;
+	ab_msg *stamped = with_request_cid(reply, p);
+	if (!stamped) {
+		log_msg(AB_LOG_ERROR, "router", "out of memory answering %s", p->requester);
+		request_finish(p);
+		return;
+	}
+	r->stats.replies++;
+	/* Finished before the delivery: whatever the requester's transport does
+	 * meanwhile cannot answer it a second time. */
+	if (final)
+		request_finish(p);
+	router_deliver_reply(r, p->requester, stamped,
+	                     final ? AB_DELIVER_REPLY : AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	msg_unref(stamped);
+}
+
+void request_fail(struct pending *p, const char *error_type, const char *fmt, ...)
+{
+	if (p->finished)
+		return;
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	/* It was delivered and will not be answered now: a reply that still
+	 * comes is late, not new. */
+	if (p->key && p->inflight_at)
+		tombstone(p->router, p->key);
+	ab_msg *reply = replies_error(p->request, NULL, p->route->error_reply_type, error_type, text);
+	if (!reply) {
+		log_msg(AB_LOG_ERROR, "router", "out of memory failing a request of %s", p->requester);
+		request_finish(p);
+		return;
+	}
+	request_answer(p, reply, true);
+	msg_unref(reply);
+}
+
+/* Tell a live destination that a request it holds is abandoned. */
+static void notify_cancel(struct pending *p, const char *reason)
+{
+	struct agent *a = p->inflight_at;
+	if (!a || !a->owner)
+		return;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g)
+		return;
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"type", 4);
+	yajl_gen_string(g, (const unsigned char *)"cancel", 6);
+	yajl_gen_string(g, (const unsigned char *)"correlation_id", 14);
+	yajl_gen_string(g, (const unsigned char *)p->delivered_cid, strlen(p->delivered_cid));
+	yajl_gen_string(g, (const unsigned char *)"reason", 6);
+	yajl_gen_string(g, (const unsigned char *)reason, strlen(reason));
+	yajl_gen_map_close(g);
+	const unsigned char *json;
+	size_t len;
+	yajl_gen_get_buf(g, &json, &len);
+	ab_msg *notice = msg_build((const char *)json, len, NULL);
+	yajl_gen_free(g);
+	if (!notice)
+		return;
+	msg_mark_submitted(notice, p->router->broker_agent_id);
+	router_deliver(p->router, a, notice, AB_DELIVER_CANCEL);
+	msg_unref(notice);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+	p->router->stats.timeouts++;
+	notify_cancel(p, "timeout");
+	request_fail(p, AB_ERR_TIMEOUT, "no reply from %s within %" PRId64 " ms",
+	             p->destination ? p->destination : "any agent", p->route->timeout_ms);
+}
+
+/* ---- delivering ------------------------------------------------------------------- */
+
+void request_deliver(struct pending *p, ab_msg *msg)
+{
+	struct router *r = p->router;
+	struct agent *a = agents_get_or_add(r->agents, p->destination);
+	if (!a) {
+		request_fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	if (!a->owner) {
+		if (!router_hold(r, a, msg, AB_DELIVER_REQUEST, p)) {
+			r->stats.unavailable++;
+			request_fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s is not connected and its queue is full",
+			             p->destination);
+		}
+		return;
+	}
+	/* Linked first: the destination may answer, or vanish, before deliver
+	 * returns. */
+	p->inflight_at = a;
+	p->prev = NULL;
+	p->next = a->inflight;
+	if (a->inflight)
+		a->inflight->prev = p;
+	a->inflight = p;
+	if (router_deliver(r, a, msg, AB_DELIVER_REQUEST) < 0 && !p->finished) {
+		r->stats.unavailable++;
+		request_fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "%s could not take the request", p->destination);
+	}
+}
+
+static void waiting_expired_cb(evutil_socket_t fd, short what, void *arg);
+
+/* No live agent matches the route's destination pattern: wait for one. */
+static void wait_for_destination(struct pending *p, ab_msg *msg)
+{
+	struct router *r = p->router;
+	struct waiting *w = r->n_waiting < r->settings.hold_max ? calloc(1, sizeof *w) : NULL;
+	if (!w) {
+		r->stats.unavailable++;
+		request_fail(p, AB_ERR_UPSTREAM_UNAVAILABLE, "no agent matching '%s' is connected",
+		             p->route->destination.items[0].text);
+		return;
+	}
+	w->pending = p;
+	w->msg = msg_ref(msg);
+	w->expires_ms = timefmt_monotonic_ms() + r->settings.hold_window_ms;
+	w->prev = r->waiting_tail;
+	if (r->waiting_tail)
+		r->waiting_tail->next = w;
+	else
+		r->waiting_head = w;
+	r->waiting_tail = w;
+	r->n_waiting++;
+	p->waiting = w;
+	r->stats.held++;
+	if (!r->waiting_timer)
+		r->waiting_timer = evtimer_new(r->base, waiting_expired_cb, r);
+	if (r->waiting_timer && !evtimer_pending(r->waiting_timer, NULL))
+		set_timer(r->waiting_timer, r->settings.hold_window_ms);
+}
+
+static void waiting_expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct router *r = arg;
+	uint64_t now = timefmt_monotonic_ms();
+	while (r->waiting_head && r->waiting_head->expires_ms <= now) {
+		struct pending *p = r->waiting_head->pending;
+		r->stats.expired++;
+		r->stats.unavailable++;
+		request_fail(p, AB_ERR_UPSTREAM_UNAVAILABLE,
+		             "no agent matching '%s' connected within the hold window",
+		             p->route->destination.items[0].text);
+	}
+	if (r->waiting_head)
+		set_timer(r->waiting_timer, r->waiting_head->expires_ms - now);
+}
+
+/* An agent registered: the waiting requests whose pattern it matches go to
+ * it, in order. */
+void requests_resolve_waiting(struct router *r, const char *agent_id)
+{
+	for (;;) {
+		/* From the head each time: a forward may change the list. */
+		struct waiting *w = r->waiting_head;
+		while (w && !pattern_list_match(&w->pending->route->destination, agent_id))
+			w = w->next;
+		if (!w)
+			return;
+		struct pending *p = w->pending;
+		ab_msg *msg = msg_ref(w->msg);
+		unlink_waiting(p);
+		p->destination = strdup(agent_id);
+		if (p->destination)
+			request_forward(p, msg);
+		else
+			request_fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
+		msg_unref(msg);
+	}
+}
+
+/* Give the request its delivered correlation id (unique per destination),
+ * enter it in the table and deliver it. */
+void request_forward(struct pending *p, ab_msg *msg)
+{
+	if (p->finished)
+		return;
+	if (!p->destination) {
+		wait_for_destination(p, msg);
+		return;
+	}
+	struct router *r = p->router;
+	const char *cid = msg_correlation_id(p->request);
+	char *key = NULL;
+	if (asprintf(&key, "%s\x1f%s", p->destination, cid) < 0)
+		key = NULL;
+	if (key && hashmap_get(r->pending, key)) {
+		/* Another requester used the same id with this destination. */
+		char unique[64];
+		snprintf(unique, sizeof unique, "%s-%" PRIu64, r->cid_prefix, p->id);
+		free(key);
+		if (asprintf(&key, "%s\x1f%s", p->destination, unique) < 0)
+			key = NULL;
+	}
+	if (!key || hashmap_put(r->pending, key, p) < 0) {
+		free(key);
+		request_fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	p->key = key;
+	p->delivered_cid = strchr(key, '\x1f') + 1;
+	const char *have = msg_correlation_id(msg);
+	ab_msg *out = have && strcmp(have, p->delivered_cid) == 0
+	                      ? msg_ref(msg)
+	                      : msg_with_correlation_id(msg, p->delivered_cid);
+	if (!out) {
+		request_fail(p, AB_ERR_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	if (!msg_source(out))
+		msg_mark_submitted(out, p->requester);
+	request_deliver(p, out);
+	msg_unref(out);
+}
