@@ -205,25 +205,10 @@ static char *make_agent_id(const struct option_values *settings)
 	return id;
 }
 
-int broker_load(struct broker *b, const char *path, struct diag *d)
+/* Load the plugins the config names; the ones that fail are reported and
+ * left out (so the routes that use them can be checked too). */
+static int load_instances(struct broker *b, struct diag *d)
 {
-	size_t errors = d->count;
-	b->config = config_load(path, d);
-	if (!b->config)
-		return -1;
-	check_sections(b->config, d);
-	if (resolve_settings(b->config, &b->settings, d) < 0 || d->count != errors)
-		return -1;
-
-	b->agent_id = make_agent_id(&b->settings);
-	if (!b->agent_id)
-		return -1;
-	services_set_broker_agent_id(b->agent_id);
-	b->router = router_new(b->base, b->agent_id);
-	if (!b->router)
-		return -1;
-	apply_settings(b, &b->settings);
-
 	const char *plugin_dir = b->plugin_dir_override ? b->plugin_dir_override
 	                                                : option_values_get(&b->settings, "plugin_dir")->text;
 	for (size_t i = 0; i < b->config->n_sections; i++) {
@@ -233,8 +218,7 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 		struct ab_instance *inst = load_instance(b, s, plugin_dir, d);
 		if (!inst)
 			continue;
-		struct ab_instance **grown =
-			realloc(b->instances, (b->n_instances + 1) * sizeof *grown);
+		struct ab_instance **grown = realloc(b->instances, (b->n_instances + 1) * sizeof *grown);
 		if (!grown) {
 			free(inst);
 			return -1;
@@ -242,9 +226,11 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 		b->instances = grown;
 		b->instances[b->n_instances++] = inst;
 	}
-	if (d->count != errors)
-		return -1;
+	return 0;
+}
 
+static int init_instances(struct broker *b, struct diag *d)
+{
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
 		if (inst->ops.init(inst, &services_table, &inst->state) < 0) {
@@ -254,10 +240,33 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 		}
 		inst->initialized = true;
 	}
+	return 0;
+}
 
+/* Every check runs, whatever the one before found, so --check-config lists
+ * every problem at once; plugins are initialized only for a clean config. */
+int broker_load(struct broker *b, const char *path, struct diag *d)
+{
+	size_t errors = d->count;
+	b->config = config_load(path, d);
+	if (!b->config)
+		return -1;
+	check_sections(b->config, d);
+	resolve_settings(b->config, &b->settings, d);
+	b->agent_id = make_agent_id(&b->settings);
+	if (!b->agent_id)
+		return -1;
+	services_set_broker_agent_id(b->agent_id);
+	b->router = router_new(b->base, b->agent_id);
+	if (!b->router || load_instances(b, d) < 0)
+		return -1;
 	int64_t timeout = setting(&b->settings, "request_timeout");
-	b->routes = routes_compile(b->config, timeout, find_translator, b, d);
-	if (!b->routes || routes_attach(b->routes, d) < 0)
+	b->routes = routes_compile(b->config, timeout > 0 ? timeout : 30000, find_translator, b, d);
+	if (d->count != errors || !b->routes)
+		return -1;
+
+	apply_settings(b, &b->settings);
+	if (init_instances(b, d) < 0 || routes_attach(b->routes, d) < 0)
 		return -1;
 	router_set_routes(b->router, b->routes);
 	return d->count == errors ? 0 : -1;
@@ -310,21 +319,6 @@ static void match_plugins(struct broker *b, const struct config *cfg, struct dia
 		diag_add(d, cfg->main_file, 0, "a plugin was removed: removing a plugin needs a restart");
 }
 
-/* Warn about changed options the plugin cannot take without a restart. */
-static void warn_restart_needed(const struct ab_instance *inst)
-{
-	for (size_t i = 0; i < inst->next_options.count; i++) {
-		const struct option_value *now = &inst->options.values[i];
-		const struct option_value *next = &inst->next_options.values[i];
-		bool same = (!now->text && !next->text) ||
-		            (now->text && next->text && strcmp(now->text, next->text) == 0);
-		bool reloadable = (next->option->flags & AB_OPT_RELOADABLE) && inst->ops.reload;
-		if (!same && !reloadable && strcmp(next->option->name, "module") != 0)
-			log_msg(AB_LOG_WARNING, "config", "[plugin:%s] %s: the change takes effect at the next restart",
-			        inst->name, next->option->name);
-	}
-}
-
 static void reload_abort(struct broker *b, size_t prepared)
 {
 	for (size_t i = 0; i < b->n_instances; i++) {
@@ -354,8 +348,15 @@ int broker_reload(struct broker *b)
 	for (size_t i = 0; i < b->n_instances && d.count == 0; i++) {
 		struct ab_instance *inst = b->instances[i];
 		const struct config_section *s = config_find(cfg, "plugin", inst->name);
-		options_resolve(s, plugin_core_options, inst->plugin->options, &inst->next_options, &d);
+		char where[160];
+		snprintf(where, sizeof where, "[plugin:%s]", inst->name);
+		if (options_resolve(s, plugin_core_options, inst->plugin->options, &inst->next_options, &d) == 0 &&
+		    option_values_keep_fixed(&inst->options, &inst->next_options, inst->ops.reload != NULL,
+		                             where) < 0)
+			diag_add(&d, cfg->main_file, 0, "out of memory");
 	}
+	if (d.count == 0 && option_values_keep_fixed(&b->settings, &settings, true, "[broker]") < 0)
+		diag_add(&d, cfg->main_file, 0, "out of memory");
 	if (d.count)
 		goto fail;
 	routes = routes_compile(cfg, setting(&settings, "request_timeout"), find_translator, b, &d);
@@ -378,7 +379,6 @@ int broker_reload(struct broker *b)
 	}
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
-		warn_restart_needed(inst);
 		option_values_free(&inst->options);
 		inst->options = inst->next_options;
 		inst->next_options = (struct option_values){ 0 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/log.h"
 #include "core/options.h"
 
 static int parse_bool(const char *text, int64_t *out)
@@ -250,7 +251,12 @@ int options_resolve(const struct config_section *s, const struct ab_option *sche
 			struct option_value *v = &out->values[out->count++];
 			const struct config_entry *e = config_entry(s, o->name);
 			v->option = o;
-			v->text = e ? e->value : o->default_value;
+			const char *text = e ? e->value : o->default_value;
+			v->text = text ? strdup(text) : NULL;
+			if (text && !v->text) {
+				diag_add(d, s->file, s->line, "out of memory");
+				continue;
+			}
 			if (!e && (o->flags & AB_OPT_REQUIRED)) {
 				diag_add(d, s->file, s->line, "%s: required in %s", o->name, where);
 				continue;
@@ -271,8 +277,36 @@ int options_resolve(const struct config_section *s, const struct ab_option *sche
 
 void option_values_free(struct option_values *v)
 {
+	for (size_t i = 0; i < v->count; i++)
+		free(v->values[i].text);
 	free(v->values);
 	*v = (struct option_values){ 0 };
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int option_values_keep_fixed(const struct option_values *current, struct option_values *next,
+                             bool plugin_reloads, const char *where)
+{
+	for (size_t i = 0; i < current->count && i < next->count; i++) {
+		const struct option_value *now = &current->values[i];
+		struct option_value *then = &next->values[i];
+		if (same_text(now->text, then->text) ||
+		    (plugin_reloads && (now->option->flags & AB_OPT_RELOADABLE)))
+			continue;
+		char *kept = now->text ? strdup(now->text) : NULL;
+		if (now->text && !kept)
+			return -1;
+		log_msg(AB_LOG_WARNING, "config", "%s %s: the change takes effect at the next restart",
+		        where, now->option->name);
+		free(then->text);
+		then->text = kept;
+		then->number = now->number;
+	}
+	return 0;
 }
 
 const struct option_value *option_values_get(const struct option_values *v, const char *name)

@@ -15,7 +15,7 @@
  * when neither), and its typed value (see services->config_int). */
 struct option_value {
 	const struct ab_option *option;
-	const char *text; /* borrowed from the config or the schema */
+	char *text; /* owned: plugins may keep it as long as their instance lives */
 	int64_t number;
 };
 
@@ -40,6 +40,14 @@ int options_resolve(const struct config_section *s, const struct ab_option *sche
                     const struct ab_option *schema_b, struct option_values *out, struct diag *d);
 
 void option_values_free(struct option_values *v);
+
+/* Before a reload: in next (the new config's values, from the same schemas
+ * as current), put back the current value of every option that cannot
+ * change now (not AB_OPT_RELOADABLE, or the plugin cannot reload), warning,
+ * naming `where`, about each the new config changes. Returns 0, or -1
+ * without memory. */
+int option_values_keep_fixed(const struct option_values *current, struct option_values *next,
+                             bool plugin_reloads, const char *where);
 
 /* The resolved value named `name`, or NULL. */
 const struct option_value *option_values_get(const struct option_values *v, const char *name);

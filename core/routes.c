@@ -61,7 +61,7 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 	if (te) {
 		r->translator = find_translator(te->value, arg);
 		if (!r->translator) {
-			diag_add(d, s->file, te->line, "translator: no translator plugin [plugin:%s] is configured",
+			diag_add(d, s->file, te->line, "translator: no translator plugin [plugin:%s] is loaded",
 			         te->value);
 			return -1;
 		}

@@ -4,6 +4,7 @@ and `pkg-config agentbus-plugin`, and have the installed daemon load it and
 route a request to it."""
 
 import glob
+import signal
 import os
 import shutil
 import subprocess
@@ -53,6 +54,11 @@ def test_out_of_tree_plugin_builds_from_the_installed_sdk_and_loads():
         try:
             d.start()
             d.wait_log(r"\[echo\] answering as echo_1")
+            # A reload must not pull the option strings a plugin kept from
+            # under it (echo keeps agent_id until stop).
+            mark = d.mark()
+            d.signal(signal.SIGHUP)
+            d.wait_log(r"reloaded", start=mark)
             front = Tap(port)
             front.register("front_1")
             front.send("front_1", {"type": "ping", "correlation_id": "p1", "n": 7})

@@ -216,7 +216,7 @@ START_TEST(route_translator_must_be_a_translator)
 	ck_assert_int_ne(load("[plugin:tap]\nmodule = linetap\nlisten = 127.0.0.1:0\n"
 	                      "[route:r]\nsource = a\ntype = t\ndestination = b\ntranslator = tap\n"),
 	                 0);
-	assert_one_error(10, "translator: no translator plugin [plugin:tap] is configured");
+	assert_one_error(10, "translator: no translator plugin [plugin:tap] is loaded");
 }
 END_TEST
 

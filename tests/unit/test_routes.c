@@ -421,7 +421,7 @@ START_TEST(test_translator_not_configured)
 	ck_assert_str_eq(l.last_name, "x");
 	ck_assert_ptr_eq(l.last_arg, &l);
 	ck_assert_uint_eq(c.d.count, 1);
-	ck_assert_str_eq(c.d.lines[0], "mem.ini:5: translator: no translator plugin [plugin:x] is configured");
+	ck_assert_str_eq(c.d.lines[0], "mem.ini:5: translator: no translator plugin [plugin:x] is loaded");
 	compiled_free(&c);
 }
 END_TEST
