@@ -65,6 +65,7 @@ struct broker {
 	size_t draining;
 	struct event *shutdown_timer;
 	bool stopping;
+	bool stopping_plugins; /* inside broker_shutdown's loop over the plugins */
 };
 
 struct broker *broker_new(struct event_base *base, bool log_level_locked)
@@ -423,25 +424,38 @@ void broker_instance_stopped(struct broker *b, struct ab_instance *inst)
 	if (!inst->draining)
 		return;
 	inst->draining = false;
-	if (--b->draining == 0)
+	/* While broker_shutdown is still stopping the others, it checks. */
+	if (--b->draining == 0 && !b->stopping_plugins)
 		event_base_loopexit(b->base, NULL);
 }
 
 void broker_shutdown(struct broker *b)
 {
-	if (b->stopping)
+	if (b->stopping) {
+		log_msg(AB_LOG_WARNING, "core", "second shutdown request: leaving now");
+		event_base_loopexit(b->base, NULL);
 		return;
+	}
 	b->stopping = true;
 	log_msg(AB_LOG_NOTICE, "core", "shutting down");
+	/* Every request gets its one final reply, while its requester can
+	 * still receive it. */
+	router_fail_all(b->router, AB_ERR_UPSTREAM_UNAVAILABLE, "the broker is shutting down");
+	b->stopping_plugins = true;
 	for (size_t i = b->n_instances; i-- > 0;) {
 		struct ab_instance *inst = b->instances[i];
 		if (!inst->started || !inst->ops.stop)
 			continue;
-		if (inst->ops.stop(inst->state) == AB_DRAINING) {
-			inst->draining = true;
-			b->draining++;
+		/* Counted as draining first: a plugin may call stopped() from
+		 * inside stop() before it returns AB_DRAINING. */
+		inst->draining = true;
+		b->draining++;
+		if (inst->ops.stop(inst->state) != AB_DRAINING && inst->draining) {
+			inst->draining = false;
+			b->draining--;
 		}
 	}
+	b->stopping_plugins = false;
 	if (b->draining == 0) {
 		event_base_loopexit(b->base, NULL);
 		return;
@@ -451,6 +465,11 @@ void broker_shutdown(struct broker *b)
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 	if (b->shutdown_timer)
 		evtimer_add(b->shutdown_timer, &tv);
+}
+
+bool broker_stopping(const struct broker *b)
+{
+	return b->stopping;
 }
 
 void broker_free(struct broker *b)
@@ -471,6 +490,7 @@ void broker_free(struct broker *b)
 			router_unregister_all(b->router, inst);
 		if (inst->initialized)
 			inst->ops.destroy(inst->state);
+		services_free_timers(inst);
 	}
 	router_free(b->router);
 	for (size_t i = 0; i < b->n_instances; i++) {

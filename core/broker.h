@@ -32,9 +32,13 @@ int broker_start(struct broker *b);
  * Returns 0 when the new config took effect. */
 int broker_reload(struct broker *b);
 
-/* Begin a graceful shutdown: stop the plugins and leave the loop once they
- * have drained or [broker] shutdown_timeout has passed. */
+/* Begin a graceful shutdown: answer every request in flight, stop the
+ * plugins and leave the loop once they have drained or [broker]
+ * shutdown_timeout has passed. A second call leaves at once. */
 void broker_shutdown(struct broker *b);
+
+/* True once a shutdown began (reloads are then refused). */
+bool broker_stopping(const struct broker *b);
 
 /* Destroy the plugins (reverse order) and free everything. */
 void broker_free(struct broker *b);

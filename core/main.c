@@ -169,6 +169,10 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg)
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
+	if (broker_stopping(arg)) {
+		log_warning("SIGHUP ignored: shutting down");
+		return;
+	}
 	notify_systemd_reloading();
 	broker_reload(arg);
 	notify_systemd("READY=1");

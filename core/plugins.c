@@ -1,6 +1,7 @@
 #include "build-config.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,11 @@
 
 #include "core/plugins.h"
 
-/* The smallest descriptor and ops table any 1.x plugin can have: 1.0's. */
-#define PLUGIN_SIZE_1_0 sizeof(struct ab_plugin)
-#define OPS_SIZE_1_0 sizeof(struct ab_plugin_ops)
+/* The smallest descriptor and ops table any 1.x plugin can have: 1.0's,
+ * which end with these members. (Not sizeof: that grows with each minor.) */
+#define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+#define PLUGIN_SIZE_1_0 END_OF(struct ab_plugin, ops)
+#define OPS_SIZE_1_0 END_OF(struct ab_plugin_ops, route_detach)
 
 /* Refuse a file anyone but root or us could have written: loading it runs
  * its code as the broker. */
@@ -65,8 +68,12 @@ int plugins_check(const struct ab_plugin *plugin, const char *path, const char *
 		diag_add(d, file, line, "module: refusing %s: it has no name or version", path);
 		return -1;
 	}
+	if (!plugin->ops) {
+		diag_add(d, file, line, "module: refusing %s (%s): it has no ops table", path, plugin->name);
+		return -1;
+	}
 	*ops = (struct ab_plugin_ops){ 0 };
-	memcpy(ops, &plugin->ops, plugin->ops_size);
+	memcpy(ops, plugin->ops, plugin->ops_size);
 
 	const char *missing = NULL;
 	if (!ops->init)

@@ -27,6 +27,7 @@ struct ab_instance {
 	bool reloading;                    /* config getters answer from next_options */
 	bool initialized, started, draining;
 	struct broker *broker;
+	struct ab_timer *timers; /* the instance's timers (services.c) */
 };
 
 /* Resolve the module path for `module` (a name in plugin_dir, or a path with

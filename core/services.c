@@ -72,22 +72,17 @@ static struct event_base *svc_event_base(const ab_instance *self)
 }
 
 struct ab_timer {
+	struct ab_instance *owner;
+	struct ab_timer *prev, *next; /* the owner's timers */
 	struct event *event;
 	void (*cb)(void *arg);
 	void *arg;
-	bool repeat;
 };
 
 static void timer_fired(evutil_socket_t fd, short what, void *arg)
 {
 	struct ab_timer *t = arg;
-	void (*cb)(void *) = t->cb;
-	void *cb_arg = t->arg;
-	if (!t->repeat) { /* free first: the callback may start a new timer */
-		event_free(t->event);
-		free(t);
-	}
-	cb(cb_arg);
+	t->cb(t->arg); /* may cancel t: touch nothing after */
 }
 
 static ab_timer *svc_timer_start(ab_instance *self, uint64_t ms, bool repeat,
@@ -96,14 +91,18 @@ static ab_timer *svc_timer_start(ab_instance *self, uint64_t ms, bool repeat,
 	struct ab_timer *t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
+	t->owner = self;
 	t->cb = cb;
 	t->arg = arg;
-	t->repeat = repeat;
 	t->event = event_new(broker_base(self->broker), -1, repeat ? EV_PERSIST : 0, timer_fired, t);
 	if (!t->event) {
 		free(t);
 		return NULL;
 	}
+	t->next = self->timers;
+	if (self->timers)
+		self->timers->prev = t;
+	self->timers = t;
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 	event_add(t->event, &tv);
 	return t;
@@ -113,8 +112,20 @@ static void svc_timer_cancel(ab_timer *t)
 {
 	if (!t)
 		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->owner->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
 	event_free(t->event);
 	free(t);
+}
+
+void services_free_timers(struct ab_instance *inst)
+{
+	while (inst->timers)
+		svc_timer_cancel(inst->timers);
 }
 
 static void svc_stopped(ab_instance *self)

@@ -6,6 +6,11 @@
 
 extern const struct ab_services services_table;
 
+struct ab_instance;
+
+/* Free the timers an instance left behind (after its destroy). */
+void services_free_timers(struct ab_instance *inst);
+
 /* The broker agent id services->broker_agent_id() answers. */
 void services_set_broker_agent_id(const char *id);
 

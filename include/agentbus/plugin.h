@@ -16,7 +16,9 @@
  *     an older minor is accepted, and the ops it does not have are NULL.
  *   - struct sizes travel with the plugin (struct_size, ops_size,
  *     option_size) and the services table (size), so each side can tell
- *     what the other was built with.
+ *     what the other was built with. struct ab_plugin and struct
+ *     ab_plugin_ops grow at their ends (the ops are a table of their own
+ *     for that reason); struct ab_option never changes within a major.
  * History:
  *   1.0  first release.
  *
@@ -55,7 +57,7 @@ struct ab_option {
 	unsigned flags;            /* AB_OPT_REQUIRED, AB_OPT_RELOADABLE */
 	int64_t min, max;          /* INT/DURATION(ms)/SIZE(bytes) bounds; both 0: unbounded */
 	const char *choices;       /* ENUM: "stdio|http|ws" */
-	const char *help;          /* one line, shown by agentbusd --help-plugin */
+	const char *help;          /* one line, for the configuration reference */
 };
 #define AB_OPTION_END { NULL, (enum ab_option_type)0, NULL, 0, 0, 0, NULL, NULL }
 
@@ -146,7 +148,7 @@ struct ab_plugin {
 	const char *description; /* one line */
 	const struct ab_option *options;       /* [plugin:NAME] keys; may be NULL */
 	const struct ab_option *route_options; /* translators: [route:NAME] keys; may be NULL */
-	struct ab_plugin_ops ops;
+	const struct ab_plugin_ops *ops;
 };
 
 #if defined(__GNUC__)
@@ -163,6 +165,7 @@ struct ab_plugin {
  *                    .deliver = echo_deliver);
  */
 #define AB_PLUGIN_DEFINE(kind_, name_, version_, description_, options_, route_options_, ...) \
+	static const struct ab_plugin_ops agentbus_plugin_ops_ = { __VA_ARGS__ };          \
 	AB_PLUGIN_EXPORT const struct ab_plugin agentbus_plugin_v1 = {                     \
 		.abi_major = AB_ABI_MAJOR,                                                     \
 		.abi_minor = AB_ABI_MINOR,                                                     \
@@ -175,7 +178,7 @@ struct ab_plugin {
 		.description = (description_),                                                 \
 		.options = (options_),                                                         \
 		.route_options = (route_options_),                                             \
-		.ops = { __VA_ARGS__ },                                                        \
+		.ops = &agentbus_plugin_ops_,                                                  \
 	}
 
 #ifdef __cplusplus

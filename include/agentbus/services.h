@@ -60,8 +60,10 @@ struct ab_services {
 	struct event_base *(*event_base)(const ab_instance *self);
 
 	/* Call cb(arg) after `ms` milliseconds, and every `ms` after that when
-	 * `repeat`. The timer is owned by the core; timer_cancel frees it (a
-	 * one-shot timer frees itself after firing: do not cancel it then). */
+	 * `repeat`. The handle stays valid until timer_cancel, which stops and
+	 * frees it (also after a one-shot timer fired; cancelling from inside
+	 * cb is fine). Timers an instance still has when its destroy returns
+	 * are freed by the core. */
 	ab_timer *(*timer_start)(ab_instance *self, uint64_t ms, bool repeat, void (*cb)(void *arg),
 	                         void *arg);
 	void (*timer_cancel)(ab_timer *timer);

@@ -109,7 +109,6 @@ static bool valid_agent_id(const char *id)
 static void handshake_expired(void *arg)
 {
 	struct session *s = arg;
-	s->handshake_timer = NULL; /* one-shot: freed by the core */
 	if (s->conn)
 		conn_close(s->conn, WS_CLOSE_HANDSHAKE_TIMEOUT, "no connection_handshake in time");
 }

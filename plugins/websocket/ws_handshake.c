@@ -37,7 +37,8 @@ static bool valid_key(struct http_span key)
 int ws_handshake_check(const struct http_request *req, char accept[WS_ACCEPT_LEN],
                        const char **why)
 {
-	if (!http_span_equals(req->method, "GET")) {
+	/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+	if (req->method.len != 3 || memcmp(req->method.at, "GET", 3) != 0) {
 		*why = "a WebSocket upgrade must be a GET";
 		return 400;
 	}

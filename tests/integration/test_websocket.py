@@ -362,12 +362,20 @@ def test_silent_connection_is_pinged_then_closed_with_4000():
         d.close()
 
 
-def test_shutdown_closes_clients_with_1001():
-    d, port, _ = broker()
+def test_shutdown_answers_requests_in_flight_then_closes_with_1001():
+    d, port, tap_port = broker()
     try:
+        up = Tap(tap_port)
+        up.register("up_1")
         ws = RawWS(port)
         handshake(ws)
+        ws.send_json({"type": "query", "correlation_id": "inflight", "query_id": "q7"})
+        up.deliver()  # the upstream has it, and will never answer
         d.signal(signal.SIGTERM)
+        err = ws.recv_json()
+        assert err["type"] == "query_error" and err["correlation_id"] == "inflight", err
+        assert err["query_id"] == "q7", err
+        assert err["error"]["error_type"] == "upstream_unavailable", err
         assert ws.recv_close()[0] == 1001
         ws.send_frame(8, b"\x03\xe9")
         assert d.proc.wait(5) == 0
@@ -419,6 +427,6 @@ if __name__ == "__main__":
         test_upgrade_refusals,
         test_slowloris_is_timed_out_while_others_are_served,
         test_silent_connection_is_pinged_then_closed_with_4000,
-        test_shutdown_closes_clients_with_1001,
+        test_shutdown_answers_requests_in_flight_then_closes_with_1001,
         test_python_websockets_client,
     ])

@@ -53,6 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	services_free_timers(&inst); /* what the broker does after destroy */
 	option_values_free(&inst.options);
 	option_values_free(&inst.next_options);
 	config_unref(cfg_now);
@@ -115,7 +116,8 @@ START_TEST(timers_fire_once_or_repeat_until_cancelled)
 {
 	int one = 0;
 	fired = 0;
-	ck_assert_ptr_nonnull(svc->timer_start(&inst, 10, false, once, &one));
+	ab_timer *first = svc->timer_start(&inst, 10, false, once, &one);
+	ck_assert_ptr_nonnull(first);
 	repeating = svc->timer_start(&inst, 20, true, count, NULL);
 	ck_assert_ptr_nonnull(repeating);
 	ab_timer *never = svc->timer_start(&inst, 10, false, once, &one);
@@ -129,6 +131,9 @@ START_TEST(timers_fire_once_or_repeat_until_cancelled)
 	event_base_loopexit(base, &more);
 	event_base_dispatch(base);
 	ck_assert_int_eq(fired, 3); /* cancelled for good */
+	svc->timer_cancel(first);   /* fired long ago: still a valid handle */
+	/* One left running is freed with the instance (teardown), not leaked. */
+	ck_assert_ptr_nonnull(svc->timer_start(&inst, 60000, false, once, &one));
 }
 END_TEST
 
