@@ -175,13 +175,14 @@ static struct ab_instance *load_instance(struct broker *b, const struct config_s
 	if (!inst)
 		return NULL;
 	inst->broker = b;
+	inst->fd = -1;
 	inst->name = strdup(s->label);
 	inst->plugin = plugins_open(plugin_dir, module->value, s->file, module->line, d, &inst->path,
-	                            &inst->dl);
+	                            &inst->dl, &inst->fd);
 	if (!inst->plugin ||
 	    plugins_check(inst->plugin, inst->path, s->file, module->line, &inst->ops, d) < 0 ||
 	    options_resolve(s, plugin_core_options, inst->plugin->options, &inst->options, d) < 0) {
-		plugins_close(inst->dl);
+		plugins_close(inst->dl, inst->fd);
 		option_values_free(&inst->options);
 		free(inst->path);
 		free(inst->name);
@@ -495,7 +496,7 @@ void broker_free(struct broker *b)
 	router_free(b->router);
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
-		plugins_close(inst->dl);
+		plugins_close(inst->dl, inst->fd);
 		option_values_free(&inst->options);
 		option_values_free(&inst->next_options);
 		free(inst->path);

@@ -448,11 +448,17 @@ char *config_expand_env(const char *value, const char *file, int line, const cha
 			         (int)(close - dollar + 1), dollar);
 			goto fail;
 		}
+		if (has_default && memmem(after + 2, (size_t)(close - after - 2), "${", 2)) {
+			diag_add(d, file, line, "%s: a default may not hold another ${...}", key);
+			goto fail;
+		}
 		char *var = strndup(name, name_len);
 		if (!var)
 			goto oom;
 		const char *env = getenv(var);
-		if (env && *env) {
+		/* As the shell: ${VAR} is VAR's value even when empty; ${VAR:-d}
+		 * takes the default when VAR is unset or empty. */
+		if (env && (*env || !has_default)) {
 			if (!buf_add(&out, env, strlen(env))) {
 				free(var);
 				goto oom;

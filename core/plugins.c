@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <stddef.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,12 @@
 #define OPS_SIZE_1_0 END_OF(struct ab_plugin_ops, route_detach)
 
 /* Refuse a file anyone but root or us could have written: loading it runs
- * its code as the broker. */
-static int check_file(const char *path, const char *file, int line, struct diag *d)
+ * its code as the broker. The checks are made on the open file, which is
+ * then what gets loaded, so it cannot be swapped in between. */
+static int check_file(int fd, const char *path, const char *file, int line, struct diag *d)
 {
 	struct stat st;
-	if (stat(path, &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		diag_add(d, file, line, "module: cannot use %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -99,7 +101,8 @@ int plugins_check(const struct ab_plugin *plugin, const char *path, const char *
 }
 
 const struct ab_plugin *plugins_open(const char *plugin_dir, const char *module, const char *file,
-                                     int line, struct diag *d, char **path_out, void **dl_out)
+                                     int line, struct diag *d, char **path_out, void **dl_out,
+                                     int *fd_out)
 {
 	char *path = NULL;
 	int n = strchr(module, '/') ? asprintf(&path, "%s", module)
@@ -108,21 +111,38 @@ const struct ab_plugin *plugins_open(const char *plugin_dir, const char *module,
 		diag_add(d, file, line, "module: out of memory");
 		return NULL;
 	}
-	if (check_file(path, file, line, d) < 0) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_add(d, file, line, "module: cannot use %s: %s", path, strerror(errno));
 		free(path);
 		return NULL;
 	}
-	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (check_file(fd, path, file, line, d) < 0) {
+		close(fd);
+		free(path);
+		return NULL;
+	}
+	/* Load the file we checked, by its descriptor (where /proc allows).
+	 * The descriptor stays open while the module is loaded: the dynamic
+	 * linker knows objects by name, and a reused fd number would name the
+	 * next module like this one. */
+	char by_fd[64];
+	snprintf(by_fd, sizeof by_fd, "/proc/self/fd/%d", fd);
+	void *dl = dlopen(access(by_fd, R_OK) == 0 ? by_fd : path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
+		close(fd);
 		diag_add(d, file, line, "module: cannot load %s: %s", path, dlerror());
 		free(path);
 		return NULL;
 	}
+	*fd_out = fd;
 	const struct ab_plugin *plugin = dlsym(dl, AB_PLUGIN_SYMBOL);
 	if (!plugin) {
 		diag_add(d, file, line, "module: refusing %s: it has no '%s' symbol (not an agentbus plugin?)",
 		         path, AB_PLUGIN_SYMBOL);
 		dlclose(dl);
+		close(fd);
+		*fd_out = -1;
 		free(path);
 		return NULL;
 	}
@@ -131,8 +151,10 @@ const struct ab_plugin *plugins_open(const char *plugin_dir, const char *module,
 	return plugin;
 }
 
-void plugins_close(void *dl)
+void plugins_close(void *dl, int fd)
 {
 	if (dl)
 		dlclose(dl);
+	if (fd >= 0)
+		close(fd);
 }

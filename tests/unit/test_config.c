@@ -557,6 +557,28 @@ START_TEST(test_env_unset_without_default)
 }
 END_TEST
 
+START_TEST(test_env_empty_and_nested)
+{
+	ck_assert_int_eq(setenv("AB_TEST_EMPTY", "", 1), 0);
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("mem.ini",
+	                                        "[plugin:x]\n"
+	                                        "plain = [${AB_TEST_EMPTY}]\n"
+	                                        "dflt = ${AB_TEST_EMPTY:-used}\n"
+	                                        "nested = ${AB_TEST_UNSET:-${AB_TEST_EMPTY}}\n",
+	                                        &d);
+	/* As in the shell: an empty variable is empty, and :- replaces it. */
+	ck_assert_str_eq(config_entry(cfg->sections[0], "plain")->value, "[]");
+	ck_assert_str_eq(config_entry(cfg->sections[0], "dflt")->value, "used");
+	/* A default holding another reference is refused, not cut at its '}'. */
+	ck_assert_uint_eq(d.count, 1);
+	ck_assert_diag(&d, 0, "mem.ini:4: ", "nested: a default may not hold another ${...}");
+	config_unref(cfg);
+	diag_clear(&d);
+	unsetenv("AB_TEST_EMPTY");
+}
+END_TEST
+
 START_TEST(test_env_unterminated)
 {
 	struct diag d = { 0 };
@@ -817,6 +839,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_env_expansion);
 	tcase_add_test(tc, test_env_unset_without_default);
 	tcase_add_test(tc, test_env_unterminated);
+	tcase_add_test(tc, test_env_empty_and_nested);
 	tcase_add_test(tc, test_env_bad_reference);
 	tcase_add_test(tc, test_expand_env_direct);
 	suite_add_tcase(s, tc);

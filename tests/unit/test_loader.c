@@ -75,6 +75,16 @@ START_TEST(good_plugins_load)
 }
 END_TEST
 
+START_TEST(one_module_serves_two_instances)
+{
+	ck_assert_int_eq(load("[plugin:a]\nmodule = linetap\nlisten = 127.0.0.1:0\n"
+	                      "[plugin:b]\nmodule = linetap\nlisten = 127.0.0.1:0\n"
+	                      "[plugin:c]\nmodule = rename\n"),
+	                 0);
+	ck_assert_uint_eq(d.count, 0);
+}
+END_TEST
+
 START_TEST(wrong_abi_major_is_refused)
 {
 	ck_assert_int_ne(load("[plugin:x]\nmodule = abi_major\n"), 0);
@@ -239,6 +249,7 @@ Suite *unit_suite(void)
 	TCase *tc = tcase_create("plugins");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, good_plugins_load);
+	tcase_add_test(tc, one_module_serves_two_instances);
 	tcase_add_test(tc, wrong_abi_major_is_refused);
 	tcase_add_test(tc, newer_abi_minor_is_refused);
 	tcase_add_test(tc, missing_op_is_refused);
