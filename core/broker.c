@@ -381,14 +381,11 @@ int broker_reload(struct broker *b)
 	}
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
-		option_values_free(&inst->options);
-		inst->options = inst->next_options;
-		inst->next_options = (struct option_values){ 0 };
+		option_values_commit(&inst->options, &inst->next_options);
 		if (inst->ops.reload)
 			inst->ops.reload(inst->state, AB_RELOAD_COMMIT);
 	}
-	option_values_free(&b->settings);
-	b->settings = settings;
+	option_values_commit(&b->settings, &settings);
 	apply_settings(b, &b->settings);
 	router_set_routes(b->router, routes);
 	routes_unref(b->routes);

@@ -309,6 +309,21 @@ int option_values_keep_fixed(const struct option_values *current, struct option_
 	return 0;
 }
 
+void option_values_commit(struct option_values *current, struct option_values *next)
+{
+	for (size_t i = 0; i < current->count && i < next->count; i++) {
+		struct option_value *now = &current->values[i], *then = &next->values[i];
+		if (same_text(now->text, then->text)) {
+			char *keep = now->text;
+			now->text = then->text;
+			then->text = keep;
+		}
+	}
+	option_values_free(current);
+	*current = *next;
+	*next = (struct option_values){ 0 };
+}
+
 const struct option_value *option_values_get(const struct option_values *v, const char *name)
 {
 	for (size_t i = 0; i < v->count; i++) {

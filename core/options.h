@@ -49,6 +49,10 @@ void option_values_free(struct option_values *v);
 int option_values_keep_fixed(const struct option_values *current, struct option_values *next,
                              bool plugin_reloads, const char *where);
 
+/* Commit a reload: current becomes next, except that every value the reload
+ * did not change keeps its very string (plugins may hold it). */
+void option_values_commit(struct option_values *current, struct option_values *next);
+
 /* The resolved value named `name`, or NULL. */
 const struct option_value *option_values_get(const struct option_values *v, const char *name);
 

@@ -45,7 +45,8 @@ struct ab_services {
 	/* Option values from this instance's section, after ${VAR} expansion,
 	 * with the schema's default where the section is silent. The key must be
 	 * in the plugin's schema (else: NULL / 0, and a logged bug). Strings are
-	 * owned by the core and valid until the next reload COMMIT.
+	 * owned by the core and stay valid as long as the instance, unless a
+	 * reload changes that value (only reloadable options change).
 	 *   config_string: any type, as written; NULL when unset with no default.
 	 *   config_int:    INT as is, DURATION in milliseconds, SIZE in bytes,
 	 *                  BOOL as 0/1, ENUM as the index in choices.

@@ -39,7 +39,7 @@ void conn_free(struct conn *c)
 {
 	struct listener *l = c->listener;
 	if (c->session)
-		session_detach(c->session, c);
+		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -90,7 +90,8 @@ static void send_close_frame(struct conn *c, uint16_t code, const char *reason)
 		size_t reason_len = reason ? strlen(reason) : 0;
 		if (reason_len > sizeof payload - 2)
 			reason_len = sizeof payload - 2; /* our reasons are ASCII: no split character */
-		memcpy(payload + n, reason, reason_len);
+		if (reason_len)
+			memcpy(payload + n, reason, reason_len);
 		n += reason_len;
 	}
 	send_frame(c, WS_OP_CLOSE, payload, n);
@@ -101,7 +102,7 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 	if (c->state != CONN_OPEN)
 		return;
 	if (c->session)
-		session_detach(c->session, c);
+		session_detach(c->session, c, code);
 	send_close_frame(c, code, reason);
 	c->state = CONN_CLOSING;
 	arm(c, CLOSE_TIMEOUT_MS);
@@ -296,7 +297,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 	case WS_EV_CLOSE:
 		if (c->state == CONN_OPEN) { /* the peer began it: answer, then close */
 			if (c->session)
-				session_detach(c->session, c);
+				session_detach(c->session, c, ev->close_code);
 			send_close_frame(c, ev->close_code, NULL);
 		}
 		flush_and_close(c);
@@ -305,7 +306,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 		ws_log(c->listener, AB_LOG_INFO, "%s: closing with %u: %s", c->peer, ev->close_code, ev->why);
 		if (c->state == CONN_OPEN) {
 			if (c->session)
-				session_detach(c->session, c);
+				session_detach(c->session, c, ev->close_code);
 			send_close_frame(c, ev->close_code, ev->why);
 		}
 		flush_and_close(c); /* a broken peer gets no close handshake */

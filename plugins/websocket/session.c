@@ -10,12 +10,14 @@
 
 #include "conn.h"
 #include "session.h"
+#include "replay.h"
 #include "stamp.h"
 
 #define PROTOCOL_VERSION 1
 
 static const char *const server_capabilities[] = {
 	"query_processing", "database_management", "real_time_updates", "heartbeat",
+	"session_resume",
 };
 
 /* ---- building our own messages ---------------------------------------------- */
@@ -31,21 +33,41 @@ static void put_key(yajl_gen g, const char *key)
 	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 }
 
-/* Send what g built, stamped (seq only once established). */
+/* Send one message: stamped with the time, and once the session is
+ * established with the next seq and kept for replay. A detached session
+ * only keeps it. Returns 0, or -1 without memory. */
+static int send_message(struct session *s, const char *json, size_t len)
+{
+	struct listener *l = s->l;
+	char now[AB_TIMESTAMP_LEN];
+	l->svc->timestamp(now);
+	uint64_t seq = s->established ? s->seq + 1 : 0;
+	struct stamped out;
+	if (stamp_message(json, len, seq, now, &out) < 0)
+		return -1;
+	if (seq) {
+		s->seq = seq;
+		uint64_t at = ws_now_ms();
+		replay_prune(&s->replay, at);
+		if (replay_add(&s->replay, seq, out.data, out.len, at) < 0)
+			ws_log(l, AB_LOG_WARNING, "%s: out of memory: seq %llu cannot be replayed",
+			       s->agent_id, (unsigned long long)seq);
+	}
+	if (s->conn) {
+		conn_send_text(s->conn, out.data, out.len);
+		if (seq)
+			s->sent_seq = seq;
+	}
+	stamp_free(&out);
+	return 0;
+}
+
 static void send_built(struct session *s, yajl_gen g)
 {
 	const unsigned char *json;
 	size_t len;
 	yajl_gen_get_buf(g, &json, &len);
-	if (s->conn) {
-		struct stamped out;
-		char now[AB_TIMESTAMP_LEN];
-		s->l->svc->timestamp(now);
-		if (stamp_message((const char *)json, len, s->established ? ++s->seq : 0, now, &out) == 0) {
-			conn_send_text(s->conn, out.data, out.len);
-			stamp_free(&out);
-		}
-	}
+	send_message(s, (const char *)json, len);
 	yajl_gen_free(g);
 }
 
@@ -121,6 +143,7 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 	s->l = l;
 	s->conn = c;
 	s->legacy = legacy;
+	replay_init(&s->replay, l->replay_max, l->replay_window_ms);
 	snprintf(s->user_id, sizeof s->user_id, "%s", legacy ? user_id : "");
 	yajl_gen g = begin("connection_established", NULL);
 	put(g, "connection_id", c->id);
@@ -189,15 +212,14 @@ static void free_session(struct session *s)
 {
 	if (s->handshake_timer)
 		s->l->svc->timer_cancel(s->handshake_timer);
+	if (s->expiry)
+		s->l->svc->timer_cancel(s->expiry);
+	replay_free(&s->replay);
 	free(s);
 }
 
-void session_detach(struct session *s, struct conn *c)
+static void end_session(struct session *s)
 {
-	if (s->conn != c)
-		return;
-	c->session = NULL;
-	s->conn = NULL;
 	if (s->established) {
 		unlink_session(s);
 		s->l->svc->agent_unregister(s->l->self, s->agent_id);
@@ -205,8 +227,43 @@ void session_detach(struct session *s, struct conn *c)
 	free_session(s);
 }
 
-/* A second live connection with the same agent id takes the session over:
- * the older one is closed with 4002 and the newer one continues its seq. */
+void session_end_all(struct listener *l)
+{
+	while (l->sessions)
+		end_session(l->sessions);
+}
+
+/* Nobody came back for a detached session within the replay window. */
+static void session_expired(void *arg)
+{
+	struct session *s = arg;
+	ws_log(s->l, AB_LOG_INFO, "%s: not resumed within the replay window: session ended", s->agent_id);
+	end_session(s);
+}
+
+void session_detach(struct session *s, struct conn *c, uint16_t code)
+{
+	if (s->conn != c)
+		return;
+	c->session = NULL;
+	s->conn = NULL;
+	/* A client that said goodbye (1000) ended its session. Otherwise (the
+	 * network dropped, the page reloads, an idle timeout) the session waits
+	 * for the client to come back, its agent still registered: what arrives
+	 * meanwhile goes to the replay buffer, nothing is lost. */
+	struct listener *l = s->l;
+	if (!s->established || code == WS_CLOSE_NORMAL || l->stopping || l->replay_window_ms == 0) {
+		end_session(s);
+		return;
+	}
+	s->expiry = l->svc->timer_start(l->self, l->replay_window_ms, false, session_expired, s);
+	if (!s->expiry)
+		end_session(s);
+}
+
+/* A handshake names the agent id of a session this listener holds: live
+ * (the older connection is closed with 4002) or waiting to be resumed. The
+ * new connection continues that session and its seq. */
 static struct session *take_over(struct session *fresh, struct session *old)
 {
 	struct conn *c = fresh->conn, *previous = old->conn;
@@ -215,6 +272,10 @@ static struct session *take_over(struct session *fresh, struct session *old)
 		old->conn = NULL;
 		conn_close(previous, WS_CLOSE_SESSION_TAKEN_OVER, "session taken over");
 	}
+	if (old->expiry) {
+		old->l->svc->timer_cancel(old->expiry);
+		old->expiry = NULL;
+	}
 	old->conn = c;
 	old->realtime = fresh->realtime;
 	snprintf(old->user_id, sizeof old->user_id, "%s", fresh->user_id);
@@ -222,6 +283,34 @@ static struct session *take_over(struct session *fresh, struct session *old)
 	fresh->conn = NULL;
 	free_session(fresh);
 	return old;
+}
+
+static void send_replayed(const struct replay_entry *e, void *arg)
+{
+	struct session *s = arg;
+	conn_send_text(s->conn, e->data, e->len);
+	s->sent_seq = e->seq;
+}
+
+/* Send again, as they were, the messages after `after`. Returns false when
+ * some of them are no longer held (the window was exceeded). */
+static bool replay_after(struct session *s, uint64_t after)
+{
+	replay_prune(&s->replay, ws_now_ms());
+	uint64_t oldest = replay_oldest(&s->replay);
+	bool complete = after >= s->seq || (oldest && oldest <= after + 1);
+	replay_each_from(&s->replay, after + 1, send_replayed, s);
+	return complete;
+}
+
+/* resume.last_seq of a handshake, or -1 when it asks for no resumption. */
+static int64_t resume_point(yajl_val tree)
+{
+	const char *path[] = { "resume", "last_seq", NULL };
+	yajl_val v = yajl_tree_get(tree, path, yajl_t_number);
+	if (!v || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
+		return -1;
+	return YAJL_GET_INTEGER(v);
 }
 
 static bool has_capability(yajl_val tree, const char *name)
@@ -274,14 +363,24 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
 	}
 	s->realtime = has_capability(tree, "real_time_updates");
+	int64_t last_seq = resume_point(tree);
 
+	bool resumed = false, lost = false;
 	struct session *old = find_session(l, s->agent_id);
 	if (old) {
 		s = take_over(s, old);
+		/* Replayed first, with their own seqs; the acknowledgement follows
+		 * with the next. Without resume.last_seq the client still gets what
+		 * it was never sent. */
+		bool complete = replay_after(s, last_seq >= 0 ? (uint64_t)last_seq : s->sent_seq);
+		resumed = last_seq >= 0 && complete;
+		lost = last_seq >= 0 && !complete;
 	} else if (!establish(s)) {
 		send_error(s, cid, AB_ERR_FORBIDDEN, "that agent_id belongs to another transport");
 		conn_close(s->conn, WS_CLOSE_POLICY, "agent_id taken");
 		return;
+	} else {
+		lost = last_seq > 0; /* it expected a session we no longer hold */
 	}
 	yajl_gen g = begin("connection_acknowledged", cid);
 	put(g, "agent_id", s->agent_id);
@@ -295,7 +394,11 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 	put_key(g, "session_established");
 	yajl_gen_bool(g, 1);
 	put_key(g, "session_resumed");
-	yajl_gen_bool(g, 0);
+	yajl_gen_bool(g, resumed);
+	if (lost) {
+		put_key(g, "messages_lost");
+		yajl_gen_bool(g, 1);
+	}
 	put_key(g, "heartbeat_interval");
 	yajl_gen_integer(g, l->heartbeat_interval_s);
 	finish(s, g);
@@ -363,16 +466,7 @@ int session_deliver(struct session *s, ab_msg *msg, unsigned flags)
 	 * answer: only sessions that asked get interim replies. */
 	if ((flags & AB_DELIVER_INTERIM) && !s->realtime)
 		return 0;
-	if (!s->conn)
-		return -1;
 	size_t len;
 	const char *json = s->l->svc->msg_json(msg, &len);
-	struct stamped out;
-	char now[AB_TIMESTAMP_LEN];
-	s->l->svc->timestamp(now);
-	if (stamp_message(json, len, ++s->seq, now, &out) < 0)
-		return -1;
-	conn_send_text(s->conn, out.data, out.len);
-	stamp_free(&out);
-	return 0;
+	return send_message(s, json, len);
 }

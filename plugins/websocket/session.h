@@ -14,6 +14,8 @@
 
 #include <agentbus/types.h>
 
+#include "replay.h"
+
 struct conn;
 struct listener;
 
@@ -25,8 +27,11 @@ struct session {
 	bool legacy;      /* came in on /ws/query/{user} or /ws/chat/{user} */
 	bool established; /* handshaken, or an implicit legacy session */
 	bool realtime;    /* asked for interim replies (real_time_updates) */
-	uint64_t seq;     /* the last seq sent */
+	uint64_t seq;      /* the last seq stamped */
+	uint64_t sent_seq; /* the last seq written to a connection */
+	struct replay replay;
 	ab_timer *handshake_timer;
+	ab_timer *expiry; /* while detached: the end of the replay window */
 	struct session *prev, *next; /* the listener's established sessions */
 };
 
@@ -36,8 +41,13 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 /* A text message arrived. */
 void session_on_text(struct session *s, const char *data, size_t len);
 
-/* The connection c is going away (closed, failed or dropped). */
-void session_detach(struct session *s, struct conn *c);
+/* The connection c is going away, with this close code (the client's, ours,
+ * or 1006 when it dropped). The session ends, or waits for the client to
+ * resume it within the replay window. */
+void session_detach(struct session *s, struct conn *c, uint16_t code);
+
+/* End every session (the listener is being destroyed). */
+void session_end_all(struct listener *l);
 
 /* The broker delivers msg to this session's agent. */
 int session_deliver(struct session *s, ab_msg *msg, unsigned flags);

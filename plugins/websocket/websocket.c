@@ -32,6 +32,10 @@ static const struct ab_option websocket_options[] = {
 	  "connections beyond this get 503" },
 	{ "legacy_paths", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "also serve /ws/query/{user_id} and /ws/chat/{user_id}" },
+	{ "replay_window", AB_OPT_DURATION, "60s", AB_OPT_RELOADABLE, 0, 86400000, NULL,
+	  "how long a dropped session waits to be resumed, and the age of messages kept for it" },
+	{ "replay_max_messages", AB_OPT_INT, "1000", AB_OPT_RELOADABLE, 0, 1000000, NULL,
+	  "how many sent messages a session keeps for resumption" },
 	AB_OPTION_END,
 };
 
@@ -51,6 +55,8 @@ static int read_settings(struct listener *l)
 	l->heartbeat_interval_s = svc->config_int(l->self, "heartbeat_interval") / 1000;
 	l->max_connections = (size_t)svc->config_int(l->self, "max_connections");
 	l->legacy_paths = svc->config_bool(l->self, "legacy_paths");
+	l->replay_window_ms = (uint64_t)svc->config_int(l->self, "replay_window");
+	l->replay_max = (size_t)svc->config_int(l->self, "replay_max_messages");
 	return 0;
 }
 
@@ -106,7 +112,7 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 
 void listener_conn_gone(struct listener *l)
 {
-	if (l->stopping && l->n_conns == 0)
+	if (l->stopping && !l->destroying && l->n_conns == 0)
 		l->svc->stopped(l->self);
 }
 
@@ -131,11 +137,13 @@ static int websocket_stop(void *state)
 static void websocket_destroy(void *state)
 {
 	struct listener *l = state;
-	l->stopping = false; /* no stopped() from here on */
+	l->destroying = true;
+	l->stopping = true; /* so sessions end with their connections */
 	if (l->evl)
 		evconnlistener_free(l->evl);
 	while (l->conns)
 		conn_free(l->conns);
+	session_end_all(l); /* the detached ones */
 	free(l->allowed_origins);
 	free(l);
 }

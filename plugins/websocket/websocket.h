@@ -32,8 +32,11 @@ struct listener {
 	int64_t heartbeat_interval_s;
 	size_t max_connections;
 	char *allowed_origins; /* comma-separated; owned */
+	uint64_t replay_window_ms;
+	size_t replay_max;
 	bool legacy_paths;
-	bool stopping;
+	bool stopping;   /* shutting down: closing sessions end them */
+	bool destroying; /* freeing everything: no stopped() any more */
 };
 
 /* Logging shorthands. */

@@ -30,6 +30,7 @@ enum ws_close_code {
 	WS_CLOSE_PROTOCOL_ERROR = 1002,
 	WS_CLOSE_UNSUPPORTED = 1003,
 	WS_CLOSE_NO_STATUS = 1005, /* never sent: "the close frame had no code" */
+	WS_CLOSE_ABNORMAL = 1006,  /* never sent: "the connection dropped without a close" */
 	WS_CLOSE_INVALID_DATA = 1007,
 	WS_CLOSE_POLICY = 1008,
 	WS_CLOSE_TOO_BIG = 1009,

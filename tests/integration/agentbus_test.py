@@ -52,6 +52,9 @@ class Daemon:
             f.write(config)
 
     def start(self, ready=True):
+        # A daemon expected to come up must also go down cleanly (close()
+        # checks): that is where sanitizers and valgrind report.
+        self.check_exit = ready
         cmd = [self.binary, "-f", "-l", "debug", "-c", self.path]
         if VALGRIND:
             cmd = ["valgrind", "-q", "--leak-check=full", "--error-exitcode=99"] + cmd
@@ -100,17 +103,31 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout * SLOW)
+            code = self.proc.wait(timeout * SLOW)
+            if code != 0:  # show why, in the test's log
+                time.sleep(0.1)
+                print("agentbusd exited with %d; its log:\n%s" % (code, self.log()))
+            return code
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("agentbusd did not exit within %ss of SIGTERM" % timeout)
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """Stop the daemon (SIGTERM) and fail if it did not exit cleanly."""
+        code = None
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(10 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.proc and getattr(self, "check_exit", False) and code != 0:
+            time.sleep(0.1)
+            raise AssertionError("agentbusd exited with %s; its log:\n%s" % (code, self.log()))
 
 
 class Tap:

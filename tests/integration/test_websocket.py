@@ -217,6 +217,115 @@ def test_second_connection_takes_the_session_over():
         d.close()
 
 
+def answer(up, kind="query_response", cid=None, **fields):
+    """The upstream answers its next request (or the given correlation id)."""
+    if cid is None:
+        cid = up.deliver()[2]["correlation_id"]
+    msg = {"type": kind, "correlation_id": cid}
+    msg.update(fields)
+    up.send("up_1", msg)
+    return cid
+
+
+def test_resumption_after_a_cut_loses_and_duplicates_nothing():
+    d, port, tap_port = broker()
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        seen = []
+        ws = RawWS(port)
+        seen.append(handshake(ws, agent_id="frontend_u1_resume")["seq"])
+        ws.send_json({"type": "query", "correlation_id": "q1"})
+        cid = answer(up, "query_progress")
+        answer(up, cid=cid)
+        seen += [ws.recv_json()["seq"], ws.recv_json()["seq"]]
+        ws.send_json({"type": "query", "correlation_id": "q2"})
+        cid2 = up.deliver()[2]["correlation_id"]
+        ws.sock.close()  # the TCP connection is cut, no close frame
+        time.sleep(0.2)
+        # Replies for the absent frontend are kept, not dropped.
+        answer(up, "query_progress", cid=cid2, progress=1)
+        answer(up, cid=cid2, rows=[1, 2, 3])
+        time.sleep(0.2)
+        ws2 = RawWS(port)
+        ws2.recv_json()
+        ws2.send_json({"type": "connection_handshake", "correlation_id": "h2",
+                       "agent_id": "frontend_u1_resume", "capabilities": ["real_time_updates"],
+                       "resume": {"last_seq": seen[-1]}})
+        replayed = [ws2.recv_json(), ws2.recv_json()]
+        ack = ws2.recv_json()
+        assert [m["type"] for m in replayed] == ["query_progress", "query_response"], replayed
+        assert replayed[1]["rows"] == [1, 2, 3] and replayed[1]["correlation_id"] == "q2", replayed
+        assert ack["type"] == "connection_acknowledged" and ack["session_resumed"] is True, ack
+        assert "messages_lost" not in ack, ack
+        seen += [m["seq"] for m in replayed] + [ack["seq"]]
+        assert seen == list(range(1, len(seen) + 1)), seen  # in order, none twice, none missing
+        # A client that missed frames in flight asks from further back.
+        ws2.sock.close()
+        time.sleep(0.2)
+        ws3 = RawWS(port)
+        ws3.recv_json()
+        ws3.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_resume",
+                       "resume": {"last_seq": 3}})
+        again = [ws3.recv_json() for _ in range(4)]
+        assert [m["seq"] for m in again[:3]] == [4, 5, 6], again
+        assert again[3]["type"] == "connection_acknowledged" and again[3]["session_resumed"] is True
+    finally:
+        d.close()
+
+
+def test_exceeded_replay_window_says_messages_lost():
+    d, port, tap_port = broker("replay_max_messages = 2\n")
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        ws = RawWS(port)
+        handshake(ws, agent_id="frontend_u1_lossy")  # seq 1
+        for i in range(3):
+            ws.send_json({"type": "query", "correlation_id": "x%d" % i})
+        cids = [up.deliver()[2]["correlation_id"] for _ in range(3)]
+        ws.sock.close()
+        time.sleep(0.2)
+        for cid in cids:  # seq 2, 3, 4 while away; only 3 and 4 are kept
+            answer(up, cid=cid)
+        time.sleep(0.2)
+        ws2 = RawWS(port)
+        ws2.recv_json()
+        ws2.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_lossy",
+                       "resume": {"last_seq": 1}})
+        got = [ws2.recv_json() for _ in range(3)]
+        assert [m.get("seq") for m in got[:2]] == [3, 4], got
+        ack = got[2]
+        assert ack["session_resumed"] is False and ack["messages_lost"] is True, ack
+    finally:
+        d.close()
+
+
+def test_session_ends_after_the_replay_window_or_a_goodbye():
+    d, port, _ = broker("replay_window = 300ms\n")
+    try:
+        ws = RawWS(port)
+        handshake(ws, agent_id="frontend_u1_gone")
+        ws.sock.close()
+        time.sleep(0.6)
+        ws2 = RawWS(port)
+        ws2.recv_json()
+        ws2.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_gone",
+                       "resume": {"last_seq": 1}})
+        ack = ws2.recv_json()
+        assert ack["session_resumed"] is False and ack["messages_lost"] is True and ack["seq"] == 1, ack
+        ws2.send_frame(8, b"\x03\xe8")  # 1000: goodbye ends the session at once
+        assert ws2.recv_close()[0] == 1000
+        ws3 = RawWS(port)
+        ws3.recv_json()
+        ws3.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_gone",
+                       "resume": {"last_seq": 1}})
+        ack = ws3.recv_json()
+        assert ack["seq"] == 1 and ack["messages_lost"] is True, ack
+    finally:
+        d.close()
+
+
 def test_malformed_messages_get_error_replies():
     d, port, _ = broker()
     try:
@@ -420,6 +529,9 @@ if __name__ == "__main__":
         test_interim_replies_only_for_real_time_sessions,
         test_legacy_path_without_handshake_gets_one_frame_per_request,
         test_second_connection_takes_the_session_over,
+        test_resumption_after_a_cut_loses_and_duplicates_nothing,
+        test_exceeded_replay_window_says_messages_lost,
+        test_session_ends_after_the_replay_window_or_a_goodbye,
         test_malformed_messages_get_error_replies,
         test_protocol_violations_close_with_the_right_code,
         test_fragments_with_interleaved_pings_assemble,

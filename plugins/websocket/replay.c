@@ -1,0 +1,70 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+
+void replay_init(struct replay *r, size_t max_messages, uint64_t max_age_ms)
+{
+	memset(r, 0, sizeof *r);
+	r->cap = max_messages;
+	r->max_age_ms = max_age_ms;
+}
+
+static struct replay_entry *at(const struct replay *r, size_t i)
+{
+	return &r->ring[(r->start + i) % r->cap];
+}
+
+static void drop_oldest(struct replay *r)
+{
+	free(at(r, 0)->data);
+	r->start = (r->start + 1) % r->cap;
+	r->count--;
+}
+
+void replay_free(struct replay *r)
+{
+	while (r->count)
+		drop_oldest(r);
+	free(r->ring);
+	r->ring = NULL;
+}
+
+int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms)
+{
+	if (r->cap == 0)
+		return 0;
+	if (!r->ring && !(r->ring = calloc(r->cap, sizeof *r->ring)))
+		return -1;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	if (r->count == r->cap)
+		drop_oldest(r);
+	*at(r, r->count) = (struct replay_entry){ .seq = seq, .at_ms = now_ms, .data = copy, .len = len };
+	r->count++;
+	return 0;
+}
+
+void replay_prune(struct replay *r, uint64_t now_ms)
+{
+	while (r->count && now_ms - at(r, 0)->at_ms > r->max_age_ms)
+		drop_oldest(r);
+}
+
+uint64_t replay_oldest(const struct replay *r)
+{
+	return r->count ? at(r, 0)->seq : 0;
+}
+
+void replay_each_from(const struct replay *r, uint64_t from,
+                      void (*fn)(const struct replay_entry *e, void *arg), void *arg)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		const struct replay_entry *e = at(r, i);
+		if (e->seq >= from)
+			fn(e, arg);
+	}
+}

@@ -1,0 +1,42 @@
+/* A session's replay buffer: the last messages sent to a frontend, exactly
+ * as sent (with their seq), bounded by count and by age, so a client that
+ * reconnects with resume.last_seq gets everything after it, in order, once.
+ * Pure, no I/O. */
+#ifndef AB_WS_REPLAY_H
+#define AB_WS_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct replay_entry {
+	uint64_t seq;
+	uint64_t at_ms; /* when it was stamped */
+	char *data;
+	size_t len;
+};
+
+struct replay {
+	struct replay_entry *ring;
+	size_t cap, start, count;
+	uint64_t max_age_ms;
+};
+
+void replay_init(struct replay *r, size_t max_messages, uint64_t max_age_ms);
+void replay_free(struct replay *r);
+
+/* Keep a copy of a message (seqs must increase). The oldest is dropped when
+ * full. Returns 0, or -1 without memory. */
+int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms);
+
+/* Drop what is older than the age bound. */
+void replay_prune(struct replay *r, uint64_t now_ms);
+
+/* The oldest seq held, or 0 when empty. */
+uint64_t replay_oldest(const struct replay *r);
+
+/* Calls fn for each entry with seq >= from, oldest first. */
+void replay_each_from(const struct replay *r, uint64_t from,
+                      void (*fn)(const struct replay_entry *e, void *arg), void *arg);
+
+#endif
