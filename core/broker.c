@@ -16,6 +16,7 @@
 #include "core/router.h"
 #include "core/routes.h"
 #include "core/services.h"
+#include "core/timefmt.h"
 
 #ifndef AB_PLUGIN_DIR
 #define AB_PLUGIN_DIR "/usr/lib/agentbus/plugins"
@@ -66,6 +67,7 @@ struct broker {
 	struct event *shutdown_timer;
 	bool stopping;
 	bool stopping_plugins; /* inside broker_shutdown's loop over the plugins */
+	uint64_t started_ms;   /* monotonic */
 };
 
 struct broker *broker_new(struct event_base *base, bool log_level_locked)
@@ -74,8 +76,29 @@ struct broker *broker_new(struct event_base *base, bool log_level_locked)
 	if (b) {
 		b->base = base;
 		b->log_level_locked = log_level_locked;
+		b->started_ms = timefmt_monotonic_ms();
 	}
 	return b;
+}
+
+size_t broker_instance_count(const struct broker *b)
+{
+	return b->n_instances;
+}
+
+struct ab_instance *broker_instance(const struct broker *b, size_t i)
+{
+	return b->instances[i];
+}
+
+const char *broker_agent_id(const struct broker *b)
+{
+	return b->agent_id ? b->agent_id : "agentbus";
+}
+
+double broker_uptime_seconds(const struct broker *b)
+{
+	return (double)(timefmt_monotonic_ms() - b->started_ms) / 1000.0;
 }
 
 void broker_set_plugin_dir(struct broker *b, const char *dir)
@@ -258,7 +281,7 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 	b->agent_id = make_agent_id(&b->settings);
 	if (!b->agent_id)
 		return -1;
-	services_set_broker_agent_id(b->agent_id);
+	services_set_broker(b);
 	b->router = router_new(b->base, b->agent_id);
 	if (!b->router || load_instances(b, d) < 0)
 		return -1;
@@ -474,6 +497,7 @@ void broker_free(struct broker *b)
 {
 	if (!b)
 		return;
+	services_set_broker(NULL);
 	/* Route tables first, while the translators their detach calls into
 	 * still exist; requests in flight hold tables too, so drop those. */
 	if (b->router) {

@@ -43,7 +43,11 @@ bool broker_stopping(const struct broker *b);
 /* Destroy the plugins (reverse order) and free everything. */
 void broker_free(struct broker *b);
 
-/* For the services: find the broker's parts. */
+/* For the services and the reports: the broker's parts. */
+size_t broker_instance_count(const struct broker *b);
+struct ab_instance *broker_instance(const struct broker *b, size_t i);
+const char *broker_agent_id(const struct broker *b);
+double broker_uptime_seconds(const struct broker *b);
 struct router *broker_router(const struct broker *b);
 struct event_base *broker_base(const struct broker *b);
 void broker_instance_stopped(struct broker *b, struct ab_instance *inst);

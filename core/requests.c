@@ -40,6 +40,7 @@ struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *rout
 	if (!p)
 		return NULL;
 	p->id = ++r->next_id;
+	p->created_ms = timefmt_monotonic_ms();
 	p->router = r;
 	p->route = route;
 	p->table = routes_ref(r->routes);
@@ -216,6 +217,20 @@ static ab_msg *with_request_cid(ab_msg *reply, const struct pending *p)
 	return out;
 }
 
+const double router_latency_bounds[ROUTER_LATENCY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+static void observe_latency(struct router *r, uint64_t ms)
+{
+	double seconds = (double)ms / 1000.0;
+	size_t i = 0;
+	while (i < ROUTER_LATENCY_BUCKETS && seconds > router_latency_bounds[i])
+		i++;
+	r->stats.latency[i]++;
+	r->stats.latency_sum += seconds;
+}
+
 void request_answer(struct pending *p, ab_msg *reply, bool final)
 {
 	if (p->finished)
@@ -228,6 +243,8 @@ void request_answer(struct pending *p, ab_msg *reply, bool final)
 		return;
 	}
 	r->stats.replies++;
+	if (final)
+		observe_latency(r, timefmt_monotonic_ms() - p->created_ms);
 	/* Finished before the delivery: whatever the requester's transport does
 	 * meanwhile cannot answer it a second time. */
 	if (final)

@@ -27,9 +27,15 @@ struct router_settings {
 	size_t hold_max;         /* how many may wait for one agent */
 };
 
+/* Request latency (routing to final reply) histogram bounds, in seconds. */
+#define ROUTER_LATENCY_BUCKETS 14
+extern const double router_latency_bounds[ROUTER_LATENCY_BUCKETS];
+
 struct router_stats {
 	uint64_t submitted, requests, replies, no_route, timeouts, unavailable, held, expired,
 		dropped, late;
+	uint64_t latency[ROUTER_LATENCY_BUCKETS + 1]; /* per bucket; the last: above all bounds */
+	double latency_sum;
 	size_t in_flight, agents;
 };
 

@@ -25,6 +25,7 @@ struct hashmap;
 /* A request between its routing and its final reply. */
 struct pending {
 	uint64_t id;
+	uint64_t created_ms; /* monotonic, for the latency histogram */
 	struct router *router;
 	char *key;                 /* destination "\x1f" delivered correlation id, once forwarded */
 	const char *delivered_cid; /* in key, after the separator */

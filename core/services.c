@@ -12,14 +12,15 @@
 #include "core/plugins.h"
 #include "core/router.h"
 #include "core/routes.h"
+#include "core/report.h"
 #include "core/services.h"
 #include "core/timefmt.h"
 
-static const char *broker_agent_id_value = "agentbus";
+static struct broker *the_broker;
 
-void services_set_broker_agent_id(const char *id)
+void services_set_broker(struct broker *b)
 {
-	broker_agent_id_value = id;
+	the_broker = b;
 }
 
 static void svc_log(ab_instance *self, enum ab_log_level level, const char *fmt, ...)
@@ -37,7 +38,22 @@ static const char *svc_instance_name(const ab_instance *self)
 
 static const char *svc_broker_agent_id(void)
 {
-	return broker_agent_id_value;
+	return the_broker ? broker_agent_id(the_broker) : "agentbus";
+}
+
+static char *svc_render_health(size_t *len, bool *ready)
+{
+	return the_broker ? report_render_health(the_broker, len, ready) : NULL;
+}
+
+static char *svc_render_metrics(size_t *len)
+{
+	return the_broker ? report_render_metrics(the_broker, len) : NULL;
+}
+
+static void svc_report_free(char *text)
+{
+	free(text);
 }
 
 static const struct option_value *instance_option(const ab_instance *self, const char *key)
@@ -204,4 +220,10 @@ const struct ab_services services_table = {
 	.route_int = svc_route_int,
 	.timestamp = timefmt_iso8601_now,
 	.msg_build = msg_build,
+	.report_upstream = report_upstream,
+	.report_metric = report_metric,
+	.report_count = report_count,
+	.render_health = svc_render_health,
+	.render_metrics = svc_render_metrics,
+	.report_free = svc_report_free,
 };

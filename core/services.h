@@ -11,7 +11,10 @@ struct ab_instance;
 /* Free the timers an instance left behind (after its destroy). */
 void services_free_timers(struct ab_instance *inst);
 
-/* The broker agent id services->broker_agent_id() answers. */
-void services_set_broker_agent_id(const char *id);
+struct broker;
+
+/* The broker the broker-wide services (broker_agent_id, render_*) answer
+ * for: there is one per process. */
+void services_set_broker(struct broker *b);
 
 #endif

@@ -134,6 +134,10 @@ struct ab_plugin_ops {
 
 	/* Translators: optional. The route table holding that route is gone. */
 	void (*route_detach)(void *state, void *route_state);
+
+	/* Optional. Someone asked for /health or /metrics: add this plugin's
+	 * facts with services->report_*. Called on the loop thread; quick. */
+	void (*report)(void *state, ab_report *report);
 };
 
 struct ab_plugin {

@@ -165,6 +165,34 @@ struct ab_services {
 	 * to bytes that arrived from a client. */
 	ab_msg *(*msg_build)(const char *json, size_t len, struct ab_parse_error *err);
 
+	/* ---- health and metrics ------------------------------------------- */
+
+	/* In ops.report: an upstream this instance reaches. state is
+	 * "connecting", "ready" or "down"; a required upstream that is not
+	 * ready makes the broker "degraded" (and /ready 503). last_error may
+	 * be NULL; tools < 0 when unknown. Everything is copied. */
+	void (*report_upstream)(ab_report *report, const char *agent_id, const char *transport,
+	                        const char *state, bool required, const char *last_error,
+	                        int64_t tools);
+
+	/* In ops.report: one Prometheus sample. name like
+	 * "agentbus_ws_connections"; labels like "code=\"4000\"" or NULL; help
+	 * is written once per name. */
+	void (*report_metric)(ab_report *report, const char *name, enum ab_metric_type type,
+	                      const char *help, const char *labels, double value);
+
+	/* In ops.report: a count /health shows (summed over plugins), e.g.
+	 * "active_connections". */
+	void (*report_count)(ab_report *report, const char *name, int64_t value);
+
+	/* For the transport that serves HTTP: the /health JSON document
+	 * (*ready: whether /ready should say 200) and the /metrics text, from
+	 * the core and every plugin's report. The caller frees the result with
+	 * report_free. NULL without memory. */
+	char *(*render_health)(size_t *len, bool *ready);
+	char *(*render_metrics)(size_t *len);
+	void (*report_free)(char *text);
+
 	/* ---- time ---------------------------------------------------------- */
 
 	/* The current UTC time as the protocol writes it,

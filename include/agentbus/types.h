@@ -32,6 +32,14 @@ typedef struct ab_route ab_route;
  * for the duration of the translate call. */
 typedef struct ab_translation ab_translation;
 
+/* A health and metrics report being written (see ops.report). */
+typedef struct ab_report ab_report;
+
+enum ab_metric_type {
+	AB_METRIC_COUNTER = 1, /* only goes up (a _total) */
+	AB_METRIC_GAUGE,       /* a current value */
+};
+
 /* A one-shot or repeating timer on the broker's loop. */
 typedef struct ab_timer ab_timer;
 

@@ -13,6 +13,7 @@
 #include <event2/util.h>
 
 #include "conn.h"
+#include "http_serve.h"
 #include "session.h"
 #include "ws_handshake.h"
 
@@ -29,6 +30,17 @@ uint64_t ws_now_ms(void)
 	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
+/* Every change of state goes through here, so the listener's count of open
+ * WebSocket connections (heartbeat and /health report it) stays true. */
+static void set_state(struct conn *c, enum conn_state state)
+{
+	if (c->state == CONN_OPEN && state != CONN_OPEN)
+		c->listener->n_open--;
+	else if (c->state != CONN_OPEN && state == CONN_OPEN)
+		c->listener->n_open++;
+	c->state = state;
+}
+
 static void arm(struct conn *c, uint64_t ms)
 {
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
@@ -40,6 +52,7 @@ void conn_free(struct conn *c)
 	struct listener *l = c->listener;
 	if (c->session)
 		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
+	set_state(c, CONN_FLUSHING);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -55,9 +68,9 @@ void conn_free(struct conn *c)
 }
 
 /* Close the TCP connection once what we wrote has gone out. */
-static void flush_and_close(struct conn *c)
+void conn_flush_and_close(struct conn *c)
 {
-	c->state = CONN_FLUSHING;
+	set_state(c, CONN_FLUSHING);
 	bufferevent_disable(c->bev, EV_READ);
 	/* The timer frees it: at once if nothing is left to write, else if the
 	 * peer does not take it in time (write_cb frees it sooner). */
@@ -76,8 +89,11 @@ static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size
 
 void conn_send_text(struct conn *c, const char *data, size_t len)
 {
-	if (c->state == CONN_OPEN)
-		send_frame(c, WS_OP_TEXT, data, len);
+	if (c->state != CONN_OPEN)
+		return;
+	send_frame(c, WS_OP_TEXT, data, len);
+	c->listener->counters.messages_out++;
+	c->listener->counters.bytes_out += len;
 }
 
 static void send_close_frame(struct conn *c, uint16_t code, const char *reason)
@@ -95,6 +111,7 @@ static void send_close_frame(struct conn *c, uint16_t code, const char *reason)
 		n += reason_len;
 	}
 	send_frame(c, WS_OP_CLOSE, payload, n);
+	listener_count_close(c->listener, code);
 }
 
 void conn_close(struct conn *c, uint16_t code, const char *reason)
@@ -104,42 +121,8 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 	if (c->session)
 		session_detach(c->session, c, code);
 	send_close_frame(c, code, reason);
-	c->state = CONN_CLOSING;
+	set_state(c, CONN_CLOSING);
 	arm(c, CLOSE_TIMEOUT_MS);
-}
-
-/* ---- plain HTTP answers ---------------------------------------------------- */
-
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 426: return "Upgrade Required";
-	case 431: return "Request Header Fields Too Large";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
-	}
-}
-
-/* Answer with an error status and {"detail": why}, then close. */
-static void http_error(struct conn *c, int status, const char *why)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	char body[256];
-	/* why is one of our own messages: plain ASCII without quotes. */
-	int len = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", why);
-	evbuffer_add_printf(out,
-	                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	                    "Content-Length: %d\r\nConnection: close\r\n%s\r\n",
-	                    status, status_text(status), len,
-	                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
-	evbuffer_add(out, body, (size_t)len);
-	ws_log(c->listener, AB_LOG_INFO, "%s: HTTP %d: %s", c->peer, status, why);
-	flush_and_close(c);
 }
 
 /* ---- the upgrade ------------------------------------------------------------ */
@@ -227,7 +210,9 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	bool legacy;
 	char user_id[65];
 	if (!ws_endpoint(l, req->target, &legacy, user_id)) {
-		http_error(c, 404, "not found");
+		l->counters.http_requests++;
+		if (!http_serve(c, req))
+			http_error(c, 404, "not found");
 		return;
 	}
 	char accept[WS_ACCEPT_LEN];
@@ -247,7 +232,8 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
 	                    accept);
 	evbuffer_drain(bufferevent_get_input(c->bev), req->head_len);
-	c->state = CONN_OPEN;
+	l->counters.upgrades++;
+	set_state(c, CONN_OPEN);
 	ws_reader_init(&c->reader, l->max_message, true);
 	c->last_heard_ms = ws_now_ms();
 	arm(c, l->ping_interval_ms);
@@ -284,8 +270,11 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 	case WS_EV_MESSAGE:
 		if (ev->binary)
 			conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
-		else if (c->session)
+		else if (c->session) {
+			c->listener->counters.messages_in++;
+			c->listener->counters.bytes_in += ev->len;
 			session_on_text(c->session, (const char *)ev->data, ev->len);
+		}
 		break;
 	case WS_EV_PING:
 		if (c->state == CONN_OPEN)
@@ -300,7 +289,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 				session_detach(c->session, c, ev->close_code);
 			send_close_frame(c, ev->close_code, NULL);
 		}
-		flush_and_close(c);
+		conn_flush_and_close(c);
 		break;
 	case WS_EV_FAIL:
 		ws_log(c->listener, AB_LOG_INFO, "%s: closing with %u: %s", c->peer, ev->close_code, ev->why);
@@ -309,7 +298,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 				session_detach(c->session, c, ev->close_code);
 			send_close_frame(c, ev->close_code, ev->why);
 		}
-		flush_and_close(c); /* a broken peer gets no close handshake */
+		conn_flush_and_close(c); /* a broken peer gets no close handshake */
 		break;
 	case WS_EV_NONE:
 		break;

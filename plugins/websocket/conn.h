@@ -47,6 +47,10 @@ void conn_send_text(struct conn *c, const char *data, size_t len);
  * freed when it completes or times out. */
 void conn_close(struct conn *c, uint16_t code, const char *reason);
 
+/* Close the TCP connection once the output is written (plain HTTP answers,
+ * failed connections). */
+void conn_flush_and_close(struct conn *c);
+
 /* Free at once (the listener is going away). */
 void conn_free(struct conn *c);
 

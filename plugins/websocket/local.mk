@@ -16,7 +16,8 @@ plugin_LTLIBRARIES = plugins/websocket/websocket.la
 plugins_websocket_websocket_la_SOURCES = \
 	plugins/websocket/websocket.c plugins/websocket/websocket.h \
 	plugins/websocket/conn.c plugins/websocket/conn.h \
-	plugins/websocket/session.c plugins/websocket/session.h
+	plugins/websocket/session.c plugins/websocket/session.h \
+	plugins/websocket/http_serve.c plugins/websocket/http_serve.h
 plugins_websocket_websocket_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS)
 plugins_websocket_websocket_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_websocket_websocket_la_LIBADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(YAJL_LIBS)

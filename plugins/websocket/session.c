@@ -418,7 +418,7 @@ static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
 	int n = snprintf(uptime, sizeof uptime, "%.3f", (double)(ws_now_ms() - l->started_ms) / 1000.0);
 	yajl_gen_number(g, uptime, (size_t)n);
 	put_key(g, "active_connections");
-	yajl_gen_integer(g, (long long)l->n_conns);
+	yajl_gen_integer(g, (long long)l->n_open);
 	yajl_gen_map_close(g);
 	finish(s, g);
 }

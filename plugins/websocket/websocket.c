@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -36,6 +37,8 @@ static const struct ab_option websocket_options[] = {
 	  "how long a dropped session waits to be resumed, and the age of messages kept for it" },
 	{ "replay_max_messages", AB_OPT_INT, "1000", AB_OPT_RELOADABLE, 0, 1000000, NULL,
 	  "how many sent messages a session keeps for resumption" },
+	{ "static_dir", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "serve the web console's files from this folder at / (unset: none)" },
 	AB_OPTION_END,
 };
 
@@ -57,6 +60,17 @@ static int read_settings(struct listener *l)
 	l->legacy_paths = svc->config_bool(l->self, "legacy_paths");
 	l->replay_window_ms = (uint64_t)svc->config_int(l->self, "replay_window");
 	l->replay_max = (size_t)svc->config_int(l->self, "replay_max_messages");
+	const char *dir = svc->config_string(l->self, "static_dir");
+	free(l->static_dir);
+	l->static_dir = NULL;
+	if (dir && *dir) {
+		/* Without a trailing '/': request paths bring their own. */
+		size_t len = strlen(dir);
+		while (len > 1 && dir[len - 1] == '/')
+			len--;
+		if (!(l->static_dir = strndup(dir, len)))
+			return -1;
+	}
 	return 0;
 }
 
@@ -145,7 +159,65 @@ static void websocket_destroy(void *state)
 		conn_free(l->conns);
 	session_end_all(l); /* the detached ones */
 	free(l->allowed_origins);
+	free(l->static_dir);
 	free(l);
+}
+
+void listener_count_close(struct listener *l, uint16_t code)
+{
+	size_t n = sizeof l->counters.closes / sizeof *l->counters.closes;
+	for (size_t i = 0; i < n; i++) {
+		if (l->counters.closes[i].code == code || l->counters.closes[i].code == 0) {
+			l->counters.closes[i].code = code;
+			l->counters.closes[i].count++;
+			return;
+		}
+	}
+}
+
+static size_t count_sessions(const struct listener *l, bool live)
+{
+	size_t n = 0;
+	for (const struct session *s = l->sessions; s; s = s->next)
+		n += (s->conn != NULL) == live;
+	return n;
+}
+
+static void websocket_report(void *state, ab_report *r)
+{
+	struct listener *l = state;
+	const struct ab_services *svc = l->svc;
+	svc->report_count(r, "active_connections", (int64_t)l->n_open);
+	svc->report_metric(r, "agentbus_ws_connections", AB_METRIC_GAUGE, "Open WebSocket connections",
+	                   NULL, (double)l->n_open);
+	svc->report_metric(r, "agentbus_tcp_connections", AB_METRIC_GAUGE,
+	                   "TCP connections of the listener (WebSocket and plain HTTP)", NULL,
+	                   (double)l->n_conns);
+	static const char sessions[] = "Frontend sessions, live or waiting to be resumed";
+	svc->report_metric(r, "agentbus_ws_sessions", AB_METRIC_GAUGE, sessions, "state=\"live\"",
+	                   (double)count_sessions(l, true));
+	svc->report_metric(r, "agentbus_ws_sessions", AB_METRIC_GAUGE, sessions, "state=\"detached\"",
+	                   (double)count_sessions(l, false));
+	svc->report_metric(r, "agentbus_ws_messages_total", AB_METRIC_COUNTER, "WebSocket messages",
+	                   "direction=\"in\"", (double)l->counters.messages_in);
+	svc->report_metric(r, "agentbus_ws_messages_total", AB_METRIC_COUNTER, "WebSocket messages",
+	                   "direction=\"out\"", (double)l->counters.messages_out);
+	svc->report_metric(r, "agentbus_ws_bytes_total", AB_METRIC_COUNTER, "WebSocket message payload bytes",
+	                   "direction=\"in\"", (double)l->counters.bytes_in);
+	svc->report_metric(r, "agentbus_ws_bytes_total", AB_METRIC_COUNTER, "WebSocket message payload bytes",
+	                   "direction=\"out\"", (double)l->counters.bytes_out);
+	svc->report_metric(r, "agentbus_ws_upgrades_total", AB_METRIC_COUNTER, "Accepted WebSocket upgrades",
+	                   NULL, (double)l->counters.upgrades);
+	svc->report_metric(r, "agentbus_http_requests_total", AB_METRIC_COUNTER, "Plain HTTP requests",
+	                   NULL, (double)l->counters.http_requests);
+	size_t n = sizeof l->counters.closes / sizeof *l->counters.closes;
+	for (size_t i = 0; i < n && l->counters.closes[i].code; i++) {
+		char labels[32];
+		snprintf(labels, sizeof labels, "code=\"%u\"", l->counters.closes[i].code);
+		svc->report_metric(r, "agentbus_ws_closes_total", AB_METRIC_COUNTER,
+		                   "Close frames the broker sent, by close code", labels,
+		                   (double)l->counters.closes[i].count);
+	}
 }
 
 static int websocket_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
@@ -158,4 +230,4 @@ AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSPORT, "websocket", PACKAGE_VERSION,
                  "frontends over WebSocket (RFC 6455) and HTTP", websocket_options, NULL,
                  .init = websocket_init, .start = websocket_start, .reload = websocket_reload,
                  .stop = websocket_stop, .destroy = websocket_destroy,
-                 .deliver = websocket_deliver);
+                 .deliver = websocket_deliver, .report = websocket_report);

@@ -23,6 +23,7 @@ struct listener {
 	struct evconnlistener *evl;
 	struct conn *conns;
 	size_t n_conns;    /* TCP connections */
+	size_t n_open;     /* of which open WebSocket connections */
 	size_t n_sessions; /* established frontend sessions */
 	struct session *sessions;
 	uint64_t started_ms; /* when the plugin started, for uptime_seconds */
@@ -34,6 +35,12 @@ struct listener {
 	char *allowed_origins; /* comma-separated; owned */
 	uint64_t replay_window_ms;
 	size_t replay_max;
+	char *static_dir; /* the web console's files; NULL: none served */
+	/* what /metrics shows */
+	struct {
+		uint64_t messages_in, messages_out, bytes_in, bytes_out, upgrades, http_requests;
+		struct { uint16_t code; uint64_t count; } closes[24]; /* close frames sent, by code */
+	} counters;
 	bool legacy_paths;
 	bool stopping;   /* shutting down: closing sessions end them */
 	bool destroying; /* freeing everything: no stopped() any more */
@@ -43,6 +50,9 @@ struct listener {
 #define ws_log(l, level, ...) (l)->svc->log((l)->self, (level), __VA_ARGS__)
 
 uint64_t ws_now_ms(void);
+
+/* Count a close frame sent with this code. */
+void listener_count_close(struct listener *l, uint16_t code);
 
 /* A connection was freed: a stopping listener reports stopped after its last. */
 void listener_conn_gone(struct listener *l);

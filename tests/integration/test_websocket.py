@@ -20,9 +20,11 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def broker(ws_options="", routes=True, broker_options=""):
-    """A daemon with the websocket plugin and a linetap for upstream agents."""
+    """A daemon with the websocket plugin and a linetap for upstream agents.
+    (Clients that never answer the shutdown's close frame are not waited
+    for long: shutdown_timeout is short.)"""
     port, tap_port = free_port(), free_port()
-    config = broker_options + (
+    config = "shutdown_timeout = 1s\n" + broker_options + (
         "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n%s"
         "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
         % (WEBSOCKET_SO, port, ws_options, FIXTURE_PLUGIN_DIR, tap_port)
@@ -440,9 +442,13 @@ def test_slowloris_is_timed_out_while_others_are_served():
         ws = RawWS(port)
         handshake(ws)  # served meanwhile
         slow.settimeout(3)
-        answer = slow.recv(200)
+        answer = b""
+        while True:  # the answer, then the server closes
+            chunk = slow.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
         assert answer.startswith(b"HTTP/1.1 408 "), answer
-        assert slow.recv(100) == b""
     finally:
         d.close()
 
@@ -488,6 +494,88 @@ def test_shutdown_answers_requests_in_flight_then_closes_with_1001():
         assert ws.recv_close()[0] == 1001
         ws.send_frame(8, b"\x03\xe9")
         assert d.proc.wait(5) == 0
+    finally:
+        d.close()
+
+
+def http_get(port, path, method="GET"):
+    """(status, headers, body) of one plain HTTP request."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (method, path, port)).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    if method != "HEAD":
+        assert int(headers.get("content-length", len(body))) == len(body), headers
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_health_ready_and_metrics_tell_the_truth():
+    d, port, tap_port = broker()
+    try:
+        time.sleep(0.2)
+        clients = [RawWS(port) for _ in range(2)]
+        handshake(clients[0])
+        status, headers, body = http_get(port, "/health")
+        health = json.loads(body)
+        assert status == 200 and headers["content-type"] == "application/json", (status, headers)
+        assert health["status"] == "healthy" and health["service"] == "agentbus", health
+        assert health["active_connections"] == 2, health  # the two WebSockets, not this request
+        assert health["uptime_seconds"] >= 0.2, health
+        assert health["plugins"] == ["websocket", "tap"], health
+        assert health["mcp_status"] == "healthy" and health["upstreams"] == [], health
+        assert health["node"].startswith("agentbus_"), health
+        status, _, body = http_get(port, "/ready")
+        assert status == 200 and json.loads(body) == {"ready": True}
+        clients[0].send_json({"type": "nope", "correlation_id": "n1"})
+        clients[0].recv_json()
+        status, headers, body = http_get(port, "/metrics")
+        text = body.decode()
+        assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4"), headers
+        assert "\nagentbus_ws_connections 2\n" in text, text
+        assert 'agentbus_router_errors_total{error_type="no_route"} 1\n' in text, text
+        assert 'agentbus_ws_messages_total{direction="in"} 2\n' in text, text  # handshake, nope
+        assert text.count("# TYPE agentbus_ws_sessions gauge") == 1, text
+        assert 'agentbus_request_duration_seconds_bucket{le="+Inf"}' in text, text
+        assert http_get(port, "/metrics", "POST")[0] == 405
+        for c in clients:
+            c.close()
+    finally:
+        d.close()
+
+
+def test_static_files_without_traversal():
+    import tempfile
+    root = tempfile.mkdtemp(prefix="ab-www-")
+    outside = tempfile.mkdtemp(prefix="ab-secret-")
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<!doctype html><title>agentbus</title>")
+    os.mkdir(os.path.join(root, "js"))
+    with open(os.path.join(root, "js", "agentbus.js"), "w") as f:
+        f.write("export const x = 1;\n")
+    with open(os.path.join(outside, "secret.txt"), "w") as f:
+        f.write("secret")
+    os.symlink(os.path.join(outside, "secret.txt"), os.path.join(root, "link.txt"))
+    with open(os.path.join(root, ".hidden"), "w") as f:
+        f.write("hidden")
+    d, port, _ = broker("static_dir = %s/\n" % root)
+    try:
+        status, headers, body = http_get(port, "/")
+        assert status == 200 and headers["content-type"] == "text/html; charset=utf-8", headers
+        assert body == b"<!doctype html><title>agentbus</title>", body
+        status, headers, body = http_get(port, "/js/agentbus.js?v=1")
+        assert status == 200 and headers["content-type"] == "text/javascript; charset=utf-8", headers
+        assert http_get(port, "/js/agentbus.js", "HEAD")[2] == b""
+        for bad in ["/../" + os.path.basename(outside) + "/secret.txt", "/js/../index.html",
+                    "/%2e%2e/etc/passwd", "/link.txt", "/.hidden", "/missing.html", "//etc/passwd"]:
+            assert http_get(port, bad)[0] == 404, bad
     finally:
         d.close()
 
@@ -540,5 +628,7 @@ if __name__ == "__main__":
         test_slowloris_is_timed_out_while_others_are_served,
         test_silent_connection_is_pinged_then_closed_with_4000,
         test_shutdown_answers_requests_in_flight_then_closes_with_1001,
+        test_health_ready_and_metrics_tell_the_truth,
+        test_static_files_without_traversal,
         test_python_websockets_client,
     ])

@@ -1,0 +1,202 @@
+#include "websocket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "conn.h"
+#include "http_serve.h"
+
+/* The largest static file served (the console's bundle is far smaller). */
+#define MAX_STATIC_FILE (16 * 1024 * 1024)
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 426: return "Upgrade Required";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+static void respond(struct conn *c, int status, const char *content_type, const char *body,
+                    size_t len, bool head_only)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+	                    "Connection: close\r\n%s\r\n",
+	                    status, status_text(status), content_type, len,
+	                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+	if (len && !head_only)
+		evbuffer_add(out, body, len);
+	conn_flush_and_close(c);
+}
+
+void http_respond(struct conn *c, int status, const char *content_type, const char *body,
+                  size_t len)
+{
+	respond(c, status, content_type, body, len, false);
+}
+
+void http_error(struct conn *c, int status, const char *why)
+{
+	char body[256];
+	/* why is one of our own messages: plain ASCII without quotes. */
+	int len = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", why);
+	ws_log(c->listener, AB_LOG_INFO, "%s: HTTP %d: %s", c->peer, status, why);
+	respond(c, status, "application/json", body, (size_t)len, false);
+}
+
+/* ---- /health, /ready, /metrics ------------------------------------------------- */
+
+static void serve_health(struct conn *c, bool ready_only)
+{
+	const struct ab_services *svc = c->listener->svc;
+	size_t len;
+	bool ready;
+	char *health = svc->render_health(&len, &ready);
+	if (!health) {
+		http_error(c, 500, "out of memory");
+		return;
+	}
+	if (ready_only) {
+		const char *body = ready ? "{\"ready\":true}" : "{\"ready\":false}";
+		http_respond(c, ready ? 200 : 503, "application/json", body, strlen(body));
+	} else {
+		/* /health answers 200 while the process runs; its status says more. */
+		http_respond(c, 200, "application/json", health, len);
+	}
+	svc->report_free(health);
+}
+
+static void serve_metrics(struct conn *c)
+{
+	const struct ab_services *svc = c->listener->svc;
+	size_t len;
+	char *text = svc->render_metrics(&len);
+	if (!text) {
+		http_error(c, 500, "out of memory");
+		return;
+	}
+	http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	svc->report_free(text);
+}
+
+/* ---- static files --------------------------------------------------------------- */
+
+static const char *content_type_of(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" },  { ".js", "text/javascript; charset=utf-8" },
+		{ ".mjs", "text/javascript; charset=utf-8" }, { ".css", "text/css; charset=utf-8" },
+		{ ".json", "application/json" },          { ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },                  { ".ico", "image/x-icon" },
+		{ ".txt", "text/plain; charset=utf-8" },  { ".map", "application/json" },
+		{ ".woff2", "font/woff2" },
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++) {
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* A request path we would serve: plain characters, no "..", no empty or
+ * hidden segment. Everything else is refused before touching the disk. */
+static bool safe_path(const char *path, size_t len)
+{
+	if (len == 0 || path[0] != '/' || len > 512)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = path[i];
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		             (ch >= '0' && ch <= '9') || ch == '/' || ch == '.' || ch == '-' || ch == '_';
+		if (!plain)
+			return false;
+		if (ch == '/' && i + 1 < len && (path[i + 1] == '/' || path[i + 1] == '.'))
+			return false; /* "//", "/..", "/.hidden" */
+	}
+	return true;
+}
+
+static bool serve_static(struct conn *c, const struct http_request *req, bool head_only)
+{
+	struct listener *l = c->listener;
+	if (!l->static_dir)
+		return false;
+	size_t len = req->target.len;
+	const char *q = memchr(req->target.at, '?', len);
+	if (q)
+		len = (size_t)(q - req->target.at);
+	if (!safe_path(req->target.at, len))
+		return false;
+	char path[PATH_MAX];
+	bool dir = req->target.at[len - 1] == '/';
+	int n = snprintf(path, sizeof path, "%s%.*s%s", l->static_dir, (int)len, req->target.at,
+	                 dir ? "index.html" : "");
+	if (n < 0 || (size_t)n >= sizeof path)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_STATIC_FILE) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	char *body = malloc((size_t)st.st_size + 1);
+	ssize_t got = body ? read(fd, body, (size_t)st.st_size) : -1;
+	close(fd);
+	if (got != st.st_size) {
+		free(body);
+		http_error(c, 500, "cannot read the file");
+		return true;
+	}
+	respond(c, 200, content_type_of(path), body, (size_t)got, head_only);
+	free(body);
+	return true;
+}
+
+bool http_serve(struct conn *c, const struct http_request *req)
+{
+	bool get = http_span_equals(req->method, "GET"), head = http_span_equals(req->method, "HEAD");
+	size_t len = req->target.len;
+	const char *q = memchr(req->target.at, '?', len);
+	if (q)
+		len = (size_t)(q - req->target.at);
+	struct http_span path = { req->target.at, len };
+	if (http_span_equals(path, "/health") || http_span_equals(path, "/ready") ||
+	    http_span_equals(path, "/metrics")) {
+		if (!get) {
+			http_error(c, 405, "use GET");
+			return true;
+		}
+		if (http_span_equals(path, "/metrics"))
+			serve_metrics(c);
+		else
+			serve_health(c, http_span_equals(path, "/ready"));
+		return true;
+	}
+	return (get || head) && serve_static(c, req, head);
+}

@@ -1,0 +1,567 @@
+/* Unit tests for plugins/websocket/replay.c: a session's replay ring, the
+ * last messages sent to a frontend bounded by count and by age. Entries are
+ * read back through replay_each_from only; every content check compares the
+ * exact bytes and length, and a randomized run is compared against a simple
+ * reference model of what the ring must hold. */
+#include "build-config.h"
+
+#include <check.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/websocket/replay.h"
+#include "tests/unit/unit_suite.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+#define MAX_SEEN 256
+
+/* ck_assert records a mark point per call (a write to the runner): in the
+ * long loops, only fail through ck_abort_msg. */
+#define fast_assert(cond, ...)                                                                \
+	do {                                                                                   \
+		if (!(cond))                                                                   \
+			ck_abort_msg(__VA_ARGS__);                                             \
+	} while (0)
+
+/* What replay_each_from handed over, in call order. The pointers stay valid
+ * until the ring is changed, so every check runs before the next add. */
+struct seen {
+	size_t n;
+	const struct replay_entry *entry[MAX_SEEN];
+	struct replay_entry copy[MAX_SEEN];
+};
+
+static void collect(const struct replay_entry *e, void *arg)
+{
+	struct seen *s = arg;
+	if (s->n == MAX_SEEN)
+		ck_abort_msg("more than %d entries", MAX_SEEN);
+	s->entry[s->n] = e;
+	s->copy[s->n] = *e;
+	s->n++;
+}
+
+static void each_from(const struct replay *r, uint64_t from, struct seen *s)
+{
+	memset(s, 0, sizeof *s);
+	replay_each_from(r, from, collect, s);
+}
+
+static void never_called(const struct replay_entry *e, void *arg)
+{
+	(void)arg;
+	ck_abort_msg("unexpected entry seq %llu", (unsigned long long)e->seq);
+}
+
+/* The message text used for a seq: distinct content and lengths. */
+static size_t text_for(uint64_t seq, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "{\"seq\":%llu,\"pad\":\"%.*s\"}", (unsigned long long)seq,
+	                 (int)(seq % 7), "xxxxxxx");
+	fast_assert(n > 0 && (size_t)n < size, "text for %llu", (unsigned long long)seq);
+	return (size_t)n;
+}
+
+static void add_seq(struct replay *r, uint64_t seq, uint64_t now_ms)
+{
+	char buf[64];
+	size_t len = text_for(seq, buf, sizeof buf);
+	fast_assert(replay_add(r, seq, buf, len, now_ms) == 0, "add %llu", (unsigned long long)seq);
+}
+
+/* The i-th entry seen is seq, added at at_ms, with the text of text_for. */
+static void check_entry(const struct seen *s, size_t i, uint64_t seq, uint64_t at_ms)
+{
+	char buf[64];
+	size_t len = text_for(seq, buf, sizeof buf);
+	fast_assert(i < s->n, "entry %zu of %zu", i, s->n);
+	const struct replay_entry *e = &s->copy[i];
+	fast_assert(e->seq == seq, "entry %zu: seq %llu, want %llu", i, (unsigned long long)e->seq,
+	            (unsigned long long)seq);
+	fast_assert(e->at_ms == at_ms, "entry %zu: at_ms %llu, want %llu", i,
+	            (unsigned long long)e->at_ms, (unsigned long long)at_ms);
+	fast_assert(e->len == len, "entry %zu: len %zu, want %zu", i, e->len, len);
+	fast_assert(e->data && memcmp(e->data, buf, len) == 0, "entry %zu: data %.*s, want %s", i,
+	            (int)e->len, e->data ? e->data : "", buf);
+}
+
+/* Exactly the seqs first..last (consecutive), each added at at_ms = seq * step. */
+static void check_range(const struct replay *r, uint64_t from, uint64_t first, uint64_t last,
+                        uint64_t step)
+{
+	struct seen s;
+	each_from(r, from, &s);
+	fast_assert(s.n == last - first + 1, "from %llu: %zu entries, want %llu", (unsigned long long)from,
+	            s.n, (unsigned long long)(last - first + 1));
+	for (uint64_t q = first; q <= last; q++)
+		check_entry(&s, (size_t)(q - first), q, q * step);
+}
+
+/* ---- adding and reading back ----------------------------------------------- */
+
+START_TEST(test_empty)
+{
+	struct replay r;
+	replay_init(&r, 8, 1000);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_each_from(&r, 0, never_called, NULL);
+	replay_each_from(&r, 1, never_called, NULL);
+	replay_prune(&r, 0);
+	replay_prune(&r, UINT64_MAX);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_free(&r);
+	replay_free(&r); /* twice is harmless */
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+}
+END_TEST
+
+START_TEST(test_add_each_order_content)
+{
+	static const char m1[] = "{\"type\":\"a\"}";
+	static const char m2[] = "bin\0ary\0"; /* embedded NULs: exact length kept */
+	static const char m3[] = "{\"type\":\"c\",\"text\":\"caf\xC3\xA9\"}";
+	struct replay r;
+	replay_init(&r, 10, 60000);
+	ck_assert_int_eq(replay_add(&r, 1, m1, sizeof m1 - 1, 100), 0);
+	ck_assert_int_eq(replay_add(&r, 2, m2, sizeof m2 - 1, 150), 0);
+	ck_assert_int_eq(replay_add(&r, 3, m3, sizeof m3 - 1, 150), 0);
+	ck_assert_int_eq(replay_add(&r, 4, "", 0, 200), 0); /* an empty one too */
+	ck_assert_uint_eq(replay_oldest(&r), 1);
+
+	struct seen s;
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 4);
+	const char *want[] = { m1, m2, m3, "" };
+	size_t want_len[] = { sizeof m1 - 1, sizeof m2 - 1, sizeof m3 - 1, 0 };
+	uint64_t want_at[] = { 100, 150, 150, 200 };
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_uint_eq(s.copy[i].seq, i + 1);
+		ck_assert_uint_eq(s.copy[i].at_ms, want_at[i]);
+		ck_assert_uint_eq(s.copy[i].len, want_len[i]);
+		ck_assert_ptr_nonnull(s.copy[i].data);
+		ck_assert_msg(memcmp(s.copy[i].data, want[i], want_len[i]) == 0, "entry %zu", i);
+		ck_assert_ptr_ne(s.copy[i].data, want[i]);
+	}
+	/* The same entries, in the same order, on a second walk. */
+	struct seen again;
+	each_from(&r, 1, &again);
+	ck_assert_uint_eq(again.n, 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_ptr_eq(again.entry[i], s.entry[i]);
+	replay_free(&r);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+}
+END_TEST
+
+START_TEST(test_copy_not_aliased)
+{
+	struct replay r;
+	replay_init(&r, 4, 60000);
+	char stack_buf[] = "{\"type\":\"hello\"}";
+	size_t stack_len = strlen(stack_buf);
+	ck_assert_int_eq(replay_add(&r, 1, stack_buf, stack_len, 0), 0);
+	/* A heap source freed right after: reading an alias trips ASan. */
+	size_t heap_len = 4096;
+	char *heap_buf = malloc(heap_len);
+	ck_assert_ptr_nonnull(heap_buf);
+	for (size_t i = 0; i < heap_len; i++)
+		heap_buf[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(replay_add(&r, 2, heap_buf, heap_len, 0), 0);
+
+	memset(stack_buf, 'X', stack_len);
+	memset(heap_buf, 'Y', heap_len);
+	free(heap_buf);
+
+	struct seen s;
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_ptr_ne(s.copy[0].data, stack_buf);
+	ck_assert_uint_eq(s.copy[0].len, stack_len);
+	ck_assert(memcmp(s.copy[0].data, "{\"type\":\"hello\"}", stack_len) == 0);
+	ck_assert_uint_eq(s.copy[1].len, heap_len);
+	for (size_t i = 0; i < heap_len; i++)
+		ck_assert_msg(s.copy[1].data[i] == (char)('a' + i % 26), "byte %zu", i);
+	/* Each entry has its own copy. */
+	ck_assert_ptr_ne(s.copy[0].data, s.copy[1].data);
+	replay_free(&r);
+}
+END_TEST
+
+/* ---- the count bound ------------------------------------------------------- */
+
+START_TEST(test_count_bound)
+{
+	const size_t cap = 5;
+	struct replay r;
+	replay_init(&r, cap, UINT64_MAX);
+	for (uint64_t q = 1; q <= cap; q++) {
+		add_seq(&r, q, q * 10);
+		ck_assert_uint_eq(replay_oldest(&r), 1);
+		check_range(&r, 0, 1, q, 10);
+	}
+	/* N + k: the last N stay, the oldest goes first. */
+	for (uint64_t q = cap + 1; q <= cap + 3; q++) {
+		add_seq(&r, q, q * 10);
+		ck_assert_uint_eq(replay_oldest(&r), q - cap + 1);
+		check_range(&r, 0, q - cap + 1, q, 10);
+	}
+	ck_assert_uint_eq(replay_oldest(&r), 4);
+	check_range(&r, 0, 4, 8, 10);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_cap_one)
+{
+	struct replay r;
+	replay_init(&r, 1, UINT64_MAX);
+	for (uint64_t q = 1; q <= 10; q++) {
+		add_seq(&r, q, q);
+		ck_assert_uint_eq(replay_oldest(&r), q);
+		check_range(&r, 0, q, q, 1);
+	}
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_cap_zero)
+{
+	struct replay r;
+	replay_init(&r, 0, 1000);
+	for (uint64_t q = 1; q <= 100; q++) {
+		ck_assert_int_eq(replay_add(&r, q, "{}", 2, q), 0);
+		ck_assert_uint_eq(replay_oldest(&r), 0);
+	}
+	replay_each_from(&r, 0, never_called, NULL);
+	replay_each_from(&r, 50, never_called, NULL);
+	replay_prune(&r, 0);
+	replay_prune(&r, 1000000);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_free(&r);
+	ck_assert_int_eq(replay_add(&r, 101, "{}", 2, 101), 0);
+	replay_each_from(&r, 0, never_called, NULL);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_wraparound)
+{
+	/* cap 3, 100 adds: the ring's start goes round dozens of times. */
+	struct replay r;
+	replay_init(&r, 3, UINT64_MAX);
+	for (uint64_t q = 1; q <= 100; q++) {
+		add_seq(&r, q, q * 3);
+		uint64_t first = q > 3 ? q - 2 : 1;
+		ck_assert_uint_eq(replay_oldest(&r), first);
+		check_range(&r, 0, first, q, 3);
+	}
+	check_range(&r, 0, 98, 100, 3);
+	check_range(&r, 99, 99, 100, 3);
+	check_range(&r, 100, 100, 100, 3);
+	replay_each_from(&r, 101, never_called, NULL);
+	replay_free(&r);
+}
+END_TEST
+
+/* ---- the age bound --------------------------------------------------------- */
+
+START_TEST(test_age_bound)
+{
+	struct replay r;
+	replay_init(&r, 10, 1000);
+	ck_assert_int_eq(replay_add(&r, 1, "one", 3, 0), 0);
+	ck_assert_int_eq(replay_add(&r, 2, "two", 3, 500), 0);
+	ck_assert_int_eq(replay_add(&r, 3, "three", 5, 1000), 0);
+	ck_assert_int_eq(replay_add(&r, 4, "four", 4, 1500), 0);
+	struct seen s;
+
+	replay_prune(&r, 0);
+	replay_prune(&r, 999);
+	ck_assert_uint_eq(replay_oldest(&r), 1);
+	/* exactly max_age old: kept */
+	replay_prune(&r, 1000);
+	ck_assert_uint_eq(replay_oldest(&r), 1);
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 4);
+	/* one ms more: dropped, and only it */
+	replay_prune(&r, 1001);
+	ck_assert_uint_eq(replay_oldest(&r), 2);
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.copy[0].seq, 2);
+	ck_assert_uint_eq(s.copy[0].len, 3);
+	ck_assert(memcmp(s.copy[0].data, "two", 3) == 0);
+	ck_assert_uint_eq(s.copy[2].seq, 4);
+
+	replay_prune(&r, 1500); /* seq 2 exactly max_age old */
+	ck_assert_uint_eq(replay_oldest(&r), 2);
+	/* several at once: seq 2 (2000 old) and 3 (1500 old); 4 is exactly 1000 */
+	replay_prune(&r, 2500);
+	ck_assert_uint_eq(replay_oldest(&r), 4);
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_uint_eq(s.copy[0].seq, 4);
+	ck_assert_uint_eq(s.copy[0].at_ms, 1500);
+	ck_assert_uint_eq(s.copy[0].len, 4);
+	ck_assert(memcmp(s.copy[0].data, "four", 4) == 0);
+
+	/* all of them */
+	replay_prune(&r, 2501);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_each_from(&r, 0, never_called, NULL);
+
+	/* emptied by age, the ring takes new entries */
+	ck_assert_int_eq(replay_add(&r, 5, "five", 4, 3000), 0);
+	ck_assert_uint_eq(replay_oldest(&r), 5);
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert(memcmp(s.copy[0].data, "five", 4) == 0);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_age_zero)
+{
+	/* max_age 0: only what was stamped this very millisecond survives. */
+	struct replay r;
+	replay_init(&r, 4, 0);
+	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 7), 0);
+	ck_assert_int_eq(replay_add(&r, 2, "b", 1, 8), 0);
+	replay_prune(&r, 7);
+	ck_assert_uint_eq(replay_oldest(&r), 1);
+	replay_prune(&r, 8);
+	ck_assert_uint_eq(replay_oldest(&r), 2);
+	replay_prune(&r, 9);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_age_and_count)
+{
+	/* Both bounds on a wrapped ring: pruning starts from the true oldest. */
+	struct replay r;
+	replay_init(&r, 3, 100);
+	for (uint64_t q = 1; q <= 7; q++)
+		add_seq(&r, q, q * 10); /* keeps 5, 6, 7 at 50, 60, 70 */
+	check_range(&r, 0, 5, 7, 10);
+	replay_prune(&r, 150); /* 5 is exactly 100 old */
+	check_range(&r, 0, 5, 7, 10);
+	replay_prune(&r, 161); /* 5 and 6 go */
+	check_range(&r, 0, 7, 7, 10);
+	add_seq(&r, 8, 80);
+	add_seq(&r, 9, 90);
+	add_seq(&r, 10, 100); /* 7 drops by count */
+	check_range(&r, 0, 8, 10, 10);
+	replay_free(&r);
+}
+END_TEST
+
+/* ---- each_from ------------------------------------------------------------- */
+
+START_TEST(test_each_from_ranges)
+{
+	struct replay r;
+	replay_init(&r, 10, UINT64_MAX);
+	static const uint64_t seqs[] = { 10, 20, 30, 40 };
+	for (size_t i = 0; i < 4; i++) {
+		char text[8];
+		int n = snprintf(text, sizeof text, "m%zu", i);
+		ck_assert_int_eq(replay_add(&r, seqs[i], text, (size_t)n, i), 0);
+	}
+	ck_assert_uint_eq(replay_oldest(&r), 10);
+	static const struct {
+		uint64_t from;
+		size_t first; /* index into seqs of the first entry expected */
+	} cases[] = {
+		{ 0, 0 },  { 1, 0 },  { 9, 0 },  { 10, 0 }, { 11, 1 }, { 20, 1 },
+		{ 25, 2 }, { 30, 2 }, { 39, 3 }, { 40, 3 }, { 41, 4 }, { UINT64_MAX, 4 },
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct seen s;
+		each_from(&r, cases[c].from, &s);
+		ck_assert_msg(s.n == 4 - cases[c].first, "from %llu: %zu entries",
+		              (unsigned long long)cases[c].from, s.n);
+		for (size_t i = 0; i < s.n; i++) {
+			size_t k = cases[c].first + i;
+			char text[8];
+			int n = snprintf(text, sizeof text, "m%zu", k);
+			ck_assert_uint_eq(s.copy[i].seq, seqs[k]);
+			ck_assert_uint_eq(s.copy[i].at_ms, k);
+			ck_assert_uint_eq(s.copy[i].len, (size_t)n);
+			ck_assert(memcmp(s.copy[i].data, text, (size_t)n) == 0);
+		}
+	}
+	/* above the newest: no call at all */
+	replay_each_from(&r, 41, never_called, NULL);
+	replay_each_from(&r, UINT64_MAX, never_called, NULL);
+	replay_free(&r);
+}
+END_TEST
+
+/* ---- against a model ------------------------------------------------------- */
+
+static uint64_t lcg(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *state >> 33;
+}
+
+START_TEST(test_model)
+{
+	/* Random adds, prunes and reads, compared against an array of what
+	 * must survive: the last cap entries not older than max_age. */
+	enum { STEPS = 3000 };
+	static const size_t caps[] = { 1, 2, 3, 7, 16 };
+	for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
+		size_t cap = caps[c];
+		const uint64_t max_age = 50;
+		struct replay r;
+		replay_init(&r, cap, max_age);
+		uint64_t model_seq[16], model_at[16];
+		size_t model_n = 0;
+		uint64_t seq = 0, now = 1000, rng = 42 + c;
+		for (int step = 0; step < STEPS; step++) {
+			uint64_t op = lcg(&rng) % 10;
+			now += lcg(&rng) % 8;
+			if (op < 6) {
+				seq += 1 + lcg(&rng) % 3;
+				add_seq(&r, seq, now);
+				if (model_n == cap) {
+					memmove(model_seq, model_seq + 1, (cap - 1) * sizeof *model_seq);
+					memmove(model_at, model_at + 1, (cap - 1) * sizeof *model_at);
+					model_n--;
+				}
+				model_seq[model_n] = seq;
+				model_at[model_n] = now;
+				model_n++;
+			} else if (op < 8) {
+				replay_prune(&r, now);
+				size_t drop = 0;
+				while (drop < model_n && now - model_at[drop] > max_age)
+					drop++;
+				memmove(model_seq, model_seq + drop, (model_n - drop) * sizeof *model_seq);
+				memmove(model_at, model_at + drop, (model_n - drop) * sizeof *model_at);
+				model_n -= drop;
+			}
+			fast_assert(replay_oldest(&r) == (model_n ? model_seq[0] : 0), "cap %zu step %d: oldest",
+			            cap, step);
+			uint64_t from = seq ? lcg(&rng) % (seq + 2) : 0;
+			struct seen s;
+			each_from(&r, from, &s);
+			size_t k = 0;
+			while (k < model_n && model_seq[k] < from)
+				k++;
+			if (s.n != model_n - k)
+				ck_abort_msg("cap %zu step %d from %llu: %zu entries, want %zu", cap, step,
+				             (unsigned long long)from, s.n, model_n - k);
+			for (size_t i = 0; i < s.n; i++)
+				check_entry(&s, i, model_seq[k + i], model_at[k + i]);
+		}
+		replay_free(&r);
+	}
+}
+END_TEST
+
+/* ---- freeing --------------------------------------------------------------- */
+
+START_TEST(test_free_reuse)
+{
+	struct replay r;
+	replay_init(&r, 3, 1000);
+	for (uint64_t q = 1; q <= 5; q++)
+		add_seq(&r, q, q); /* wrapped: the start is not at 0 */
+	replay_free(&r);
+	ck_assert_uint_eq(replay_oldest(&r), 0);
+	replay_each_from(&r, 0, never_called, NULL);
+	replay_prune(&r, 5000);
+
+	/* used again without a new init: same bounds, nothing of before */
+	for (uint64_t q = 6; q <= 10; q++) {
+		add_seq(&r, q, q);
+		uint64_t first = q >= 8 ? q - 2 : 6;
+		ck_assert_uint_eq(replay_oldest(&r), first);
+		check_range(&r, 0, first, q, 1);
+	}
+	replay_prune(&r, 1009); /* 8 is 1001 old */
+	check_range(&r, 0, 9, 10, 1);
+	replay_free(&r);
+	replay_free(&r);
+
+	/* and after a new init, with other bounds */
+	replay_init(&r, 2, 5);
+	add_seq(&r, 1, 100);
+	add_seq(&r, 2, 200);
+	add_seq(&r, 3, 300);
+	check_range(&r, 0, 2, 3, 100);
+	replay_prune(&r, 305);
+	check_range(&r, 0, 3, 3, 100);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_free_full_ring)
+{
+	/* A full ring of large messages, freed: ASan reports any leak. */
+	struct replay r;
+	replay_init(&r, 64, UINT64_MAX);
+	size_t len = 64 * 1024;
+	char *big = malloc(len);
+	ck_assert_ptr_nonnull(big);
+	for (uint64_t q = 1; q <= 200; q++) {
+		memset(big, (int)('a' + q % 26), len);
+		ck_assert_int_eq(replay_add(&r, q, big, len - q, q), 0);
+	}
+	struct seen s;
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 64);
+	for (size_t i = 0; i < 64; i++) {
+		uint64_t q = 137 + i;
+		ck_assert_uint_eq(s.copy[i].seq, q);
+		ck_assert_uint_eq(s.copy[i].len, len - q);
+		ck_assert(s.copy[i].data[0] == (char)('a' + q % 26));
+		ck_assert(s.copy[i].data[len - q - 1] == (char)('a' + q % 26));
+	}
+	free(big);
+	replay_free(&r);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("replay");
+	TCase *tc = tcase_create("add");
+	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_add_each_order_content);
+	tcase_add_test(tc, test_copy_not_aliased);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("count");
+	tcase_add_test(tc, test_count_bound);
+	tcase_add_test(tc, test_cap_one);
+	tcase_add_test(tc, test_cap_zero);
+	tcase_add_test(tc, test_wraparound);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("age");
+	tcase_add_test(tc, test_age_bound);
+	tcase_add_test(tc, test_age_zero);
+	tcase_add_test(tc, test_age_and_count);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("each_from");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_each_from_ranges);
+	tcase_add_test(tc, test_model);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("free");
+	tcase_add_test(tc, test_free_reuse);
+	tcase_add_test(tc, test_free_full_ring);
+	suite_add_tcase(s, tc);
+	return s;
+}
