@@ -5,6 +5,7 @@ all or nothing, SIGTERM, refusing broken plugins, daemonizing."""
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -280,7 +281,8 @@ def test_default_stands_in_for_an_unset_variable_with_a_warning():
     d.env = env_free
     try:
         d.start()
-        d.wait_log(r"AB_TEST_LISTEN is not set, using the default '127\.0\.0\.1:%d'" % port)
+        d.wait_log(r"%s:5: listen: AB_TEST_LISTEN is not set, using the default '127\.0\.0\.1:%d'"
+                   % (re.escape(d.path), port))
         Tap(port).register("front_1")
         assert d.stop() == 0
     finally:
