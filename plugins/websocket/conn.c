@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "http_serve.h"
+#include "ip_counts.h"
 #include "session.h"
 #include "ws_handshake.h"
 
@@ -60,6 +61,8 @@ void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->n_conns--;
+	if (c->counted)
+		ip_counts_remove(l->per_ip, c->ip);
 	ws_reader_free(&c->reader);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
@@ -87,13 +90,59 @@ static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size
 		evbuffer_add(out, data, len);
 }
 
-void conn_send_text(struct conn *c, const char *data, size_t len)
+/* A reader that does not keep up: drop the connection (its queued output
+ * too) so memory stays bounded. Its session keeps the messages for
+ * replay, and the client resumes. Freed by the timer, never from here:
+ * this may run inside this connection's own callbacks. */
+static void drop_slow_reader(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ws_log(c->listener, AB_LOG_WARNING, "%s: %zu bytes unread: dropping a slow reader", c->peer,
+	       evbuffer_get_length(out));
+	if (c->session)
+		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	set_state(c, CONN_FLUSHING);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	arm(c, 0);
+}
+
+bool conn_send_text(struct conn *c, const char *data, size_t len)
 {
 	if (c->state != CONN_OPEN)
-		return;
+		return false;
+	/* One message always fits an empty buffer, however large; beyond that
+	 * the reader has to keep up. */
+	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (queued && queued + len > c->listener->max_output) {
+		drop_slow_reader(c);
+		return false;
+	}
 	send_frame(c, WS_OP_TEXT, data, len);
 	c->listener->counters.messages_out++;
 	c->listener->counters.bytes_out += len;
+	return true;
+}
+
+bool conn_has_room(const struct conn *c, size_t len)
+{
+	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->state == CONN_OPEN && (queued == 0 || queued + len <= c->listener->max_output / 2);
+}
+
+/* The rate limit's token bucket: may this connection send one more? */
+static bool take_token(struct conn *c)
+{
+	struct listener *l = c->listener;
+	if (l->rate_limit <= 0)
+		return true;
+	uint64_t now = ws_now_ms();
+	c->tokens += (double)(now - c->tokens_at_ms) * l->rate_limit / 1000.0;
+	if (c->tokens > l->rate_burst)
+		c->tokens = l->rate_burst;
+	c->tokens_at_ms = now;
+	c->tokens -= 1;
+	return c->tokens >= 0;
 }
 
 static void send_close_frame(struct conn *c, uint16_t code, const char *reason)
@@ -237,6 +286,9 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	ws_reader_init(&c->reader, l->max_message, true);
 	c->last_heard_ms = ws_now_ms();
 	arm(c, l->ping_interval_ms);
+	/* on_write runs when the output falls to a quarter of the bound: a
+	 * resumption's backlog keeps flowing without ever passing it. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, l->max_output / 4, 0);
 	c->session = session_open(l, c, legacy, user_id);
 	if (!c->session) {
 		conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
@@ -273,7 +325,12 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 		else if (c->session) {
 			c->listener->counters.messages_in++;
 			c->listener->counters.bytes_in += ev->len;
-			session_on_text(c->session, (const char *)ev->data, ev->len);
+			if (take_token(c))
+				session_on_text(c->session, (const char *)ev->data, ev->len);
+			else if (c->tokens < -c->listener->rate_burst) /* it keeps flooding */
+				conn_close(c, WS_CLOSE_RATE_LIMITED, "rate limit exceeded");
+			else
+				session_rate_limited(c->session, (const char *)ev->data, ev->len);
 		}
 		break;
 	case WS_EV_PING:
@@ -339,6 +396,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == CONN_FLUSHING)
 		conn_free(c);
+	else if (c->session && c->session->replaying)
+		session_pump(c->session);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -377,7 +436,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void format_peer(const struct sockaddr *addr, char out[64])
+static void format_peer(const struct sockaddr *addr, char out[64], char ip[48])
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -391,6 +450,7 @@ static void format_peer(const struct sockaddr *addr, char out[64])
 		port = ntohs(in6->sin6_port);
 	}
 	snprintf(out, 64, "%s:%u", host, port);
+	snprintf(ip, 48, "%s", host);
 }
 
 void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *addr, int addr_len)
@@ -401,7 +461,9 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 		return;
 	}
 	c->listener = l;
-	format_peer(addr, c->peer);
+	format_peer(addr, c->peer, c->ip);
+	c->tokens = l->rate_burst;
+	c->tokens_at_ms = ws_now_ms();
 	unsigned char raw[8];
 	evutil_secure_rng_get_bytes(raw, sizeof raw);
 	for (size_t i = 0; i < sizeof raw; i++)
@@ -431,4 +493,8 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 		http_error(c, 503, "too many connections");
 		return;
 	}
+	size_t from_ip = ip_counts_add(l->per_ip, c->ip);
+	c->counted = from_ip > 0;
+	if (from_ip == 0 || from_ip > l->max_connections_per_ip)
+		http_error(c, 503, "too many connections from this address");
 }

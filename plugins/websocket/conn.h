@@ -31,6 +31,10 @@ struct conn {
 	struct session *session;
 	char id[17];          /* connection_id: 16 hex digits */
 	char peer[64];        /* "address:port", for logs */
+	char ip[48];          /* the address alone, for the per-address limit */
+	bool counted;         /* counted in the listener's per-address table */
+	double tokens;        /* the rate limit's bucket */
+	uint64_t tokens_at_ms;
 	struct event *timer;  /* head timeout, then idle checks, then close timeout */
 	uint64_t last_heard_ms;
 	bool ping_outstanding;
@@ -40,8 +44,13 @@ struct conn {
 /* Accept a new TCP connection (takes the socket). */
 void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *addr, int addr_len);
 
-/* Send one text message. */
-void conn_send_text(struct conn *c, const char *data, size_t len);
+/* Send one text message. Returns false when it was not sent: the
+ * connection is closing, or its reader is too slow and it was dropped. */
+bool conn_send_text(struct conn *c, const char *data, size_t len);
+
+/* Would len more bytes keep the output within half the listener's bound
+ * (or is it empty)? */
+bool conn_has_room(const struct conn *c, size_t len);
 
 /* Begin the close handshake with this code and reason; the connection is
  * freed when it completes or times out. */

@@ -8,7 +8,8 @@ plugins_websocket_libwscodec_la_SOURCES = \
 	plugins/websocket/http_parse.c plugins/websocket/http_parse.h \
 	plugins/websocket/ws_handshake.c plugins/websocket/ws_handshake.h \
 	plugins/websocket/stamp.c plugins/websocket/stamp.h \
-	plugins/websocket/replay.c plugins/websocket/replay.h
+	plugins/websocket/replay.c plugins/websocket/replay.h \
+	plugins/websocket/ip_counts.c plugins/websocket/ip_counts.h
 plugins_websocket_libwscodec_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(YAJL_CFLAGS)
 plugins_websocket_libwscodec_la_LIBADD = $(OPENSSL_LIBS) $(YAJL_LIBS)
 

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,7 +7,7 @@
 void replay_init(struct replay *r, size_t max_messages, uint64_t max_age_ms)
 {
 	memset(r, 0, sizeof *r);
-	r->cap = max_messages;
+	r->cap = r->bound = max_messages;
 	r->max_age_ms = max_age_ms;
 }
 
@@ -30,7 +31,23 @@ void replay_free(struct replay *r)
 	r->ring = NULL;
 }
 
-int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms)
+/* Double the ring, keeping the entries in order. */
+static int grow(struct replay *r)
+{
+	struct replay_entry *ring = calloc(r->cap * 2, sizeof *ring);
+	if (!ring)
+		return -1;
+	for (size_t i = 0; i < r->count; i++)
+		ring[i] = *at(r, i);
+	free(r->ring);
+	r->ring = ring;
+	r->start = 0;
+	r->cap *= 2;
+	return 0;
+}
+
+int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms,
+               uint64_t keep_from)
 {
 	if (r->cap == 0)
 		return 0;
@@ -41,8 +58,14 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 		return -1;
 	memcpy(copy, data, len);
 	copy[len] = '\0';
-	if (r->count == r->cap)
+	/* Past the bound (grown for a resumption), what is no longer needed goes. */
+	while (r->count >= r->bound && at(r, 0)->seq < keep_from)
 		drop_oldest(r);
+	if (r->count == r->cap) {
+		bool needed = at(r, 0)->seq >= keep_from;
+		if (!(needed && r->cap < 4 * r->bound && grow(r) == 0))
+			drop_oldest(r);
+	}
 	*at(r, r->count) = (struct replay_entry){ .seq = seq, .at_ms = now_ms, .data = copy, .len = len };
 	r->count++;
 	return 0;
@@ -67,4 +90,14 @@ void replay_each_from(const struct replay *r, uint64_t from,
 		if (e->seq >= from)
 			fn(e, arg);
 	}
+}
+
+const struct replay_entry *replay_find(const struct replay *r, uint64_t from)
+{
+	for (size_t i = 0; i < r->count; i++) {
+		const struct replay_entry *e = at(r, i);
+		if (e->seq >= from)
+			return e;
+	}
+	return NULL;
 }

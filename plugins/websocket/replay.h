@@ -19,21 +19,28 @@ struct replay_entry {
 struct replay {
 	struct replay_entry *ring;
 	size_t cap, start, count;
+	size_t bound; /* the configured count; cap may grow past it while resuming */
 	uint64_t max_age_ms;
 };
 
 void replay_init(struct replay *r, size_t max_messages, uint64_t max_age_ms);
 void replay_free(struct replay *r);
 
-/* Keep a copy of a message (seqs must increase). The oldest is dropped when
- * full. Returns 0, or -1 without memory. */
-int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms);
+/* Keep a copy of a message (seqs must increase). When full, the oldest is
+ * dropped, unless its seq is keep_from or later (still to be sent to a
+ * resuming client): then the buffer grows, up to four times its bound.
+ * Returns 0, or -1 without memory. */
+int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms,
+               uint64_t keep_from);
 
 /* Drop what is older than the age bound. */
 void replay_prune(struct replay *r, uint64_t now_ms);
 
 /* The oldest seq held, or 0 when empty. */
 uint64_t replay_oldest(const struct replay *r);
+
+/* The oldest entry with seq >= from, or NULL. */
+const struct replay_entry *replay_find(const struct replay *r, uint64_t from);
 
 /* Calls fn for each entry with seq >= from, oldest first. */
 void replay_each_from(const struct replay *r, uint64_t from,

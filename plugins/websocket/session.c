@@ -49,15 +49,16 @@ static int send_message(struct session *s, const char *json, size_t len)
 		s->seq = seq;
 		uint64_t at = ws_now_ms();
 		replay_prune(&s->replay, at);
-		if (replay_add(&s->replay, seq, out.data, out.len, at) < 0)
+		/* What a resumption still has to send is not pushed out by what
+		 * arrives meanwhile (the buffer grows instead, within a bound). */
+		uint64_t keep_from = s->replaying ? s->pump_seq : UINT64_MAX;
+		if (replay_add(&s->replay, seq, out.data, out.len, at, keep_from) < 0)
 			ws_log(l, AB_LOG_WARNING, "%s: out of memory: seq %llu cannot be replayed",
 			       s->agent_id, (unsigned long long)seq);
 	}
-	if (s->conn) {
-		conn_send_text(s->conn, out.data, out.len);
-		if (seq)
-			s->sent_seq = seq;
-	}
+	/* During a resumption, new messages queue behind the backlog. */
+	if (s->conn && !(s->replaying && seq) && conn_send_text(s->conn, out.data, out.len) && seq)
+		s->sent_seq = seq;
 	stamp_free(&out);
 	return 0;
 }
@@ -285,21 +286,34 @@ static struct session *take_over(struct session *fresh, struct session *old)
 	return old;
 }
 
-static void send_replayed(const struct replay_entry *e, void *arg)
+/* Send the backlog from pump_seq on while the connection has room (the
+ * output bound would drop a reader sent it all at once); conn.c calls again
+ * as the output drains. */
+void session_pump(struct session *s)
 {
-	struct session *s = arg;
-	conn_send_text(s->conn, e->data, e->len);
-	s->sent_seq = e->seq;
+	while (s->replaying && s->conn) {
+		const struct replay_entry *e = replay_find(&s->replay, s->pump_seq);
+		if (!e) {
+			s->replaying = false;
+			return;
+		}
+		if (!conn_has_room(s->conn, e->len))
+			return;
+		s->pump_seq = e->seq + 1;
+		if (conn_send_text(s->conn, e->data, e->len))
+			s->sent_seq = e->seq;
+	}
 }
 
-/* Send again, as they were, the messages after `after`. Returns false when
- * some of them are no longer held (the window was exceeded). */
+/* Begin sending again, as they were, the messages after `after`. Returns
+ * false when some of them are no longer held (the window was exceeded). */
 static bool replay_after(struct session *s, uint64_t after)
 {
 	replay_prune(&s->replay, ws_now_ms());
 	uint64_t oldest = replay_oldest(&s->replay);
 	bool complete = after >= s->seq || (oldest && oldest <= after + 1);
-	replay_each_from(&s->replay, after + 1, send_replayed, s);
+	s->replaying = true;
+	s->pump_seq = after + 1;
 	return complete;
 }
 
@@ -402,6 +416,7 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 	put_key(g, "heartbeat_interval");
 	yajl_gen_integer(g, l->heartbeat_interval_s);
 	finish(s, g);
+	session_pump(s); /* the backlog, then this acknowledgement */
 }
 
 static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
@@ -457,6 +472,17 @@ void session_on_text(struct session *s, const char *data, size_t len)
 		if (rc < 0)
 			send_error(s, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the message");
 	}
+	svc->msg_unref(msg);
+}
+
+void session_rate_limited(struct session *s, const char *data, size_t len)
+{
+	const struct ab_services *svc = s->l->svc;
+	ab_msg *msg = svc->msg_parse(data, len, NULL); /* only for its correlation_id */
+	char text[96];
+	snprintf(text, sizeof text, "more than %.0f messages per second; this one was dropped",
+	         s->l->rate_limit);
+	send_error(s, msg ? svc->msg_correlation_id(msg) : NULL, AB_ERR_RATE_LIMITED, text);
 	svc->msg_unref(msg);
 }
 

@@ -29,6 +29,8 @@ struct session {
 	bool realtime;    /* asked for interim replies (real_time_updates) */
 	uint64_t seq;      /* the last seq stamped */
 	uint64_t sent_seq; /* the last seq written to a connection */
+	bool replaying;    /* a resumption's backlog is being sent ... */
+	uint64_t pump_seq; /* ... from this seq on, as the connection drains */
 	struct replay replay;
 	ab_timer *handshake_timer;
 	ab_timer *expiry; /* while detached: the end of the replay window */
@@ -41,10 +43,17 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 /* A text message arrived. */
 void session_on_text(struct session *s, const char *data, size_t len);
 
+/* A text message arrived over the connection's rate: refused with a
+ * rate_limited error. */
+void session_rate_limited(struct session *s, const char *data, size_t len);
+
 /* The connection c is going away, with this close code (the client's, ours,
  * or 1006 when it dropped). The session ends, or waits for the client to
  * resume it within the replay window. */
 void session_detach(struct session *s, struct conn *c, uint16_t code);
+
+/* The connection drained its output: send more of a resumption's backlog. */
+void session_pump(struct session *s);
 
 /* End every session (the listener is being destroyed). */
 void session_end_all(struct listener *l);

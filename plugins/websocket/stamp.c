@@ -1,72 +1,145 @@
 #define _GNU_SOURCE /* memmem */
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
+#include <yajl/yajl_parse.h>
 
 #include "stamp.h"
 
-static void gen_value(yajl_gen g, yajl_val v)
+/* Rebuilding copies the members as written, less the top-level seq and
+ * timestamp ones. yajl's callbacks see the keys decoded (an escaped
+ * "s\u0065q" is seq too) and, through the bytes consumed, where each
+ * top-level member ends. A tree and a generator would lose strings with
+ * NUL and refuse deep nesting. */
+struct strip {
+	yajl_handle h;
+	const char *json;
+	unsigned depth; /* 1 inside the message's object */
+	bool drop;      /* the current top-level member is seq or timestamp */
+	size_t from;    /* where its text begins: after the previous one */
+	char *out;      /* the kept members, comma-separated */
+	size_t len;
+};
+
+/* A top-level value ended: keep its member, less the comma and blanks before it. */
+static int member_end(struct strip *s)
 {
-	if (YAJL_IS_STRING(v)) {
-		const char *s = YAJL_GET_STRING(v);
-		yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-	} else if (YAJL_IS_NUMBER(v)) {
-		const char *n = YAJL_GET_NUMBER(v);
-		yajl_gen_number(g, n, strlen(n));
-	} else if (YAJL_IS_OBJECT(v)) {
-		yajl_gen_map_open(g);
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			const char *k = v->u.object.keys[i];
-			yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-			gen_value(g, v->u.object.values[i]);
-		}
-		yajl_gen_map_close(g);
-	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < v->u.array.len; i++)
-			gen_value(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
-	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-		yajl_gen_bool(g, YAJL_IS_TRUE(v));
-	} else {
-		yajl_gen_null(g);
-	}
+	size_t end = yajl_get_bytes_consumed(s->h);
+	const char *p = s->json + s->from, *stop = s->json + end;
+	s->from = end;
+	if (s->drop)
+		return 1;
+	while (p < stop && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	if (s->len)
+		s->out[s->len++] = ',';
+	memcpy(s->out + s->len, p, (size_t)(stop - p));
+	s->len += (size_t)(stop - p);
+	return 1;
 }
+
+static int strip_scalar(void *ctx)
+{
+	struct strip *s = ctx;
+	return s->depth == 1 ? member_end(s) : 1;
+}
+
+static int strip_boolean(void *ctx, int value)
+{
+	return strip_scalar(ctx);
+}
+
+static int strip_number(void *ctx, const char *text, size_t len)
+{
+	return strip_scalar(ctx);
+}
+
+static int strip_string(void *ctx, const unsigned char *text, size_t len)
+{
+	return strip_scalar(ctx);
+}
+
+static int strip_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+	struct strip *s = ctx;
+	if (s->depth == 1)
+		s->drop = (len == 3 && memcmp(key, "seq", 3) == 0) ||
+		          (len == 9 && memcmp(key, "timestamp", 9) == 0);
+	return 1;
+}
+
+static int strip_start_map(void *ctx)
+{
+	struct strip *s = ctx;
+	if (s->depth++ == 0)
+		s->from = yajl_get_bytes_consumed(s->h);
+	return 1;
+}
+
+static int strip_start_array(void *ctx)
+{
+	struct strip *s = ctx;
+	if (s->depth == 0)
+		return 0; /* not an object */
+	s->depth++;
+	return 1;
+}
+
+static int strip_end(void *ctx)
+{
+	struct strip *s = ctx;
+	return --s->depth == 1 ? member_end(s) : 1;
+}
+
+static const yajl_callbacks strip_callbacks = {
+	.yajl_null = strip_scalar,
+	.yajl_boolean = strip_boolean,
+	.yajl_number = strip_number,
+	.yajl_string = strip_string,
+	.yajl_start_map = strip_start_map,
+	.yajl_map_key = strip_map_key,
+	.yajl_end_map = strip_end,
+	.yajl_start_array = strip_start_array,
+	.yajl_end_array = strip_end,
+};
 
 /* The members of the object, without top-level seq and timestamp, as the
  * text between the braces. */
 static char *members_without_stamps(const char *json, size_t *len)
 {
-	char *copy = strndup(json, *len);
-	yajl_val tree = copy ? yajl_tree_parse(copy, NULL, 0) : NULL;
-	free(copy);
-	if (!tree || !YAJL_IS_OBJECT(tree)) {
-		yajl_tree_free(tree);
+	struct strip s = { .json = json, .out = malloc(*len + 1) };
+	if (!s.out || !(s.h = yajl_alloc(&strip_callbacks, NULL, &s))) {
+		free(s.out);
 		return NULL;
 	}
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	for (size_t i = 0; i < tree->u.object.len; i++) {
-		const char *k = tree->u.object.keys[i];
-		if (strcmp(k, "seq") == 0 || strcmp(k, "timestamp") == 0)
-			continue;
-		yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-		gen_value(g, tree->u.object.values[i]);
+	yajl_status status = yajl_parse(s.h, (const unsigned char *)json, *len);
+	if (status == yajl_status_ok)
+		status = yajl_complete_parse(s.h);
+	yajl_free(s.h);
+	if (status != yajl_status_ok) {
+		free(s.out);
+		return NULL;
 	}
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
-	size_t buf_len;
-	yajl_gen_get_buf(g, &buf, &buf_len);
-	char *members = strndup((const char *)buf + 1, buf_len - 2); /* without { } */
-	*len = buf_len - 2;
-	yajl_gen_free(g);
-	yajl_tree_free(tree);
-	return members;
+	*len = s.len;
+	return s.out;
+}
+
+/* Whether the message may have a top-level seq or timestamp member: their
+ * names appear, or a lower-case letter written as an escape (\u0073 for s). */
+static bool may_have_stamps(const char *json, size_t len)
+{
+	if (memmem(json, len, "\"seq\"", 5) || memmem(json, len, "\"timestamp\"", 11))
+		return true;
+	const char *end = json + len;
+	for (const char *p = json; (p = memmem(p, (size_t)(end - p), "\\u00", 4)); p += 4) {
+		if (end - p > 4 && (p[4] == '6' || p[4] == '7'))
+			return true;
+	}
+	return false;
 }
 
 int stamp_message(const char *json, size_t len, uint64_t seq, const char *timestamp,
@@ -78,8 +151,8 @@ int stamp_message(const char *json, size_t len, uint64_t seq, const char *timest
 	const char *body;
 	size_t body_len;
 	char *rebuilt = NULL;
-	if (memmem(json, len, "\"seq\"", 5) || memmem(json, len, "\"timestamp\"", 11)) {
-		/* Perhaps only inside a string or a nested object: the tree says. */
+	if (may_have_stamps(json, len)) {
+		/* Perhaps only inside a string or a nested object: the parse says. */
 		body_len = len;
 		rebuilt = members_without_stamps(json, &body_len);
 		if (!rebuilt)

@@ -12,6 +12,7 @@
 #include <event2/util.h>
 
 #include "conn.h"
+#include "ip_counts.h"
 #include "session.h"
 
 static const struct ab_option websocket_options[] = {
@@ -31,6 +32,14 @@ static const struct ab_option websocket_options[] = {
 	  "the heartbeat interval announced to frontends (whole seconds)" },
 	{ "max_connections", AB_OPT_INT, "10000", AB_OPT_RELOADABLE, 1, 10000000, NULL,
 	  "connections beyond this get 503" },
+	{ "max_connections_per_ip", AB_OPT_INT, "256", AB_OPT_RELOADABLE, 1, 10000000, NULL,
+	  "connections from one client address beyond this get 503" },
+	{ "rate_limit", AB_OPT_INT, "100", AB_OPT_RELOADABLE, 0, 1000000, NULL,
+	  "messages per second a connection may send (0: no limit); beyond: rate_limited errors" },
+	{ "rate_burst", AB_OPT_INT, "200", AB_OPT_RELOADABLE, 1, 1000000, NULL,
+	  "messages a connection may send at once above the rate; twice as many over closes it (4003)" },
+	{ "max_output_buffer", AB_OPT_SIZE, "8M", AB_OPT_RELOADABLE, 4096, 1 << 30, NULL,
+	  "bytes waiting for a slow reader before it is dropped (its session can resume)" },
 	{ "legacy_paths", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "also serve /ws/query/{user_id} and /ws/chat/{user_id}" },
 	{ "replay_window", AB_OPT_DURATION, "60s", AB_OPT_RELOADABLE, 0, 86400000, NULL,
@@ -57,6 +66,10 @@ static int read_settings(struct listener *l)
 	l->ping_interval_ms = (uint64_t)svc->config_int(l->self, "ping_interval");
 	l->heartbeat_interval_s = svc->config_int(l->self, "heartbeat_interval") / 1000;
 	l->max_connections = (size_t)svc->config_int(l->self, "max_connections");
+	l->max_connections_per_ip = (size_t)svc->config_int(l->self, "max_connections_per_ip");
+	l->rate_limit = (double)svc->config_int(l->self, "rate_limit");
+	l->rate_burst = (double)svc->config_int(l->self, "rate_burst");
+	l->max_output = (size_t)svc->config_int(l->self, "max_output_buffer");
 	l->legacy_paths = svc->config_bool(l->self, "legacy_paths");
 	l->replay_window_ms = (uint64_t)svc->config_int(l->self, "replay_window");
 	l->replay_max = (size_t)svc->config_int(l->self, "replay_max_messages");
@@ -82,6 +95,8 @@ static int websocket_init(ab_instance *self, const struct ab_services *svc, void
 	l->self = self;
 	l->svc = svc;
 	*state = l;
+	if (!(l->per_ip = ip_counts_new()))
+		return -1;
 	struct sockaddr_storage addr;
 	int addr_len = sizeof addr;
 	const char *listen = svc->config_string(self, "listen");
@@ -160,6 +175,7 @@ static void websocket_destroy(void *state)
 	session_end_all(l); /* the detached ones */
 	free(l->allowed_origins);
 	free(l->static_dir);
+	ip_counts_free(l->per_ip);
 	free(l);
 }
 

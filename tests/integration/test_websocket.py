@@ -517,6 +517,76 @@ def http_get(port, path, method="GET"):
     return int(lines[0].split()[1]), headers, body
 
 
+def test_connection_limits_total_and_per_address():
+    d, port, _ = broker("max_connections = 3\nmax_connections_per_ip = 2\n")
+    try:
+        a, b = RawWS(port), RawWS(port)
+        assert a.status == b.status == 101
+        third = RawWS(port)
+        assert third.status == 503 and json.loads(third.body)["detail"] == "too many connections from this address"
+        a.close()
+        time.sleep(0.2)
+        assert RawWS(port).status == 101  # a slot came free
+    finally:
+        d.close()
+
+
+def test_rate_limit_errors_then_closes_with_4003():
+    d, port, _ = broker("rate_limit = 5\nrate_burst = 5\n")
+    try:
+        ws = RawWS(port)
+        handshake(ws)  # takes one token
+        for i in range(8):
+            ws.send_json({"type": "heartbeat", "correlation_id": "r%d" % i})
+        got = [ws.recv_json() for _ in range(8)]
+        answered = [m["correlation_id"] for m in got if m["type"] == "heartbeat_response"]
+        limited = [m for m in got if m["type"] == "error"]
+        assert len(answered) == 4 and len(limited) == 4, got
+        assert all(m["error"]["error_type"] == "rate_limited" for m in limited), limited
+        assert [m["correlation_id"] for m in limited] == ["r4", "r5", "r6", "r7"], limited
+        for i in range(10):  # it keeps flooding
+            ws.send_json({"type": "heartbeat", "correlation_id": "f%d" % i})
+        assert ws.recv_close()[0] == 4003
+    finally:
+        d.close()
+
+
+def test_slow_reader_is_dropped_and_resumes_without_loss():
+    d, port, tap_port = broker("max_output_buffer = 64K\nrate_limit = 0\n")
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        ws = RawWS.__new__(RawWS)  # a client with a tiny receive buffer, reading nothing
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        ws2 = RawWS(port)  # (for the handshake text) then reuse its code on our socket
+        ws2.close()
+        ws.sock, ws.buf = sock, b""
+        import base64
+        sock.sendall(("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                      % base64.b64encode(os.urandom(16)).decode()).encode())
+        ws.status, ws.headers, ws.body = ws._response_head()
+        ack = handshake(ws, agent_id="frontend_u1_slow")
+        n, pad = 200, "x" * 50000
+        for i in range(n):
+            ws.send_json({"type": "query", "correlation_id": "s%03d" % i})
+        for _ in range(n):
+            answer(up, pad=pad)
+        d.wait_log(r"dropping a slow reader", timeout=10)
+        sock.close()
+        again = RawWS(port)
+        again.recv_json()
+        again.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_slow",
+                         "resume": {"last_seq": ack["seq"]}})
+        got = [again.recv_json(timeout=10) for _ in range(n + 1)]
+        assert [m["correlation_id"] for m in got[:n]] == ["s%03d" % i for i in range(n)], got[:3]
+        assert got[n]["type"] == "connection_acknowledged" and got[n]["session_resumed"] is True, got[n]
+    finally:
+        d.close()
+
+
 def test_health_ready_and_metrics_tell_the_truth():
     d, port, tap_port = broker()
     try:
@@ -628,6 +698,9 @@ if __name__ == "__main__":
         test_slowloris_is_timed_out_while_others_are_served,
         test_silent_connection_is_pinged_then_closed_with_4000,
         test_shutdown_answers_requests_in_flight_then_closes_with_1001,
+        test_connection_limits_total_and_per_address,
+        test_rate_limit_errors_then_closes_with_4003,
+        test_slow_reader_is_dropped_and_resumes_without_loss,
         test_health_ready_and_metrics_tell_the_truth,
         test_static_files_without_traversal,
         test_python_websockets_client,

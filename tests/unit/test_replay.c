@@ -1,8 +1,10 @@
 /* Unit tests for plugins/websocket/replay.c: a session's replay ring, the
- * last messages sent to a frontend bounded by count and by age. Entries are
- * read back through replay_each_from only; every content check compares the
- * exact bytes and length, and a randomized run is compared against a simple
- * reference model of what the ring must hold. */
+ * last messages sent to a frontend bounded by count and by age, growing (up
+ * to four times its bound) while a resumption still needs its oldest
+ * entries. Entries are read back through replay_each_from and replay_find;
+ * every content check compares the exact bytes and length, and randomized
+ * runs are compared against a simple reference model of what the ring must
+ * hold. */
 #include "build-config.h"
 
 #include <check.h>
@@ -18,6 +20,9 @@
 /* ---- helpers --------------------------------------------------------------- */
 
 #define MAX_SEEN 256
+
+/* keep_from when no resumption is under way: nothing is still to be sent. */
+#define NO_RESUME UINT64_MAX
 
 /* ck_assert records a mark point per call (a write to the runner): in the
  * long loops, only fail through ck_abort_msg. */
@@ -66,11 +71,17 @@ static size_t text_for(uint64_t seq, char *buf, size_t size)
 	return (size_t)n;
 }
 
-static void add_seq(struct replay *r, uint64_t seq, uint64_t now_ms)
+static void add_seq_keep(struct replay *r, uint64_t seq, uint64_t now_ms, uint64_t keep_from)
 {
 	char buf[64];
 	size_t len = text_for(seq, buf, sizeof buf);
-	fast_assert(replay_add(r, seq, buf, len, now_ms) == 0, "add %llu", (unsigned long long)seq);
+	fast_assert(replay_add(r, seq, buf, len, now_ms, keep_from) == 0, "add %llu",
+	            (unsigned long long)seq);
+}
+
+static void add_seq(struct replay *r, uint64_t seq, uint64_t now_ms)
+{
+	add_seq_keep(r, seq, now_ms, NO_RESUME);
 }
 
 /* The i-th entry seen is seq, added at at_ms, with the text of text_for. */
@@ -126,10 +137,10 @@ START_TEST(test_add_each_order_content)
 	static const char m3[] = "{\"type\":\"c\",\"text\":\"caf\xC3\xA9\"}";
 	struct replay r;
 	replay_init(&r, 10, 60000);
-	ck_assert_int_eq(replay_add(&r, 1, m1, sizeof m1 - 1, 100), 0);
-	ck_assert_int_eq(replay_add(&r, 2, m2, sizeof m2 - 1, 150), 0);
-	ck_assert_int_eq(replay_add(&r, 3, m3, sizeof m3 - 1, 150), 0);
-	ck_assert_int_eq(replay_add(&r, 4, "", 0, 200), 0); /* an empty one too */
+	ck_assert_int_eq(replay_add(&r, 1, m1, sizeof m1 - 1, 100, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 2, m2, sizeof m2 - 1, 150, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 3, m3, sizeof m3 - 1, 150, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 4, "", 0, 200, NO_RESUME), 0); /* an empty one too */
 	ck_assert_uint_eq(replay_oldest(&r), 1);
 
 	struct seen s;
@@ -163,14 +174,14 @@ START_TEST(test_copy_not_aliased)
 	replay_init(&r, 4, 60000);
 	char stack_buf[] = "{\"type\":\"hello\"}";
 	size_t stack_len = strlen(stack_buf);
-	ck_assert_int_eq(replay_add(&r, 1, stack_buf, stack_len, 0), 0);
+	ck_assert_int_eq(replay_add(&r, 1, stack_buf, stack_len, 0, NO_RESUME), 0);
 	/* A heap source freed right after: reading an alias trips ASan. */
 	size_t heap_len = 4096;
 	char *heap_buf = malloc(heap_len);
 	ck_assert_ptr_nonnull(heap_buf);
 	for (size_t i = 0; i < heap_len; i++)
 		heap_buf[i] = (char)('a' + i % 26);
-	ck_assert_int_eq(replay_add(&r, 2, heap_buf, heap_len, 0), 0);
+	ck_assert_int_eq(replay_add(&r, 2, heap_buf, heap_len, 0, NO_RESUME), 0);
 
 	memset(stack_buf, 'X', stack_len);
 	memset(heap_buf, 'Y', heap_len);
@@ -233,7 +244,7 @@ START_TEST(test_cap_zero)
 	struct replay r;
 	replay_init(&r, 0, 1000);
 	for (uint64_t q = 1; q <= 100; q++) {
-		ck_assert_int_eq(replay_add(&r, q, "{}", 2, q), 0);
+		ck_assert_int_eq(replay_add(&r, q, "{}", 2, q, NO_RESUME), 0);
 		ck_assert_uint_eq(replay_oldest(&r), 0);
 	}
 	replay_each_from(&r, 0, never_called, NULL);
@@ -242,7 +253,7 @@ START_TEST(test_cap_zero)
 	replay_prune(&r, 1000000);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_free(&r);
-	ck_assert_int_eq(replay_add(&r, 101, "{}", 2, 101), 0);
+	ck_assert_int_eq(replay_add(&r, 101, "{}", 2, 101, NO_RESUME), 0);
 	replay_each_from(&r, 0, never_called, NULL);
 	replay_free(&r);
 }
@@ -273,10 +284,10 @@ START_TEST(test_age_bound)
 {
 	struct replay r;
 	replay_init(&r, 10, 1000);
-	ck_assert_int_eq(replay_add(&r, 1, "one", 3, 0), 0);
-	ck_assert_int_eq(replay_add(&r, 2, "two", 3, 500), 0);
-	ck_assert_int_eq(replay_add(&r, 3, "three", 5, 1000), 0);
-	ck_assert_int_eq(replay_add(&r, 4, "four", 4, 1500), 0);
+	ck_assert_int_eq(replay_add(&r, 1, "one", 3, 0, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 2, "two", 3, 500, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 3, "three", 5, 1000, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 4, "four", 4, 1500, NO_RESUME), 0);
 	struct seen s;
 
 	replay_prune(&r, 0);
@@ -315,7 +326,7 @@ START_TEST(test_age_bound)
 	replay_each_from(&r, 0, never_called, NULL);
 
 	/* emptied by age, the ring takes new entries */
-	ck_assert_int_eq(replay_add(&r, 5, "five", 4, 3000), 0);
+	ck_assert_int_eq(replay_add(&r, 5, "five", 4, 3000, NO_RESUME), 0);
 	ck_assert_uint_eq(replay_oldest(&r), 5);
 	each_from(&r, 0, &s);
 	ck_assert_uint_eq(s.n, 1);
@@ -329,8 +340,8 @@ START_TEST(test_age_zero)
 	/* max_age 0: only what was stamped this very millisecond survives. */
 	struct replay r;
 	replay_init(&r, 4, 0);
-	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 7), 0);
-	ck_assert_int_eq(replay_add(&r, 2, "b", 1, 8), 0);
+	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 7, NO_RESUME), 0);
+	ck_assert_int_eq(replay_add(&r, 2, "b", 1, 8, NO_RESUME), 0);
 	replay_prune(&r, 7);
 	ck_assert_uint_eq(replay_oldest(&r), 1);
 	replay_prune(&r, 8);
@@ -371,7 +382,7 @@ START_TEST(test_each_from_ranges)
 	for (size_t i = 0; i < 4; i++) {
 		char text[8];
 		int n = snprintf(text, sizeof text, "m%zu", i);
-		ck_assert_int_eq(replay_add(&r, seqs[i], text, (size_t)n, i), 0);
+		ck_assert_int_eq(replay_add(&r, seqs[i], text, (size_t)n, i, NO_RESUME), 0);
 	}
 	ck_assert_uint_eq(replay_oldest(&r), 10);
 	static const struct {
@@ -413,33 +424,40 @@ static uint64_t lcg(uint64_t *state)
 
 START_TEST(test_model)
 {
-	/* Random adds, prunes and reads, compared against an array of what
-	 * must survive: the last cap entries not older than max_age. */
-	enum { STEPS = 3000 };
-	static const size_t caps[] = { 1, 2, 3, 7, 16 };
-	for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
-		size_t cap = caps[c];
+	/* Random adds (some during a resumption), prunes and reads, compared
+	 * against an array of what must survive: when full, the oldest goes
+	 * unless a resumption still needs it (seq >= keep_from), then up to four
+	 * times the bound are held; beyond the bound, what is not needed goes;
+	 * and nothing older than max_age. */
+	enum { STEPS = 3000, MODEL_MAX = 64 };
+	static const size_t bounds[] = { 1, 2, 3, 7, 16 };
+	for (size_t c = 0; c < sizeof bounds / sizeof *bounds; c++) {
+		size_t bound = bounds[c];
 		const uint64_t max_age = 50;
 		struct replay r;
-		replay_init(&r, cap, max_age);
-		uint64_t model_seq[16], model_at[16];
+		replay_init(&r, bound, max_age);
+		uint64_t model_seq[MODEL_MAX], model_at[MODEL_MAX];
 		size_t model_n = 0;
 		uint64_t seq = 0, now = 1000, rng = 42 + c;
+		uint64_t keep_from = NO_RESUME;
 		for (int step = 0; step < STEPS; step++) {
-			uint64_t op = lcg(&rng) % 10;
+			uint64_t op = lcg(&rng) % 20;
 			now += lcg(&rng) % 8;
-			if (op < 6) {
+			if (op < 12) {
 				seq += 1 + lcg(&rng) % 3;
-				add_seq(&r, seq, now);
-				if (model_n == cap) {
-					memmove(model_seq, model_seq + 1, (cap - 1) * sizeof *model_seq);
-					memmove(model_at, model_at + 1, (cap - 1) * sizeof *model_at);
-					model_n--;
-				}
+				add_seq_keep(&r, seq, now, keep_from);
+				size_t drop = 0;
+				while (model_n - drop >= bound && model_seq[drop] < keep_from)
+					drop++;
+				if (model_n - drop == 4 * bound)
+					drop++;
+				memmove(model_seq, model_seq + drop, (model_n - drop) * sizeof *model_seq);
+				memmove(model_at, model_at + drop, (model_n - drop) * sizeof *model_at);
+				model_n -= drop;
 				model_seq[model_n] = seq;
 				model_at[model_n] = now;
 				model_n++;
-			} else if (op < 8) {
+			} else if (op < 15) {
 				replay_prune(&r, now);
 				size_t drop = 0;
 				while (drop < model_n && now - model_at[drop] > max_age)
@@ -447,9 +465,20 @@ START_TEST(test_model)
 				memmove(model_seq, model_seq + drop, (model_n - drop) * sizeof *model_seq);
 				memmove(model_at, model_at + drop, (model_n - drop) * sizeof *model_at);
 				model_n -= drop;
+			} else if (op < 16) {
+				/* a resumption begins, from somewhere near what is held */
+				keep_from = model_n ? model_seq[0] + lcg(&rng) % 3 : seq + 1;
+			} else if (op < 18) {
+				/* it sends some: the point moves on */
+				if (keep_from != NO_RESUME)
+					keep_from += lcg(&rng) % 4;
+			} else if (op < 19) {
+				keep_from = NO_RESUME; /* it is over */
 			}
-			fast_assert(replay_oldest(&r) == (model_n ? model_seq[0] : 0), "cap %zu step %d: oldest",
-			            cap, step);
+			fast_assert(replay_oldest(&r) == (model_n ? model_seq[0] : 0),
+			            "bound %zu step %d: oldest %llu, want %llu", bound, step,
+			            (unsigned long long)replay_oldest(&r),
+			            (unsigned long long)(model_n ? model_seq[0] : 0));
 			uint64_t from = seq ? lcg(&rng) % (seq + 2) : 0;
 			struct seen s;
 			each_from(&r, from, &s);
@@ -457,13 +486,133 @@ START_TEST(test_model)
 			while (k < model_n && model_seq[k] < from)
 				k++;
 			if (s.n != model_n - k)
-				ck_abort_msg("cap %zu step %d from %llu: %zu entries, want %zu", cap, step,
+				ck_abort_msg("bound %zu step %d from %llu: %zu entries, want %zu", bound, step,
 				             (unsigned long long)from, s.n, model_n - k);
 			for (size_t i = 0; i < s.n; i++)
 				check_entry(&s, i, model_seq[k + i], model_at[k + i]);
+			const struct replay_entry *found = replay_find(&r, from);
+			if (k < model_n)
+				fast_assert(found && found->seq == model_seq[k] && found == s.entry[0],
+				            "bound %zu step %d: find %llu", bound, step,
+				            (unsigned long long)from);
+			else
+				fast_assert(found == NULL, "bound %zu step %d: find %llu", bound, step,
+				            (unsigned long long)from);
 		}
 		replay_free(&r);
 	}
+}
+END_TEST
+
+/* ---- growing for a resumption ---------------------------------------------- */
+
+START_TEST(test_resume_grows)
+{
+	struct replay r;
+	replay_init(&r, 4, UINT64_MAX);
+	for (uint64_t q = 1; q <= 4; q++)
+		add_seq(&r, q, q);
+	/* A resumption from 2 on: 1 is not needed, it goes as usual. */
+	add_seq_keep(&r, 5, 5, 2);
+	check_range(&r, 0, 2, 5, 1);
+	/* 2 is needed: kept, the buffer grows past its bound ... */
+	for (uint64_t q = 6; q <= 17; q++) {
+		add_seq_keep(&r, q, q, 2);
+		check_range(&r, 0, 2, q, 1);
+	}
+	/* ... up to four times it (16), then the oldest goes even so */
+	add_seq_keep(&r, 18, 18, 2);
+	check_range(&r, 0, 3, 18, 1);
+	add_seq_keep(&r, 19, 19, 2);
+	check_range(&r, 0, 4, 19, 1);
+	/* the resumption moves on to 12: what is before it and past the bound
+	 * is no longer needed */
+	add_seq_keep(&r, 20, 20, 12);
+	check_range(&r, 0, 12, 20, 1);
+	/* over: back to the bound of 4 */
+	add_seq(&r, 21, 21);
+	check_range(&r, 0, 18, 21, 1);
+	for (uint64_t q = 22; q <= 40; q++) {
+		add_seq(&r, q, q);
+		check_range(&r, 0, q - 3, q, 1);
+	}
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_resume_grows_wrapped)
+{
+	/* Growing a ring whose start has gone round keeps the order. */
+	struct replay r;
+	replay_init(&r, 3, 1000);
+	for (uint64_t q = 1; q <= 5; q++)
+		add_seq(&r, q, q); /* 3, 4, 5, starting at slot 2 */
+	for (uint64_t q = 6; q <= 14; q++) {
+		add_seq_keep(&r, q, q, 3);
+		check_range(&r, 0, 3, q, 1);
+		ck_assert_uint_eq(replay_oldest(&r), 3);
+	}
+	add_seq_keep(&r, 15, 15, 3); /* 3..14 = 4 x 3 held: 3 goes */
+	check_range(&r, 0, 4, 15, 1);
+	check_range(&r, 10, 10, 15, 1);
+	/* emptied by age, then used again: still bounded by 3 */
+	replay_prune(&r, UINT64_MAX);
+	replay_each_from(&r, 0, never_called, NULL);
+	for (uint64_t q = 14; q <= 30; q++)
+		add_seq(&r, q, UINT64_MAX);
+	struct seen s;
+	each_from(&r, 0, &s);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_uint_eq(s.copy[0].seq, 28);
+	ck_assert_uint_eq(s.copy[2].seq, 30);
+	replay_free(&r);
+	/* and after a free */
+	for (uint64_t q = 31; q <= 40; q++)
+		add_seq(&r, q, q);
+	check_range(&r, 0, 38, 40, 1);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_find)
+{
+	struct replay r;
+	replay_init(&r, 10, UINT64_MAX);
+	ck_assert_ptr_null(replay_find(&r, 0));
+	ck_assert_ptr_null(replay_find(&r, 5));
+	static const uint64_t seqs[] = { 10, 20, 30, 40 };
+	for (size_t i = 0; i < 4; i++)
+		add_seq(&r, seqs[i], i);
+	static const struct {
+		uint64_t from, want; /* want 0: none */
+	} cases[] = {
+		{ 0, 10 },  { 10, 10 }, { 11, 20 }, { 20, 20 }, { 29, 30 },
+		{ 40, 40 }, { 41, 0 },  { UINT64_MAX, 0 },
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		const struct replay_entry *e = replay_find(&r, cases[c].from);
+		if (!cases[c].want) {
+			ck_assert_ptr_null(e);
+			continue;
+		}
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_eq(e->seq, cases[c].want);
+		char buf[64];
+		size_t len = text_for(e->seq, buf, sizeof buf);
+		ck_assert_uint_eq(e->len, len);
+		ck_assert(memcmp(e->data, buf, len) == 0);
+		/* the same entry each_from starts with */
+		struct seen s;
+		each_from(&r, cases[c].from, &s);
+		ck_assert_ptr_eq(s.entry[0], e);
+	}
+	replay_free(&r);
+	ck_assert_ptr_null(replay_find(&r, 0));
+
+	replay_init(&r, 0, 10);
+	add_seq(&r, 1, 1);
+	ck_assert_ptr_null(replay_find(&r, 0));
+	replay_free(&r);
 }
 END_TEST
 
@@ -514,7 +663,7 @@ START_TEST(test_free_full_ring)
 	ck_assert_ptr_nonnull(big);
 	for (uint64_t q = 1; q <= 200; q++) {
 		memset(big, (int)('a' + q % 26), len);
-		ck_assert_int_eq(replay_add(&r, q, big, len - q, q), 0);
+		ck_assert_int_eq(replay_add(&r, q, big, len - q, q, NO_RESUME), 0);
 	}
 	struct seen s;
 	each_from(&r, 0, &s);
@@ -556,7 +705,13 @@ Suite *unit_suite(void)
 	tc = tcase_create("each_from");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_each_from_ranges);
+	tcase_add_test(tc, test_find);
 	tcase_add_test(tc, test_model);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("resume");
+	tcase_add_test(tc, test_resume_grows);
+	tcase_add_test(tc, test_resume_grows_wrapped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("free");
