@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libyajl-dev libinih-dev libssl-dev
-	check python3 python3-websockets valgrind
+	check python3 python3-websockets valgrind openssl
 )
 
 missing=()

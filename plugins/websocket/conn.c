@@ -9,6 +9,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -469,7 +471,18 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(c->id + 2 * i, 3, "%02x", raw[i]);
 	struct event_base *base = l->svc->event_base(l->self);
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (l->tls) {
+		SSL *ssl = SSL_new(l->tls);
+		c->bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		                                              BEV_OPT_CLOSE_ON_FREE)
+		             : NULL;
+		if (ssl && !c->bev)
+			SSL_free(ssl);
+		if (c->bev) /* a peer that just closes the TCP connection is done, not broken */
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	c->timer = evtimer_new(base, on_timer, c);
 	if (!c->bev || !c->timer) {
 		if (c->bev)

@@ -18,7 +18,9 @@ plugins_websocket_websocket_la_SOURCES = \
 	plugins/websocket/websocket.c plugins/websocket/websocket.h \
 	plugins/websocket/conn.c plugins/websocket/conn.h \
 	plugins/websocket/session.c plugins/websocket/session.h \
-	plugins/websocket/http_serve.c plugins/websocket/http_serve.h
-plugins_websocket_websocket_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS)
+	plugins/websocket/http_serve.c plugins/websocket/http_serve.h \
+	plugins/websocket/tls.c plugins/websocket/tls.h
+plugins_websocket_websocket_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_websocket_websocket_la_LDFLAGS = $(MODULE_FLAGS)
-plugins_websocket_websocket_la_LIBADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(YAJL_LIBS)
+plugins_websocket_websocket_la_LIBADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(YAJL_LIBS) \
+	$(OPENSSL_LIBS)

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "ip_counts.h"
+#include "tls.h"
 #include "session.h"
 
 static const struct ab_option websocket_options[] = {
@@ -48,6 +49,10 @@ static const struct ab_option websocket_options[] = {
 	  "how many sent messages a session keeps for resumption" },
 	{ "static_dir", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "serve the web console's files from this folder at / (unset: none)" },
+	{ "tls_certificate", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "PEM certificate chain: serve wss:// and https:// (re-read at each reload)" },
+	{ "tls_key", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "PEM private key of tls_certificate" },
 	AB_OPTION_END,
 };
 
@@ -87,6 +92,28 @@ static int read_settings(struct listener *l)
 	return 0;
 }
 
+/* The TLS context the current options ask for: NULL in *ctx for plain ws.
+ * Returns 0, or -1 (logged) when the files do not make one. */
+static int build_tls(struct listener *l, SSL_CTX **ctx)
+{
+	const char *cert = l->svc->config_string(l->self, "tls_certificate");
+	const char *key = l->svc->config_string(l->self, "tls_key");
+	*ctx = NULL;
+	if (!cert && !key)
+		return 0;
+	if (!cert || !key) {
+		ws_log(l, AB_LOG_ERROR, "tls_certificate and tls_key go together");
+		return -1;
+	}
+	char why[320];
+	*ctx = tls_context_new(cert, key, why, sizeof why);
+	if (!*ctx) {
+		ws_log(l, AB_LOG_ERROR, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int websocket_init(ab_instance *self, const struct ab_services *svc, void **state)
 {
 	struct listener *l = calloc(1, sizeof *l);
@@ -104,6 +131,8 @@ static int websocket_init(ab_instance *self, const struct ab_services *svc, void
 		svc->log(self, AB_LOG_ERROR, "listen: '%s' is not HOST:PORT", listen);
 		return -1;
 	}
+	if (build_tls(l, &l->tls) < 0)
+		return -1;
 	return read_settings(l);
 }
 
@@ -128,15 +157,38 @@ static int websocket_start(void *state)
 		return -1;
 	}
 	l->started_ms = ws_now_ms();
-	ws_log(l, AB_LOG_NOTICE, "listening on %s", listen);
+	ws_log(l, AB_LOG_NOTICE, "listening on %s (%s)", listen, l->tls ? "wss, https" : "ws, http");
 	return 0;
 }
 
 static int websocket_reload(void *state, enum ab_reload_phase phase)
 {
-	/* Every reloadable option is validated by its schema: nothing can fail
-	 * here, so PREPARE has nothing to stash and COMMIT reads them. */
-	return phase == AB_RELOAD_COMMIT ? read_settings(state) : 0;
+	struct listener *l = state;
+	switch (phase) {
+	case AB_RELOAD_PREPARE:
+		/* The certificate files again, renewed or not: a bad one rejects
+		 * the whole reload, and the running context stays. */
+		return build_tls(l, (SSL_CTX **)&l->tls_next);
+	case AB_RELOAD_COMMIT:
+		/* Connections keep the context they began with (OpenSSL counts
+		 * its references); new ones get the new one. */
+		if ((l->tls != NULL) != (l->tls_next != NULL))
+			ws_log(l, AB_LOG_WARNING, "switching between ws and wss needs a restart: keeping %s",
+			       l->tls ? "wss" : "ws");
+		if (l->tls && l->tls_next) {
+			SSL_CTX_free(l->tls);
+			l->tls = l->tls_next;
+		} else {
+			SSL_CTX_free(l->tls_next);
+		}
+		l->tls_next = NULL;
+		return read_settings(l);
+	case AB_RELOAD_ABORT:
+		SSL_CTX_free(l->tls_next);
+		l->tls_next = NULL;
+		return 0;
+	}
+	return 0;
 }
 
 void listener_conn_gone(struct listener *l)
@@ -175,6 +227,8 @@ static void websocket_destroy(void *state)
 	session_end_all(l); /* the detached ones */
 	free(l->allowed_origins);
 	free(l->static_dir);
+	SSL_CTX_free(l->tls);
+	SSL_CTX_free(l->tls_next);
 	ip_counts_free(l->per_ip);
 	free(l);
 }

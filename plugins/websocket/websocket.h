@@ -14,6 +14,7 @@
 
 struct conn;
 struct evconnlistener;
+struct ssl_ctx_st;
 struct session;
 struct event;
 
@@ -39,6 +40,8 @@ struct listener {
 	uint64_t replay_window_ms;
 	size_t replay_max;
 	char *static_dir; /* the web console's files; NULL: none served */
+	struct ssl_ctx_st *tls;      /* wss when set */
+	struct ssl_ctx_st *tls_next; /* built by a reload's PREPARE */
 	/* what /metrics shows */
 	struct {
 		uint64_t messages_in, messages_out, bytes_in, bytes_out, upgrades, http_requests;

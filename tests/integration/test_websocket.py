@@ -650,6 +650,91 @@ def test_static_files_without_traversal():
         d.close()
 
 
+def make_certificate(directory, name):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
+    import subprocess
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_wss_with_certificate_reload():
+    import ssl
+    import tempfile
+    import websockets
+
+    certs = tempfile.mkdtemp(prefix="ab-tls-")
+    cert, key = make_certificate(certs, "one")
+    d, port, _ = broker("tls_certificate = %s\ntls_key = %s\n" % (cert, key))
+
+    def context(ca):
+        ctx = ssl.create_default_context(cafile=ca)
+        return ctx
+
+    async def session(ca):
+        async with websockets.connect("wss://127.0.0.1:%d/ws" % port, ssl=context(ca)) as ws:
+            assert json.loads(await ws.recv())["type"] == "connection_established"
+            await ws.send(json.dumps({"type": "connection_handshake", "correlation_id": "t"}))
+            ack = json.loads(await ws.recv())
+            assert ack["type"] == "connection_acknowledged", ack
+            return ws.transport.get_extra_info("ssl_object").version()
+
+    try:
+        version = asyncio.run(asyncio.wait_for(session(cert), 10))
+        assert version in ("TLSv1.2", "TLSv1.3"), version
+        # TLS 1.2 is accepted, TLS 1.1 refused by the server (the client is
+        # set to offer it: security level 0).
+        import warnings
+
+        def handshake_with(version):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ctx.maximum_version = version
+            raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                tls = ctx.wrap_socket(raw)
+                tls.close()
+                return None
+            except ssl.SSLError as e:
+                return e.reason or str(e)
+
+        assert handshake_with(ssl.TLSVersion.TLSv1_2) is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            refused = handshake_with(ssl.TLSVersion.TLSv1_1)
+        assert refused == "TLSV1_ALERT_PROTOCOL_VERSION", refused  # the server said no
+        # HTTPS on the same port.
+        https = ssl.create_default_context(cafile=cert)
+        s = https.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+        s.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200 ")
+        s.close()
+        # A renewed certificate is picked up at SIGHUP; a broken one is refused whole.
+        cert2, key2 = make_certificate(certs, "two")
+        with open(cert, "w") as f:
+            f.write(open(cert2).read())
+        with open(key, "w") as f:
+            f.write(open(key2).read())
+        mark = d.mark()
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded", start=mark)
+        assert asyncio.run(asyncio.wait_for(session(cert2), 10))
+        with open(key, "w") as f:
+            f.write("not a key")
+        mark = d.mark()
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reload rejected", start=mark)
+        assert asyncio.run(asyncio.wait_for(session(cert2), 10))  # the running context stayed
+    finally:
+        d.close()
+
+
 def test_python_websockets_client():
     import websockets
 
@@ -703,5 +788,6 @@ if __name__ == "__main__":
         test_slow_reader_is_dropped_and_resumes_without_loss,
         test_health_ready_and_metrics_tell_the_truth,
         test_static_files_without_traversal,
+        test_wss_with_certificate_reload,
         test_python_websockets_client,
     ])
