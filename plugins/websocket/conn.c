@@ -17,6 +17,8 @@
 #include "conn.h"
 #include "http_serve.h"
 #include "ip_counts.h"
+#include "auth.h"
+#include <strings.h>
 #include "session.h"
 #include "ws_handshake.h"
 
@@ -253,6 +255,30 @@ static bool origin_allowed(const struct listener *l, const struct http_request *
 	return false;
 }
 
+/* A token given with the upgrade: "Authorization: Bearer T", or (browsers
+ * cannot set headers on a WebSocket) an access_token query parameter. */
+static bool upgrade_token(const struct http_request *req, struct http_span *token)
+{
+	const struct http_header *h = http_header(req, "Authorization");
+	if (h && h->value.len > 7 && strncasecmp(h->value.at, "Bearer ", 7) == 0) {
+		*token = (struct http_span){ h->value.at + 7, h->value.len - 7 };
+		return true;
+	}
+	const char *q = memchr(req->target.at, '?', req->target.len);
+	const char *end = req->target.at + req->target.len;
+	for (const char *at = q; at && at < end;) {
+		at++;
+		const char *amp = memchr(at, '&', (size_t)(end - at));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - at) > 13 && memcmp(at, "access_token=", 13) == 0) {
+			*token = (struct http_span){ at + 13, (size_t)(stop - at - 13) };
+			return true;
+		}
+		at = amp;
+	}
+	return false;
+}
+
 static void handle_frames(struct conn *c);
 
 static void handle_request(struct conn *c, const struct http_request *req)
@@ -276,6 +302,14 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	if (!origin_allowed(l, req)) {
 		http_error(c, 403, "origin not allowed");
 		return;
+	}
+	struct http_span token;
+	if (auth_enabled(l->auth) && upgrade_token(req, &token)) {
+		const char *refused;
+		if (auth_check(l->auth, token.at, token.len, c->auth_user, &refused) < 0) {
+			http_error(c, 401, refused);
+			return;
+		}
 	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_add_printf(out,

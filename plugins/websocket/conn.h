@@ -33,6 +33,7 @@ struct conn {
 	char peer[64];        /* "address:port", for logs */
 	char ip[48];          /* the address alone, for the per-address limit */
 	bool counted;         /* counted in the listener's per-address table */
+	char auth_user[65];   /* the user of a valid token given at the upgrade; "" if none */
 	double tokens;        /* the rate limit's bucket */
 	uint64_t tokens_at_ms;
 	struct event *timer;  /* head timeout, then idle checks, then close timeout */

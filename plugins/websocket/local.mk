@@ -19,7 +19,8 @@ plugins_websocket_websocket_la_SOURCES = \
 	plugins/websocket/conn.c plugins/websocket/conn.h \
 	plugins/websocket/session.c plugins/websocket/session.h \
 	plugins/websocket/http_serve.c plugins/websocket/http_serve.h \
-	plugins/websocket/tls.c plugins/websocket/tls.h
+	plugins/websocket/tls.c plugins/websocket/tls.h \
+	plugins/websocket/auth.c plugins/websocket/auth.h
 plugins_websocket_websocket_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_websocket_websocket_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_websocket_websocket_la_LIBADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(YAJL_LIBS) \

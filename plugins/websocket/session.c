@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "session.h"
+#include "auth.h"
 #include "replay.h"
 #include "stamp.h"
 
@@ -346,6 +347,22 @@ static const char *tree_string(yajl_val tree, const char *key)
 	return v ? YAJL_GET_STRING(v) : NULL;
 }
 
+/* An error reply, then close 1008 (auth and policy refusals). */
+static void refuse(struct session *s, const char *cid, const char *error_type, const char *why)
+{
+	send_error(s, cid, error_type, why);
+	conn_close(s->conn, WS_CLOSE_POLICY, why);
+}
+
+/* With auth on, a user's agent ids are frontend_{user}_...: another
+ * user's session cannot be taken over or resumed. */
+static bool owned_by(const char *agent_id, const char *user)
+{
+	size_t len = strlen(user);
+	return strncmp(agent_id, "frontend_", 9) == 0 && strncmp(agent_id + 9, user, len) == 0 &&
+	       agent_id[9 + len] == '_';
+}
+
 static void handle_handshake(struct session *s, ab_msg *msg)
 {
 	struct listener *l = s->l;
@@ -359,6 +376,23 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		send_error(s, cid, AB_ERR_INVALID_MESSAGE, "this session is already established");
 		return;
 	}
+	char token_user[65]; /* outlives the block: user may point here */
+	if (auth_enabled(l->auth)) {
+		/* The user is the token's, from the handshake or the upgrade. */
+		const char *token = tree_string(tree, "token");
+		const char *why = "a token is required";
+		if (token ? auth_check(l->auth, token, strlen(token), token_user, &why) < 0
+		          : !*s->conn->auth_user) {
+			refuse(s, cid, AB_ERR_UNAUTHORIZED, why);
+			return;
+		}
+		const char *authed = token ? token_user : s->conn->auth_user;
+		if (user && *user && strcmp(user, authed) != 0) {
+			refuse(s, cid, AB_ERR_FORBIDDEN, "user_id is not the token's user");
+			return;
+		}
+		user = authed;
+	}
 	if (user && *user)
 		snprintf(s->user_id, sizeof s->user_id, "%s", user);
 	if (!*s->user_id)
@@ -371,6 +405,10 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 			return;
 		}
 		snprintf(s->agent_id, sizeof s->agent_id, "%s", agent_id);
+		if (auth_enabled(l->auth) && !owned_by(agent_id, s->user_id)) {
+			refuse(s, cid, AB_ERR_FORBIDDEN, "that agent_id does not belong to this user");
+			return;
+		}
 	} else {
 		char rnd[17];
 		random_hex(rnd, 8);
@@ -440,12 +478,22 @@ static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
 
 /* Legacy frontends never send a handshake: their first message opens a
  * session with a fresh agent id and no capabilities. */
-static bool open_implicit(struct session *s)
+static bool open_implicit(struct session *s, const char *cid)
 {
+	struct listener *l = s->l;
+	if (auth_enabled(l->auth) && strcmp(s->conn->auth_user, s->user_id) != 0) {
+		/* The path's user must be the upgrade token's. */
+		refuse(s, cid, *s->conn->auth_user ? AB_ERR_FORBIDDEN : AB_ERR_UNAUTHORIZED,
+		       *s->conn->auth_user ? "the path's user is not the token's" : "a token is required");
+		return false;
+	}
 	char rnd[17];
 	random_hex(rnd, 8);
 	snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
-	return establish(s);
+	if (establish(s))
+		return true;
+	send_error(s, cid, AB_ERR_INTERNAL_ERROR, "cannot open a session");
+	return false;
 }
 
 void session_on_text(struct session *s, const char *data, size_t len)
@@ -463,8 +511,8 @@ void session_on_text(struct session *s, const char *data, size_t len)
 		handle_handshake(s, msg);
 	} else if (!s->established && !s->legacy) {
 		send_error(s, cid, AB_ERR_HANDSHAKE_REQUIRED, "send connection_handshake first");
-	} else if (!s->established && !open_implicit(s)) {
-		send_error(s, cid, AB_ERR_INTERNAL_ERROR, "cannot open a session");
+	} else if (!s->established && !open_implicit(s, cid)) {
+		/* refused (and perhaps freed): nothing more to do with s */
 	} else if (strcmp(type, "heartbeat") == 0 || strcmp(type, "ping") == 0) {
 		handle_heartbeat(s, msg, type[0] == 'p');
 	} else {

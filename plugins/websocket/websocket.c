@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "ip_counts.h"
 #include "tls.h"
+#include "auth.h"
 #include "session.h"
 
 static const struct ab_option websocket_options[] = {
@@ -53,6 +54,14 @@ static const struct ab_option websocket_options[] = {
 	  "PEM certificate chain: serve wss:// and https:// (re-read at each reload)" },
 	{ "tls_key", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "PEM private key of tls_certificate" },
+	{ "auth", AB_OPT_ENUM, "none", AB_OPT_RELOADABLE, 0, 0, "none|token|jwt",
+	  "who may connect: anyone, holders of a token from auth_tokens_file, or of a JWT" },
+	{ "auth_tokens_file", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "auth = token: lines of 'TOKEN USER' (re-read at each reload)" },
+	{ "jwt_secret", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "auth = jwt: the HS256 secret (write ${AGENTBUS_JWT_SECRET}, not the secret)" },
+	{ "jwt_public_key", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "auth = jwt: a PEM RSA public key for RS256" },
 	AB_OPTION_END,
 };
 
@@ -114,6 +123,24 @@ static int build_tls(struct listener *l, SSL_CTX **ctx)
 	return 0;
 }
 
+static int build_auth(struct listener *l, struct auth **out)
+{
+	const struct ab_services *svc = l->svc;
+	struct auth_settings as = {
+		.mode = (enum auth_mode)svc->config_int(l->self, "auth"),
+		.tokens_file = svc->config_string(l->self, "auth_tokens_file"),
+		.jwt_secret = svc->config_string(l->self, "jwt_secret"),
+		.jwt_public_key = svc->config_string(l->self, "jwt_public_key"),
+	};
+	char why[320];
+	*out = auth_new(&as, why, sizeof why);
+	if (!*out) {
+		ws_log(l, AB_LOG_ERROR, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int websocket_init(ab_instance *self, const struct ab_services *svc, void **state)
 {
 	struct listener *l = calloc(1, sizeof *l);
@@ -131,7 +158,7 @@ static int websocket_init(ab_instance *self, const struct ab_services *svc, void
 		svc->log(self, AB_LOG_ERROR, "listen: '%s' is not HOST:PORT", listen);
 		return -1;
 	}
-	if (build_tls(l, &l->tls) < 0)
+	if (build_tls(l, &l->tls) < 0 || build_auth(l, &l->auth) < 0)
 		return -1;
 	return read_settings(l);
 }
@@ -166,9 +193,9 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 	struct listener *l = state;
 	switch (phase) {
 	case AB_RELOAD_PREPARE:
-		/* The certificate files again, renewed or not: a bad one rejects
-		 * the whole reload, and the running context stays. */
-		return build_tls(l, (SSL_CTX **)&l->tls_next);
+		/* The certificate and token files again, renewed or not: a bad one
+		 * rejects the whole reload, and what runs stays. */
+		return build_tls(l, (SSL_CTX **)&l->tls_next) < 0 || build_auth(l, &l->auth_next) < 0 ? -1 : 0;
 	case AB_RELOAD_COMMIT:
 		/* Connections keep the context they began with (OpenSSL counts
 		 * its references); new ones get the new one. */
@@ -182,10 +209,15 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 			SSL_CTX_free(l->tls_next);
 		}
 		l->tls_next = NULL;
+		auth_free(l->auth);
+		l->auth = l->auth_next;
+		l->auth_next = NULL;
 		return read_settings(l);
 	case AB_RELOAD_ABORT:
 		SSL_CTX_free(l->tls_next);
 		l->tls_next = NULL;
+		auth_free(l->auth_next);
+		l->auth_next = NULL;
 		return 0;
 	}
 	return 0;
@@ -229,6 +261,8 @@ static void websocket_destroy(void *state)
 	free(l->static_dir);
 	SSL_CTX_free(l->tls);
 	SSL_CTX_free(l->tls_next);
+	auth_free(l->auth);
+	auth_free(l->auth_next);
 	ip_counts_free(l->per_ip);
 	free(l);
 }

@@ -15,6 +15,7 @@
 struct conn;
 struct evconnlistener;
 struct ssl_ctx_st;
+struct auth;
 struct session;
 struct event;
 
@@ -42,6 +43,7 @@ struct listener {
 	char *static_dir; /* the web console's files; NULL: none served */
 	struct ssl_ctx_st *tls;      /* wss when set */
 	struct ssl_ctx_st *tls_next; /* built by a reload's PREPARE */
+	struct auth *auth, *auth_next;
 	/* what /metrics shows */
 	struct {
 		uint64_t messages_in, messages_out, bytes_in, bytes_out, upgrades, http_requests;

@@ -41,6 +41,7 @@ def handshake(ws, **fields):
     msg = {"type": "connection_handshake", "correlation_id": "h1", "user_id": "u1",
            "capabilities": ["query_processing", "real_time_updates", "heartbeat"]}
     msg.update(fields)
+    msg = {k: v for k, v in msg.items() if v is not None}  # a field given as None is left out
     ws.send_json(msg)
     ack = ws.recv_json()
     assert ack["type"] == "connection_acknowledged", ack
