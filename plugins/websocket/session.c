@@ -92,6 +92,7 @@ static void finish(struct session *s, yajl_gen g)
 static void send_error(struct session *s, const char *cid, const char *error_type,
                        const char *message)
 {
+	s->l->counters.errors_by_type[listener_error_index(error_type)]++;
 	yajl_gen g = begin("error", cid);
 	put_key(g, "error");
 	yajl_gen_map_open(g);
@@ -507,6 +508,7 @@ void session_on_text(struct session *s, const char *data, size_t len)
 	}
 	const char *type = svc->msg_type(msg);
 	const char *cid = svc->msg_correlation_id(msg);
+	s->l->counters.in_by_type[listener_type_index(type)]++;
 	if (strcmp(type, "connection_handshake") == 0) {
 		handle_handshake(s, msg);
 	} else if (!s->established && !s->legacy) {

@@ -267,6 +267,35 @@ static void websocket_destroy(void *state)
 	free(l);
 }
 
+const char *const listener_types[] = {
+	"connection_handshake", "heartbeat", "ping", "query", "get_databases", "database_select",
+	"get_database_context", "list_tools", "cancel", "other", NULL,
+};
+
+const char *const listener_errors[] = {
+	AB_ERR_INVALID_JSON, AB_ERR_INVALID_MESSAGE, AB_ERR_HANDSHAKE_REQUIRED, AB_ERR_UNAUTHORIZED,
+	AB_ERR_FORBIDDEN, AB_ERR_RATE_LIMITED, AB_ERR_MESSAGE_TOO_LARGE, AB_ERR_INTERNAL_ERROR,
+	"other", NULL,
+};
+
+static size_t index_in(const char *const *names, const char *name)
+{
+	size_t i = 0;
+	while (names[i + 1] && strcmp(names[i], name) != 0)
+		i++;
+	return i; /* the last is "other" */
+}
+
+size_t listener_type_index(const char *type)
+{
+	return index_in(listener_types, type);
+}
+
+size_t listener_error_index(const char *error_type)
+{
+	return index_in(listener_errors, error_type);
+}
+
 void listener_count_close(struct listener *l, uint16_t code)
 {
 	size_t n = sizeof l->counters.closes / sizeof *l->counters.closes;
@@ -314,6 +343,20 @@ static void websocket_report(void *state, ab_report *r)
 	                   NULL, (double)l->counters.upgrades);
 	svc->report_metric(r, "agentbus_http_requests_total", AB_METRIC_COUNTER, "Plain HTTP requests",
 	                   NULL, (double)l->counters.http_requests);
+	for (size_t i = 0; listener_types[i]; i++) {
+		char labels[64];
+		snprintf(labels, sizeof labels, "type=\"%s\"", listener_types[i]);
+		svc->report_metric(r, "agentbus_ws_messages_in_by_type_total", AB_METRIC_COUNTER,
+		                   "Messages frontends sent, by type (others as other)", labels,
+		                   (double)l->counters.in_by_type[i]);
+	}
+	for (size_t i = 0; listener_errors[i]; i++) {
+		char labels[64];
+		snprintf(labels, sizeof labels, "error_type=\"%s\"", listener_errors[i]);
+		svc->report_metric(r, "agentbus_ws_errors_total", AB_METRIC_COUNTER,
+		                   "Error replies the WebSocket transport made, by error_type", labels,
+		                   (double)l->counters.errors_by_type[i]);
+	}
 	size_t n = sizeof l->counters.closes / sizeof *l->counters.closes;
 	for (size_t i = 0; i < n && l->counters.closes[i].code; i++) {
 		char labels[32];

@@ -48,6 +48,8 @@ struct listener {
 	struct {
 		uint64_t messages_in, messages_out, bytes_in, bytes_out, upgrades, http_requests;
 		struct { uint16_t code; uint64_t count; } closes[24]; /* close frames sent, by code */
+		uint64_t in_by_type[16];     /* messages in, by listener_type_index */
+		uint64_t errors_by_type[16]; /* error replies the transport made, by listener_error_index */
 	} counters;
 	bool legacy_paths;
 	bool stopping;   /* shutting down: closing sessions end them */
@@ -58,6 +60,14 @@ struct listener {
 #define ws_log(l, level, ...) (l)->svc->log((l)->self, (level), __VA_ARGS__)
 
 uint64_t ws_now_ms(void);
+
+/* The message types counted by name in /metrics (the frontend protocol's
+ * own; everything else counts as "other", so clients cannot grow the label
+ * set), and the error types the transport makes. NULL-terminated. */
+extern const char *const listener_types[];
+extern const char *const listener_errors[];
+size_t listener_type_index(const char *type);   /* the "other" slot when unknown */
+size_t listener_error_index(const char *error_type);
 
 /* Count a close frame sent with this code. */
 void listener_count_close(struct listener *l, uint16_t code);

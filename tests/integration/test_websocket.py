@@ -343,6 +343,25 @@ def test_malformed_messages_get_error_replies():
         ws.send_json({"type": "nope", "correlation_id": "n1"})
         err = ws.recv_json()
         assert err["error"]["error_type"] == "no_route" and err["correlation_id"] == "n1", err
+        status, _, body = http_get(port, "/metrics")
+        assert 'agentbus_ws_errors_total{error_type="invalid_json"} 1\n' in body.decode(), body
+        assert 'agentbus_ws_errors_total{error_type="invalid_message"} 2\n' in body.decode(), body
+    finally:
+        d.close()
+
+
+def test_message_over_the_brokers_limit_gets_message_too_large():
+    # The frame is within the transport's limit, the message over the broker's.
+    d, port, _ = broker("max_message_size = 1M\n", broker_options="max_message_size = 1K\n")
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        ws.send_json({"type": "heartbeat", "correlation_id": "big", "pad": "x" * 2000})
+        err = ws.recv_json()
+        assert err["type"] == "error" and err["error"]["error_type"] == "message_too_large", err
+        assert "exceeds the limit of 1024" in err["error"]["message"], err
+        ws.send_json({"type": "heartbeat", "correlation_id": "small"})
+        assert ws.recv_json()["correlation_id"] == "small"  # the connection lives on
     finally:
         d.close()
 
@@ -613,6 +632,8 @@ def test_health_ready_and_metrics_tell_the_truth():
         assert "\nagentbus_ws_connections 2\n" in text, text
         assert 'agentbus_router_errors_total{error_type="no_route"} 1\n' in text, text
         assert 'agentbus_ws_messages_total{direction="in"} 2\n' in text, text  # handshake, nope
+        assert 'agentbus_ws_messages_in_by_type_total{type="connection_handshake"} 1\n' in text, text
+        assert 'agentbus_ws_messages_in_by_type_total{type="other"} 1\n' in text, text
         assert text.count("# TYPE agentbus_ws_sessions gauge") == 1, text
         assert 'agentbus_request_duration_seconds_bucket{le="+Inf"}' in text, text
         assert http_get(port, "/metrics", "POST")[0] == 405
@@ -777,6 +798,7 @@ if __name__ == "__main__":
         test_exceeded_replay_window_says_messages_lost,
         test_session_ends_after_the_replay_window_or_a_goodbye,
         test_malformed_messages_get_error_replies,
+        test_message_over_the_brokers_limit_gets_message_too_large,
         test_protocol_violations_close_with_the_right_code,
         test_fragments_with_interleaved_pings_assemble,
         test_close_handshake_is_answered,
