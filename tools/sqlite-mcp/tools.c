@@ -1,0 +1,430 @@
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "demo.h"
+#include "jsonrpc.h"
+#include "tools.h"
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+	return len > 0 && len <= 64 &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+static int open_database(struct catalog *c, const char *name, char *err, size_t err_len)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s.db", c->dir, name);
+	struct stat st;
+	if (!valid_name(name) || stat(path, &st) < 0) {
+		snprintf(err, err_len, "Unknown database '%s'", name);
+		return -1;
+	}
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot open database '%s': %s", name, db ? sqlite3_errmsg(db) : "");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_close(c->db);
+	c->db = db;
+	snprintf(c->current, sizeof c->current, "%s", name);
+	return 0;
+}
+
+int catalog_open(struct catalog *c, const char *dir, const char *database)
+{
+	memset(c, 0, sizeof *c);
+	c->dir = strdup(dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "agentbus-sqlite-mcp: cannot make %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (demo_create_if_empty(dir) < 0)
+		return -1;
+	char err[256];
+	if (open_database(c, database, err, sizeof err) < 0) {
+		fprintf(stderr, "agentbus-sqlite-mcp: %s in %s\n", err, dir);
+		return -1;
+	}
+	return 0;
+}
+
+void catalog_close(struct catalog *c)
+{
+	sqlite3_close(c->db);
+	free(c->dir);
+}
+
+/* ---- tools/list ------------------------------------------------------------- */
+
+static void schema(yajl_gen g, const char *prop, const char *type, const char *description)
+{
+	gen_str(g, "inputSchema");
+	yajl_gen_map_open(g);
+	gen_key(g, "type", "object");
+	gen_str(g, "properties");
+	yajl_gen_map_open(g);
+	if (prop) {
+		gen_str(g, prop);
+		yajl_gen_map_open(g);
+		if (strcmp(type, "string|array") == 0) {
+			gen_str(g, "anyOf");
+			yajl_gen_array_open(g);
+			yajl_gen_map_open(g);
+			gen_key(g, "type", "string");
+			yajl_gen_map_close(g);
+			yajl_gen_map_open(g);
+			gen_key(g, "type", "array");
+			gen_str(g, "items");
+			yajl_gen_map_open(g);
+			gen_key(g, "type", "string");
+			yajl_gen_map_close(g);
+			yajl_gen_map_close(g);
+			yajl_gen_array_close(g);
+		} else {
+			gen_key(g, "type", type);
+		}
+		gen_key(g, "description", description);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_map_close(g);
+	if (prop) {
+		gen_str(g, "required");
+		yajl_gen_array_open(g);
+		gen_str(g, prop);
+		yajl_gen_array_close(g);
+	}
+	yajl_gen_map_close(g);
+}
+
+static void tool(yajl_gen g, const char *name, const char *description, const char *prop,
+                 const char *type, const char *prop_description, bool read_only)
+{
+	yajl_gen_map_open(g);
+	gen_key(g, "name", name);
+	gen_key(g, "description", description);
+	schema(g, prop, type, prop_description);
+	gen_str(g, "annotations");
+	yajl_gen_map_open(g);
+	gen_str(g, "readOnlyHint");
+	yajl_gen_bool(g, read_only);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+}
+
+void tools_list(yajl_gen g)
+{
+	yajl_gen_map_open(g);
+	gen_str(g, "tools");
+	yajl_gen_array_open(g);
+	tool(g, "show_databases", "Show all databases", NULL, NULL, NULL, true);
+	tool(g, "switch_database", "Switch this session to a database", "db_name", "string",
+	     "the database to use", false);
+	tool(g, "show_tables", "Show all tables in the current database", NULL, NULL, NULL, true);
+	tool(g, "db_query", "Run one read-only SQL statement (SELECT, EXPLAIN, ...) and return its rows",
+	     "sql_stmt", "string", "the statement", true);
+	tool(g, "db_execute", "Run SQL statements that change data, all in one transaction",
+	     "sql_stmts", "string|array", "a statement, or an array of them", false);
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+/* The CallToolResult for a value built in `value`: the JSON as text content
+ * and, parsed back, as structuredContent {"result": value}. */
+static void success(yajl_gen g, yajl_gen value)
+{
+	const unsigned char *json;
+	size_t len;
+	yajl_gen_get_buf(value, &json, &len);
+	char *text = strndup((const char *)json, len);
+	yajl_val tree = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+	yajl_gen_map_open(g);
+	gen_str(g, "content");
+	yajl_gen_array_open(g);
+	yajl_gen_map_open(g);
+	gen_key(g, "type", "text");
+	gen_key(g, "text", text ? text : "null");
+	yajl_gen_map_close(g);
+	yajl_gen_array_close(g);
+	gen_str(g, "structuredContent");
+	yajl_gen_map_open(g);
+	gen_str(g, "result");
+	gen_value(g, tree);
+	yajl_gen_map_close(g);
+	gen_str(g, "isError");
+	yajl_gen_bool(g, 0);
+	yajl_gen_map_close(g);
+	yajl_tree_free(tree);
+	free(text);
+}
+
+static void tool_error(yajl_gen g, const char *message)
+{
+	yajl_gen_map_open(g);
+	gen_str(g, "content");
+	yajl_gen_array_open(g);
+	yajl_gen_map_open(g);
+	gen_key(g, "type", "text");
+	gen_key(g, "text", message);
+	yajl_gen_map_close(g);
+	yajl_gen_array_close(g);
+	gen_str(g, "isError");
+	yajl_gen_bool(g, 1);
+	yajl_gen_map_close(g);
+}
+
+static const char *string_arg(yajl_val args, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val v = args ? yajl_tree_get(args, path, yajl_t_string) : NULL;
+	return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static void column_value(yajl_gen g, sqlite3_stmt *stmt, int i)
+{
+	switch (sqlite3_column_type(stmt, i)) {
+	case SQLITE_INTEGER:
+		yajl_gen_integer(g, sqlite3_column_int64(stmt, i));
+		break;
+	case SQLITE_FLOAT:
+		yajl_gen_double(g, sqlite3_column_double(stmt, i));
+		break;
+	case SQLITE_TEXT:
+		yajl_gen_string(g, sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+		break;
+	case SQLITE_BLOB: {
+		/* As hex: JSON has no bytes. */
+		const unsigned char *blob = sqlite3_column_blob(stmt, i);
+		int n = sqlite3_column_bytes(stmt, i);
+		char *hex = malloc((size_t)n * 2 + 1);
+		for (int k = 0; hex && k < n; k++)
+			snprintf(hex + 2 * k, 3, "%02x", blob[k]);
+		if (hex) {
+			hex[2 * n] = '\0';
+			gen_str(g, hex);
+		} else {
+			yajl_gen_null(g);
+		}
+		free(hex);
+		break;
+	}
+	default:
+		yajl_gen_null(g);
+	}
+}
+
+/* ---- the tools ----------------------------------------------------------------------- */
+
+static void show_databases(struct catalog *c, yajl_gen g)
+{
+	struct dirent **names = NULL;
+	int n = scandir(c->dir, &names, NULL, alphasort);
+	yajl_gen v = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(v);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]->d_name);
+		if (len > 3 && strcmp(names[i]->d_name + len - 3, ".db") == 0) {
+			names[i]->d_name[len - 3] = '\0';
+			if (valid_name(names[i]->d_name)) {
+				yajl_gen_map_open(v);
+				gen_key(v, "Database", names[i]->d_name);
+				yajl_gen_map_close(v);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	yajl_gen_array_close(v);
+	success(g, v);
+	yajl_gen_free(v);
+}
+
+static void switch_database(struct catalog *c, yajl_val args, yajl_gen g)
+{
+	const char *name = string_arg(args, "db_name");
+	char err[256];
+	if (!name) {
+		tool_error(g, "switch_database needs db_name");
+		return;
+	}
+	if (open_database(c, name, err, sizeof err) < 0) {
+		tool_error(g, err);
+		return;
+	}
+	yajl_gen v = yajl_gen_alloc(NULL);
+	yajl_gen_null(v);
+	success(g, v);
+	yajl_gen_free(v);
+}
+
+static void show_tables(struct catalog *c, yajl_gen g)
+{
+	sqlite3_stmt *stmt;
+	sqlite3_prepare_v2(c->db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+	                   -1, &stmt, NULL);
+	yajl_gen v = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(v);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		gen_str(v, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	yajl_gen_array_close(v);
+	success(g, v);
+	yajl_gen_free(v);
+}
+
+static bool only_blanks(const char *s)
+{
+	return s[strspn(s, " \t\r\n;")] == '\0';
+}
+
+static void db_query(struct catalog *c, yajl_val args, yajl_gen g)
+{
+	const char *sql = string_arg(args, "sql_stmt");
+	if (!sql) {
+		tool_error(g, "db_query needs sql_stmt");
+		return;
+	}
+	sqlite3_stmt *stmt = NULL;
+	const char *tail = NULL;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &stmt, &tail) != SQLITE_OK || !stmt) {
+		tool_error(g, stmt ? sqlite3_errmsg(c->db) : sqlite3_errmsg(c->db));
+		sqlite3_finalize(stmt);
+		return;
+	}
+	if (!only_blanks(tail)) {
+		tool_error(g, "db_query runs one statement at a time");
+		sqlite3_finalize(stmt);
+		return;
+	}
+	/* Read-only is enforced by SQLite's own verdict on the statement. */
+	if (!sqlite3_stmt_readonly(stmt)) {
+		tool_error(g, "db_query runs read-only statements only: use db_execute to change data");
+		sqlite3_finalize(stmt);
+		return;
+	}
+	yajl_gen v = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(v);
+	int rc, columns = sqlite3_column_count(stmt);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		yajl_gen_map_open(v);
+		for (int i = 0; i < columns; i++) {
+			gen_str(v, sqlite3_column_name(stmt, i));
+			column_value(v, stmt, i);
+		}
+		yajl_gen_map_close(v);
+	}
+	yajl_gen_array_close(v);
+	if (rc != SQLITE_DONE)
+		tool_error(g, sqlite3_errmsg(c->db));
+	else
+		success(g, v);
+	yajl_gen_free(v);
+	sqlite3_finalize(stmt);
+}
+
+/* Run every statement in sql; append a result for each to v. Returns 0, or
+ * -1 with the error in err. */
+static int execute_all(struct catalog *c, const char *sql, yajl_gen v, char *err, size_t err_len)
+{
+	while (!only_blanks(sql)) {
+		sqlite3_stmt *stmt = NULL;
+		const char *tail = NULL;
+		if (sqlite3_prepare_v2(c->db, sql, -1, &stmt, &tail) != SQLITE_OK) {
+			snprintf(err, err_len, "%s", sqlite3_errmsg(c->db));
+			return -1;
+		}
+		if (!stmt)
+			break;
+		int rc;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			;
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, err_len, "%s", sqlite3_errmsg(c->db));
+			return -1;
+		}
+		yajl_gen_map_open(v);
+		gen_str(v, "rowcount");
+		yajl_gen_integer(v, sqlite3_changes(c->db));
+		gen_str(v, "success");
+		yajl_gen_bool(v, 1);
+		gen_str(v, "message");
+		yajl_gen_null(v);
+		yajl_gen_map_close(v);
+		sql = tail;
+	}
+	return 0;
+}
+
+static void db_execute(struct catalog *c, yajl_val args, yajl_gen g)
+{
+	const char *path[] = { "sql_stmts", NULL };
+	yajl_val stmts = args ? yajl_tree_get(args, path, yajl_t_any) : NULL;
+	if (!stmts || !(YAJL_IS_STRING(stmts) || YAJL_IS_ARRAY(stmts))) {
+		tool_error(g, "db_execute needs sql_stmts: a string or an array of strings");
+		return;
+	}
+	yajl_gen v = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(v);
+	char err[512] = "";
+	int rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (rc < 0)
+		snprintf(err, sizeof err, "%s", sqlite3_errmsg(c->db));
+	if (YAJL_IS_STRING(stmts)) {
+		if (rc == 0)
+			rc = execute_all(c, YAJL_GET_STRING(stmts), v, err, sizeof err);
+	} else {
+		for (size_t i = 0; rc == 0 && i < stmts->u.array.len; i++) {
+			const char *sql = YAJL_GET_STRING(stmts->u.array.values[i]);
+			if (!sql) {
+				snprintf(err, sizeof err, "sql_stmts[%zu] is not a string", i);
+				rc = -1;
+			} else {
+				rc = execute_all(c, sql, v, err, sizeof err);
+			}
+		}
+	}
+	if (rc == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, sizeof err, "%s", sqlite3_errmsg(c->db));
+		rc = -1;
+	}
+	yajl_gen_array_close(v);
+	if (rc < 0) {
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL); /* all or nothing */
+		char message[600];
+		snprintf(message, sizeof message, "rolled back: %s", err);
+		tool_error(g, message);
+	} else {
+		success(g, v);
+	}
+	yajl_gen_free(v);
+}
+
+int tools_call(struct catalog *c, const char *name, yajl_val arguments, yajl_gen g)
+{
+	if (strcmp(name, "show_databases") == 0)
+		show_databases(c, g);
+	else if (strcmp(name, "switch_database") == 0)
+		switch_database(c, arguments, g);
+	else if (strcmp(name, "show_tables") == 0)
+		show_tables(c, g);
+	else if (strcmp(name, "db_query") == 0)
+		db_query(c, arguments, g);
+	else if (strcmp(name, "db_execute") == 0)
+		db_execute(c, arguments, g);
+	else
+		return -1;
+	return 0;
+}
