@@ -102,7 +102,9 @@ AM_TESTS_ENVIRONMENT = \
 	export AGENTBUSD FIXTURE_PLUGIN_DIR TOP_SRCDIR TOP_BUILDDIR MAKE PYTHONPATH;
 INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py \
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
-	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py
+	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
+	tests/integration/test_websocket_robustness.py \
+	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs

@@ -79,6 +79,8 @@ void conn_flush_and_close(struct conn *c)
 {
 	set_state(c, CONN_FLUSHING);
 	bufferevent_disable(c->bev, EV_READ);
+	/* on_write then means "all written", not "below the pacing mark". */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	/* The timer frees it: at once if nothing is left to write, else if the
 	 * peer does not take it in time (write_cb frees it sooner). */
 	arm(c, evbuffer_get_length(bufferevent_get_output(c->bev)) ? CLOSE_TIMEOUT_MS : 0);
@@ -94,17 +96,23 @@ static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size
 		evbuffer_add(out, data, len);
 }
 
-/* A reader that does not keep up: drop the connection (its queued output
- * too) so memory stays bounded. Its session keeps the messages for
- * replay, and the client resumes. Freed by the timer, never from here:
- * this may run inside this connection's own callbacks. */
-static void drop_slow_reader(struct conn *c)
+/* Drop the connection and its queued output (a reader that does not keep
+ * up, or a resumption that cannot be exact), so memory stays bounded. Its
+ * session keeps the messages for replay, and the client resumes. Freed by
+ * the timer, never from here: this may run inside this connection's own
+ * callbacks, and inside sends the session code is still making. */
+void conn_drop(struct conn *c, const char *why)
 {
+	if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
+		return;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	ws_log(c->listener, AB_LOG_WARNING, "%s: %zu bytes unread: dropping a slow reader", c->peer,
-	       evbuffer_get_length(out));
+	ws_log(c->listener, AB_LOG_WARNING, "%s: dropping the connection (%zu bytes unsent): %s", c->peer,
+	       evbuffer_get_length(out), why);
+	/* The session is detached when the timer frees the connection, not
+	 * here: this runs inside sends the session code is still making. It
+	 * learns that nothing of the dropped output was delivered. */
 	if (c->session)
-		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
+		session_output_dropped(c->session);
 	evbuffer_drain(out, evbuffer_get_length(out));
 	set_state(c, CONN_FLUSHING);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -119,13 +127,18 @@ bool conn_send_text(struct conn *c, const char *data, size_t len)
 	 * the reader has to keep up. */
 	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if (queued && queued + len > c->listener->max_output) {
-		drop_slow_reader(c);
+		conn_drop(c, "a slow reader");
 		return false;
 	}
 	send_frame(c, WS_OP_TEXT, data, len);
 	c->listener->counters.messages_out++;
 	c->listener->counters.bytes_out += len;
 	return true;
+}
+
+bool conn_output_empty(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
 
 bool conn_has_room(const struct conn *c, size_t len)
@@ -370,7 +383,15 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 		}
 		break;
 	case WS_EV_PING:
-		if (c->state == CONN_OPEN)
+		/* Pongs count against the same bounds as messages: a client that
+		 * pings and never reads must not grow our output. */
+		if (c->state != CONN_OPEN)
+			break;
+		if (!take_token(c) && c->tokens < -c->listener->rate_burst)
+			conn_close(c, WS_CLOSE_RATE_LIMITED, "rate limit exceeded");
+		else if (evbuffer_get_length(bufferevent_get_output(c->bev)) + ev->len > c->listener->max_output)
+			conn_drop(c, "a slow reader");
+		else
 			send_frame(c, WS_OP_PONG, ev->data, ev->len);
 		break;
 	case WS_EV_PONG:

@@ -49,6 +49,13 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
  * connection is closing, or its reader is too slow and it was dropped. */
 bool conn_send_text(struct conn *c, const char *data, size_t len);
 
+/* Is nothing waiting in the output queue? */
+bool conn_output_empty(const struct conn *c);
+
+/* Drop the connection (no close frame) with a logged reason; its session
+ * is detached when it is freed, on a later loop turn. */
+void conn_drop(struct conn *c, const char *why);
+
 /* Would len more bytes keep the output within half the listener's bound
  * (or is it empty)? */
 bool conn_has_room(const struct conn *c, size_t len);

@@ -50,7 +50,7 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
                uint64_t keep_from)
 {
 	if (r->cap == 0)
-		return 0;
+		return keep_from <= seq ? 1 : 0; /* kept nothing a resumption needs */
 	if (!r->ring && !(r->ring = calloc(r->cap, sizeof *r->ring)))
 		return -1;
 	char *copy = malloc(len + 1);
@@ -61,20 +61,28 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 	/* Past the bound (grown for a resumption), what is no longer needed goes. */
 	while (r->count >= r->bound && at(r, 0)->seq < keep_from)
 		drop_oldest(r);
+	int lost = 0;
 	if (r->count == r->cap) {
 		bool needed = at(r, 0)->seq >= keep_from;
-		if (!(needed && r->cap < 4 * r->bound && grow(r) == 0))
+		if (!(needed && r->cap < 4 * r->bound && grow(r) == 0)) {
 			drop_oldest(r);
+			lost = needed;
+		}
 	}
 	*at(r, r->count) = (struct replay_entry){ .seq = seq, .at_ms = now_ms, .data = copy, .len = len };
 	r->count++;
-	return 0;
+	return lost;
 }
 
-void replay_prune(struct replay *r, uint64_t now_ms)
+void replay_prune(struct replay *r, uint64_t now_ms, uint64_t keep_from)
 {
-	while (r->count && now_ms - at(r, 0)->at_ms > r->max_age_ms)
+	while (r->count && now_ms - at(r, 0)->at_ms > r->max_age_ms && at(r, 0)->seq < keep_from)
 		drop_oldest(r);
+}
+
+size_t replay_count(const struct replay *r)
+{
+	return r->count;
 }
 
 uint64_t replay_oldest(const struct replay *r)

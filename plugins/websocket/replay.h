@@ -29,12 +29,15 @@ void replay_free(struct replay *r);
 /* Keep a copy of a message (seqs must increase). When full, the oldest is
  * dropped, unless its seq is keep_from or later (still to be sent to a
  * resuming client): then the buffer grows, up to four times its bound.
- * Returns 0, or -1 without memory. */
+ * Returns 0; 1 when, even so, a message at or after keep_from was lost (a
+ * resumption can no longer be complete); -1 without memory. */
 int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms,
                uint64_t keep_from);
 
-/* Drop what is older than the age bound. */
-void replay_prune(struct replay *r, uint64_t now_ms);
+/* Drop what is older than the age bound, except seqs from keep_from on. */
+void replay_prune(struct replay *r, uint64_t now_ms, uint64_t keep_from);
+
+size_t replay_count(const struct replay *r);
 
 /* The oldest seq held, or 0 when empty. */
 uint64_t replay_oldest(const struct replay *r);

@@ -34,6 +34,24 @@ static void put_key(yajl_gen g, const char *key)
 	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 }
 
+/* Write one stamped message to the connection, keeping count of what is
+ * certainly out: everything before a message that finds the output queue
+ * empty has left it (confirmed_seq), so a dropped queue loses only what
+ * came after. */
+static void deliver_now(struct session *s, const char *data, size_t len, uint64_t seq)
+{
+	if (seq && conn_output_empty(s->conn))
+		s->confirmed_seq = s->sent_seq;
+	if (conn_send_text(s->conn, data, len) && seq)
+		s->sent_seq = seq;
+}
+
+void session_output_dropped(struct session *s)
+{
+	s->sent_seq = s->confirmed_seq;
+	s->replaying = false;
+}
+
 /* Send one message: stamped with the time, and once the session is
  * established with the next seq and kept for replay. A detached session
  * only keeps it. Returns 0, or -1 without memory. */
@@ -49,17 +67,24 @@ static int send_message(struct session *s, const char *json, size_t len)
 	if (seq) {
 		s->seq = seq;
 		uint64_t at = ws_now_ms();
-		replay_prune(&s->replay, at);
 		/* What a resumption still has to send is not pushed out by what
 		 * arrives meanwhile (the buffer grows instead, within a bound). */
 		uint64_t keep_from = s->replaying ? s->pump_seq : UINT64_MAX;
-		if (replay_add(&s->replay, seq, out.data, out.len, at, keep_from) < 0)
+		replay_prune(&s->replay, at, keep_from);
+		int kept = replay_add(&s->replay, seq, out.data, out.len, at, keep_from);
+		if (kept < 0)
 			ws_log(l, AB_LOG_WARNING, "%s: out of memory: seq %llu cannot be replayed",
 			       s->agent_id, (unsigned long long)seq);
+		if (kept == 1 && s->conn) {
+			/* The backlog lost a message it still had to send: this
+			 * resumption cannot be exact. End it; the client's next one
+			 * is told messages_lost. */
+			conn_drop(s->conn, "a resumption's backlog overflowed the replay buffer");
+		}
 	}
 	/* During a resumption, new messages queue behind the backlog. */
-	if (s->conn && !(s->replaying && seq) && conn_send_text(s->conn, out.data, out.len) && seq)
-		s->sent_seq = seq;
+	if (s->conn && !(s->replaying && seq))
+		deliver_now(s, out.data, out.len, seq);
 	stamp_free(&out);
 	return 0;
 }
@@ -89,21 +114,6 @@ static void finish(struct session *s, yajl_gen g)
 	send_built(s, g);
 }
 
-static void send_error(struct session *s, const char *cid, const char *error_type,
-                       const char *message)
-{
-	s->l->counters.errors_by_type[listener_error_index(error_type)]++;
-	yajl_gen g = begin("error", cid);
-	put_key(g, "error");
-	yajl_gen_map_open(g);
-	put(g, "error_type", error_type);
-	put(g, "message", message);
-	yajl_gen_map_close(g);
-	finish(s, g);
-}
-
-/* ---- sessions ------------------------------------------------------------------ */
-
 static void random_hex(char *out, size_t bytes)
 {
 	unsigned char raw[16];
@@ -123,6 +133,38 @@ static const char *reply_cid(const struct session *s, ab_msg *msg, char fresh[24
 	random_hex(fresh + 3, 8);
 	return fresh;
 }
+
+/* An error reply in the one error shape, to `request` (NULL when it could
+ * not be parsed): its correlation_id (one is assigned when it had none)
+ * and its query_id are echoed. */
+static void send_error(struct session *s, ab_msg *request, const char *error_type,
+                       const char *message)
+{
+	const struct ab_services *svc = s->l->svc;
+	s->l->counters.errors_by_type[listener_error_index(error_type)]++;
+	char fresh[24];
+	yajl_gen g = begin("error", request ? reply_cid(s, request, fresh) : NULL);
+	const char *path[] = { "query_id", NULL };
+	yajl_val query_id = request ? yajl_tree_get(svc->msg_tree(request), path, yajl_t_any) : NULL;
+	if (query_id && (YAJL_IS_STRING(query_id) || YAJL_IS_NUMBER(query_id))) {
+		put_key(g, "query_id");
+		const char *text = YAJL_IS_STRING(query_id) ? YAJL_GET_STRING(query_id) : YAJL_GET_NUMBER(query_id);
+		if (YAJL_IS_STRING(query_id))
+			yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+		else
+			yajl_gen_number(g, text, strlen(text));
+	}
+	put_key(g, "error");
+	yajl_gen_map_open(g);
+	put(g, "error_type", error_type);
+	put(g, "message", message);
+	yajl_gen_map_close(g);
+	finish(s, g);
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+
 
 static bool valid_agent_id(const char *id)
 {
@@ -194,21 +236,36 @@ static void unlink_session(struct session *s)
 	l->n_sessions--;
 }
 
-/* Make s the live session of its agent id. Returns false when the id is
+/* frontend_{user}_{16 hex}, the user's characters outside the agent id's
+ * alphabet written as '_' (an e-mail address or a name with spaces still
+ * makes a valid id). */
+static void assign_agent_id(struct session *s)
+{
+	char user[65], rnd[17];
+	snprintf(user, sizeof user, "%s", s->user_id);
+	for (char *c = user; *c; c++) {
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-", *c))
+			*c = '_';
+	}
+	random_hex(rnd, 8);
+	snprintf(s->agent_id, sizeof s->agent_id, "frontend_%s_%s", user, rnd);
+}
+
+/* Make s the live session of its agent id. Returns 0, or -1 when the id is
  * not ours to take (another transport owns it). */
-static bool establish(struct session *s)
+static int establish(struct session *s)
 {
 	struct listener *l = s->l;
 	int rc = l->svc->agent_register(l->self, s->agent_id, s);
 	if (rc < 0)
-		return false;
+		return -1;
 	s->established = true;
 	link_session(s);
 	if (s->handshake_timer) {
 		l->svc->timer_cancel(s->handshake_timer);
 		s->handshake_timer = NULL;
 	}
-	return true;
+	return 0;
 }
 
 static void free_session(struct session *s)
@@ -255,7 +312,8 @@ void session_detach(struct session *s, struct conn *c, uint16_t code)
 	 * for the client to come back, its agent still registered: what arrives
 	 * meanwhile goes to the replay buffer, nothing is lost. */
 	struct listener *l = s->l;
-	if (!s->established || code == WS_CLOSE_NORMAL || l->stopping || l->replay_window_ms == 0) {
+	if (!s->established || s->implicit || code == WS_CLOSE_NORMAL || l->stopping ||
+	    l->replay_window_ms == 0) {
 		end_session(s);
 		return;
 	}
@@ -302,20 +360,24 @@ void session_pump(struct session *s)
 		if (!conn_has_room(s->conn, e->len))
 			return;
 		s->pump_seq = e->seq + 1;
-		if (conn_send_text(s->conn, e->data, e->len))
-			s->sent_seq = e->seq;
+		deliver_now(s, e->data, e->len, e->seq);
 	}
 }
 
-/* Begin sending again, as they were, the messages after `after`. Returns
- * false when some of them are no longer held (the window was exceeded). */
+/* Begin sending again, as they were, the messages after `after` (none
+ * when it is at or past the last seq: a stale or foreign one is not ours
+ * to replay from). Returns false when some of them are no longer held. */
 static bool replay_after(struct session *s, uint64_t after)
 {
-	replay_prune(&s->replay, ws_now_ms());
+	replay_prune(&s->replay, ws_now_ms(), UINT64_MAX);
+	if (after >= s->seq)
+		return after == s->seq;
 	uint64_t oldest = replay_oldest(&s->replay);
-	bool complete = after >= s->seq || (oldest && oldest <= after + 1);
-	s->replaying = true;
-	s->pump_seq = after + 1;
+	bool complete = oldest && oldest <= after + 1;
+	if (replay_count(&s->replay) > 0) {
+		s->replaying = true;
+		s->pump_seq = after + 1;
+	}
 	return complete;
 }
 
@@ -349,9 +411,9 @@ static const char *tree_string(yajl_val tree, const char *key)
 }
 
 /* An error reply, then close 1008 (auth and policy refusals). */
-static void refuse(struct session *s, const char *cid, const char *error_type, const char *why)
+static void refuse(struct session *s, ab_msg *request, const char *error_type, const char *why)
 {
-	send_error(s, cid, error_type, why);
+	send_error(s, request, error_type, why);
 	conn_close(s->conn, WS_CLOSE_POLICY, why);
 }
 
@@ -373,8 +435,13 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 	const char *cid = reply_cid(s, msg, fresh);
 	const char *user = tree_string(tree, "user_id");
 	const char *agent_id = tree_string(tree, "agent_id");
+	const char *path[] = { "agent_id", NULL };
+	if (!agent_id && yajl_tree_get(tree, path, yajl_t_any)) {
+		refuse(s, msg, AB_ERR_INVALID_MESSAGE, "agent_id must be a string");
+		return;
+	}
 	if (s->established) {
-		send_error(s, cid, AB_ERR_INVALID_MESSAGE, "this session is already established");
+		send_error(s, msg, AB_ERR_INVALID_MESSAGE, "this session is already established");
 		return;
 	}
 	char token_user[65]; /* outlives the block: user may point here */
@@ -384,15 +451,20 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		const char *why = "a token is required";
 		if (token ? auth_check(l->auth, token, strlen(token), token_user, &why) < 0
 		          : !*s->conn->auth_user) {
-			refuse(s, cid, AB_ERR_UNAUTHORIZED, why);
+			refuse(s, msg, AB_ERR_UNAUTHORIZED, why);
 			return;
 		}
 		const char *authed = token ? token_user : s->conn->auth_user;
 		if (user && *user && strcmp(user, authed) != 0) {
-			refuse(s, cid, AB_ERR_FORBIDDEN, "user_id is not the token's user");
+			refuse(s, msg, AB_ERR_FORBIDDEN, "user_id is not the token's user");
+			return;
+		}
+		if (s->legacy && strcmp(s->user_id, authed) != 0) {
+			refuse(s, msg, AB_ERR_FORBIDDEN, "the path's user is not the token's");
 			return;
 		}
 		user = authed;
+		snprintf(s->owner, sizeof s->owner, "%s", authed);
 	}
 	if (user && *user)
 		snprintf(s->user_id, sizeof s->user_id, "%s", user);
@@ -400,26 +472,29 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		snprintf(s->user_id, sizeof s->user_id, "anonymous");
 	if (agent_id) {
 		if (!valid_agent_id(agent_id)) {
-			send_error(s, cid, AB_ERR_INVALID_MESSAGE,
+			send_error(s, msg, AB_ERR_INVALID_MESSAGE,
 			           "agent_id must be 1 to 128 of [A-Za-z0-9_.:-]");
 			conn_close(s->conn, WS_CLOSE_POLICY, "bad agent_id");
 			return;
 		}
 		snprintf(s->agent_id, sizeof s->agent_id, "%s", agent_id);
 		if (auth_enabled(l->auth) && !owned_by(agent_id, s->user_id)) {
-			refuse(s, cid, AB_ERR_FORBIDDEN, "that agent_id does not belong to this user");
+			refuse(s, msg, AB_ERR_FORBIDDEN, "that agent_id does not belong to this user");
 			return;
 		}
 	} else {
-		char rnd[17];
-		random_hex(rnd, 8);
-		snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
+		assign_agent_id(s);
 	}
 	s->realtime = has_capability(tree, "real_time_updates");
 	int64_t last_seq = resume_point(tree);
 
 	bool resumed = false, lost = false;
 	struct session *old = find_session(l, s->agent_id);
+	if (old && strcmp(old->owner, s->owner) != 0) {
+		/* Only the user who holds a session may take it over or resume it. */
+		refuse(s, msg, AB_ERR_FORBIDDEN, "that agent_id belongs to another user");
+		return;
+	}
 	if (old) {
 		s = take_over(s, old);
 		/* Replayed first, with their own seqs; the acknowledgement follows
@@ -427,10 +502,9 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		 * it was never sent. */
 		bool complete = replay_after(s, last_seq >= 0 ? (uint64_t)last_seq : s->sent_seq);
 		resumed = last_seq >= 0 && complete;
-		lost = last_seq >= 0 && !complete;
-	} else if (!establish(s)) {
-		send_error(s, cid, AB_ERR_FORBIDDEN, "that agent_id belongs to another transport");
-		conn_close(s->conn, WS_CLOSE_POLICY, "agent_id taken");
+		lost = !complete;
+	} else if (establish(s) < 0) {
+		refuse(s, msg, AB_ERR_FORBIDDEN, "that agent_id belongs to another transport");
 		return;
 	} else {
 		lost = last_seq > 0; /* it expected a session we no longer hold */
@@ -479,21 +553,22 @@ static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
 
 /* Legacy frontends never send a handshake: their first message opens a
  * session with a fresh agent id and no capabilities. */
-static bool open_implicit(struct session *s, const char *cid)
+static bool open_implicit(struct session *s, ab_msg *msg)
 {
 	struct listener *l = s->l;
 	if (auth_enabled(l->auth) && strcmp(s->conn->auth_user, s->user_id) != 0) {
 		/* The path's user must be the upgrade token's. */
-		refuse(s, cid, *s->conn->auth_user ? AB_ERR_FORBIDDEN : AB_ERR_UNAUTHORIZED,
+		refuse(s, msg, *s->conn->auth_user ? AB_ERR_FORBIDDEN : AB_ERR_UNAUTHORIZED,
 		       *s->conn->auth_user ? "the path's user is not the token's" : "a token is required");
 		return false;
 	}
-	char rnd[17];
-	random_hex(rnd, 8);
-	snprintf(s->agent_id, sizeof s->agent_id, "frontend_%.64s_%s", s->user_id, rnd);
-	if (establish(s))
+	if (auth_enabled(l->auth))
+		snprintf(s->owner, sizeof s->owner, "%s", s->conn->auth_user);
+	s->implicit = true; /* its agent id is never told: it cannot be resumed */
+	assign_agent_id(s);
+	if (establish(s) == 0)
 		return true;
-	send_error(s, cid, AB_ERR_INTERNAL_ERROR, "cannot open a session");
+	send_error(s, msg, AB_ERR_INTERNAL_ERROR, "cannot open a session");
 	return false;
 }
 
@@ -507,20 +582,19 @@ void session_on_text(struct session *s, const char *data, size_t len)
 		return;
 	}
 	const char *type = svc->msg_type(msg);
-	const char *cid = svc->msg_correlation_id(msg);
 	s->l->counters.in_by_type[listener_type_index(type)]++;
 	if (strcmp(type, "connection_handshake") == 0) {
 		handle_handshake(s, msg);
 	} else if (!s->established && !s->legacy) {
-		send_error(s, cid, AB_ERR_HANDSHAKE_REQUIRED, "send connection_handshake first");
-	} else if (!s->established && !open_implicit(s, cid)) {
+		send_error(s, msg, AB_ERR_HANDSHAKE_REQUIRED, "send connection_handshake first");
+	} else if (!s->established && !open_implicit(s, msg)) {
 		/* refused (and perhaps freed): nothing more to do with s */
 	} else if (strcmp(type, "heartbeat") == 0 || strcmp(type, "ping") == 0) {
 		handle_heartbeat(s, msg, type[0] == 'p');
 	} else {
 		int rc = svc->submit(s->l->self, s->agent_id, msg);
 		if (rc < 0)
-			send_error(s, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the message");
+			send_error(s, msg, AB_ERR_INTERNAL_ERROR, "the broker refused the message");
 	}
 	svc->msg_unref(msg);
 }
@@ -532,7 +606,7 @@ void session_rate_limited(struct session *s, const char *data, size_t len)
 	char text[96];
 	snprintf(text, sizeof text, "more than %.0f messages per second; this one was dropped",
 	         s->l->rate_limit);
-	send_error(s, msg ? svc->msg_correlation_id(msg) : NULL, AB_ERR_RATE_LIMITED, text);
+	send_error(s, msg, AB_ERR_RATE_LIMITED, text);
 	svc->msg_unref(msg);
 }
 

@@ -24,11 +24,14 @@ struct session {
 	struct conn *conn; /* NULL once the connection is gone */
 	char agent_id[129];
 	char user_id[65];
+	char owner[65];   /* with auth on: the token's user, who alone may take it over */
 	bool legacy;      /* came in on /ws/query/{user} or /ws/chat/{user} */
+	bool implicit;    /* opened by a first message, not a handshake */
 	bool established; /* handshaken, or an implicit legacy session */
 	bool realtime;    /* asked for interim replies (real_time_updates) */
 	uint64_t seq;      /* the last seq stamped */
 	uint64_t sent_seq; /* the last seq written to a connection */
+	uint64_t confirmed_seq; /* the last seq certainly out of our output queue */
 	bool replaying;    /* a resumption's backlog is being sent ... */
 	uint64_t pump_seq; /* ... from this seq on, as the connection drains */
 	struct replay replay;
@@ -51,6 +54,10 @@ void session_rate_limited(struct session *s, const char *data, size_t len);
  * or 1006 when it dropped). The session ends, or waits for the client to
  * resume it within the replay window. */
 void session_detach(struct session *s, struct conn *c, uint16_t code);
+
+/* The connection's queued output was thrown away (a slow reader): what was
+ * in it counts as never sent. */
+void session_output_dropped(struct session *s);
 
 /* The connection drained its output: send more of a resumption's backlog. */
 void session_pump(struct session *s);

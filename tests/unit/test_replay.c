@@ -71,12 +71,15 @@ static size_t text_for(uint64_t seq, char *buf, size_t size)
 	return (size_t)n;
 }
 
-static void add_seq_keep(struct replay *r, uint64_t seq, uint64_t now_ms, uint64_t keep_from)
+/* Returns replay_add's verdict: 0, or 1 when a needed entry was lost. */
+static int add_seq_keep(struct replay *r, uint64_t seq, uint64_t now_ms, uint64_t keep_from)
 {
 	char buf[64];
 	size_t len = text_for(seq, buf, sizeof buf);
-	fast_assert(replay_add(r, seq, buf, len, now_ms, keep_from) == 0, "add %llu",
+	int rc = replay_add(r, seq, buf, len, now_ms, keep_from);
+	fast_assert(rc == 0 || (rc == 1 && keep_from != NO_RESUME), "add %llu",
 	            (unsigned long long)seq);
+	return rc;
 }
 
 static void add_seq(struct replay *r, uint64_t seq, uint64_t now_ms)
@@ -121,8 +124,8 @@ START_TEST(test_empty)
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_each_from(&r, 0, never_called, NULL);
 	replay_each_from(&r, 1, never_called, NULL);
-	replay_prune(&r, 0);
-	replay_prune(&r, UINT64_MAX);
+	replay_prune(&r, 0, UINT64_MAX);
+	replay_prune(&r, UINT64_MAX, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_free(&r);
 	replay_free(&r); /* twice is harmless */
@@ -249,8 +252,8 @@ START_TEST(test_cap_zero)
 	}
 	replay_each_from(&r, 0, never_called, NULL);
 	replay_each_from(&r, 50, never_called, NULL);
-	replay_prune(&r, 0);
-	replay_prune(&r, 1000000);
+	replay_prune(&r, 0, UINT64_MAX);
+	replay_prune(&r, 1000000, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_free(&r);
 	ck_assert_int_eq(replay_add(&r, 101, "{}", 2, 101, NO_RESUME), 0);
@@ -290,16 +293,16 @@ START_TEST(test_age_bound)
 	ck_assert_int_eq(replay_add(&r, 4, "four", 4, 1500, NO_RESUME), 0);
 	struct seen s;
 
-	replay_prune(&r, 0);
-	replay_prune(&r, 999);
+	replay_prune(&r, 0, UINT64_MAX);
+	replay_prune(&r, 999, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 1);
 	/* exactly max_age old: kept */
-	replay_prune(&r, 1000);
+	replay_prune(&r, 1000, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 1);
 	each_from(&r, 0, &s);
 	ck_assert_uint_eq(s.n, 4);
 	/* one ms more: dropped, and only it */
-	replay_prune(&r, 1001);
+	replay_prune(&r, 1001, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 2);
 	each_from(&r, 0, &s);
 	ck_assert_uint_eq(s.n, 3);
@@ -308,10 +311,10 @@ START_TEST(test_age_bound)
 	ck_assert(memcmp(s.copy[0].data, "two", 3) == 0);
 	ck_assert_uint_eq(s.copy[2].seq, 4);
 
-	replay_prune(&r, 1500); /* seq 2 exactly max_age old */
+	replay_prune(&r, 1500, UINT64_MAX); /* seq 2 exactly max_age old */
 	ck_assert_uint_eq(replay_oldest(&r), 2);
 	/* several at once: seq 2 (2000 old) and 3 (1500 old); 4 is exactly 1000 */
-	replay_prune(&r, 2500);
+	replay_prune(&r, 2500, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 4);
 	each_from(&r, 0, &s);
 	ck_assert_uint_eq(s.n, 1);
@@ -321,7 +324,7 @@ START_TEST(test_age_bound)
 	ck_assert(memcmp(s.copy[0].data, "four", 4) == 0);
 
 	/* all of them */
-	replay_prune(&r, 2501);
+	replay_prune(&r, 2501, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_each_from(&r, 0, never_called, NULL);
 
@@ -342,11 +345,11 @@ START_TEST(test_age_zero)
 	replay_init(&r, 4, 0);
 	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 7, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 2, "b", 1, 8, NO_RESUME), 0);
-	replay_prune(&r, 7);
+	replay_prune(&r, 7, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 1);
-	replay_prune(&r, 8);
+	replay_prune(&r, 8, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 2);
-	replay_prune(&r, 9);
+	replay_prune(&r, 9, UINT64_MAX);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_free(&r);
 }
@@ -360,9 +363,9 @@ START_TEST(test_age_and_count)
 	for (uint64_t q = 1; q <= 7; q++)
 		add_seq(&r, q, q * 10); /* keeps 5, 6, 7 at 50, 60, 70 */
 	check_range(&r, 0, 5, 7, 10);
-	replay_prune(&r, 150); /* 5 is exactly 100 old */
+	replay_prune(&r, 150, UINT64_MAX); /* 5 is exactly 100 old */
 	check_range(&r, 0, 5, 7, 10);
-	replay_prune(&r, 161); /* 5 and 6 go */
+	replay_prune(&r, 161, UINT64_MAX); /* 5 and 6 go */
 	check_range(&r, 0, 7, 7, 10);
 	add_seq(&r, 8, 80);
 	add_seq(&r, 9, 90);
@@ -458,7 +461,7 @@ START_TEST(test_model)
 				model_at[model_n] = now;
 				model_n++;
 			} else if (op < 15) {
-				replay_prune(&r, now);
+				replay_prune(&r, now, UINT64_MAX);
 				size_t drop = 0;
 				while (drop < model_n && now - model_at[drop] > max_age)
 					drop++;
@@ -513,17 +516,18 @@ START_TEST(test_resume_grows)
 	for (uint64_t q = 1; q <= 4; q++)
 		add_seq(&r, q, q);
 	/* A resumption from 2 on: 1 is not needed, it goes as usual. */
-	add_seq_keep(&r, 5, 5, 2);
+	ck_assert_int_eq(add_seq_keep(&r, 5, 5, 2), 0);
 	check_range(&r, 0, 2, 5, 1);
 	/* 2 is needed: kept, the buffer grows past its bound ... */
 	for (uint64_t q = 6; q <= 17; q++) {
-		add_seq_keep(&r, q, q, 2);
+		ck_assert_int_eq(add_seq_keep(&r, q, q, 2), 0);
 		check_range(&r, 0, 2, q, 1);
 	}
-	/* ... up to four times it (16), then the oldest goes even so */
-	add_seq_keep(&r, 18, 18, 2);
+	/* ... up to four times it (16), then the oldest goes even so, and
+	 * replay_add says a needed one was lost */
+	ck_assert_int_eq(add_seq_keep(&r, 18, 18, 2), 1);
 	check_range(&r, 0, 3, 18, 1);
-	add_seq_keep(&r, 19, 19, 2);
+	ck_assert_int_eq(add_seq_keep(&r, 19, 19, 2), 1);
 	check_range(&r, 0, 4, 19, 1);
 	/* the resumption moves on to 12: what is before it and past the bound
 	 * is no longer needed */
@@ -552,11 +556,11 @@ START_TEST(test_resume_grows_wrapped)
 		check_range(&r, 0, 3, q, 1);
 		ck_assert_uint_eq(replay_oldest(&r), 3);
 	}
-	add_seq_keep(&r, 15, 15, 3); /* 3..14 = 4 x 3 held: 3 goes */
+	ck_assert_int_eq(add_seq_keep(&r, 15, 15, 3), 1); /* 3..14 = 4 x 3 held: 3 goes */
 	check_range(&r, 0, 4, 15, 1);
 	check_range(&r, 10, 10, 15, 1);
 	/* emptied by age, then used again: still bounded by 3 */
-	replay_prune(&r, UINT64_MAX);
+	replay_prune(&r, UINT64_MAX, UINT64_MAX);
 	replay_each_from(&r, 0, never_called, NULL);
 	for (uint64_t q = 14; q <= 30; q++)
 		add_seq(&r, q, UINT64_MAX);
@@ -627,7 +631,7 @@ START_TEST(test_free_reuse)
 	replay_free(&r);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_each_from(&r, 0, never_called, NULL);
-	replay_prune(&r, 5000);
+	replay_prune(&r, 5000, UINT64_MAX);
 
 	/* used again without a new init: same bounds, nothing of before */
 	for (uint64_t q = 6; q <= 10; q++) {
@@ -636,7 +640,7 @@ START_TEST(test_free_reuse)
 		ck_assert_uint_eq(replay_oldest(&r), first);
 		check_range(&r, 0, first, q, 1);
 	}
-	replay_prune(&r, 1009); /* 8 is 1001 old */
+	replay_prune(&r, 1009, UINT64_MAX); /* 8 is 1001 old */
 	check_range(&r, 0, 9, 10, 1);
 	replay_free(&r);
 	replay_free(&r);
@@ -647,7 +651,7 @@ START_TEST(test_free_reuse)
 	add_seq(&r, 2, 200);
 	add_seq(&r, 3, 300);
 	check_range(&r, 0, 2, 3, 100);
-	replay_prune(&r, 305);
+	replay_prune(&r, 305, UINT64_MAX);
 	check_range(&r, 0, 3, 3, 100);
 	replay_free(&r);
 }
