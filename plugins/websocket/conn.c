@@ -1,6 +1,7 @@
 #include "websocket.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,14 +237,41 @@ static bool ws_endpoint(const struct listener *l, struct http_span target, bool 
 	return false;
 }
 
-/* A browser's Origin must be listed, or be this server itself. Clients that
- * send no Origin (not browsers) are not subject to it. */
+/* Is the Host an address or localhost (with a port or not)? A page served
+ * under any other name could be a DNS-rebinding attacker's, who picks both
+ * Origin and Host: "same origin" only counts for these. */
+static bool host_is_literal(struct http_span host)
+{
+	char name[256];
+	if (host.len == 0 || host.len >= sizeof name)
+		return false;
+	memcpy(name, host.at, host.len);
+	name[host.len] = '\0';
+	char *end = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':');
+	if (name[0] == '[') {
+		if (!end)
+			return false;
+		*end = '\0';
+		struct in6_addr a6;
+		return inet_pton(AF_INET6, name + 1, &a6) == 1;
+	}
+	if (end)
+		*end = '\0';
+	struct in_addr a4;
+	return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, &a4) == 1;
+}
+
+/* A browser's Origin must be listed, or be this server itself (reached by
+ * address or as localhost). Clients that send no Origin (not browsers) are
+ * not subject to it. */
 static bool origin_allowed(const struct listener *l, const struct http_request *req)
 {
 	const struct http_header *origin = http_header(req, "Origin");
 	if (!origin)
 		return true;
 	const struct http_header *host = http_header(req, "Host");
+	if (host && !host_is_literal(host->value))
+		host = NULL; /* a name: only the allow-list speaks for it */
 	const char *o = origin->value.at;
 	size_t olen = origin->value.len;
 	for (size_t skip = 0; host && skip < 2; skip++) {
@@ -270,7 +298,30 @@ static bool origin_allowed(const struct listener *l, const struct http_request *
 
 /* A token given with the upgrade: "Authorization: Bearer T", or (browsers
  * cannot set headers on a WebSocket) an access_token query parameter. */
-static bool upgrade_token(const struct http_request *req, struct http_span *token)
+/* A query value as the browser sent it, %XX-decoded into buf ('+' is a
+ * space in forms but a literal '+' in tokens, so it stays). */
+static bool percent_decode(struct http_span *value, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < value->len; i++) {
+		char ch = value->at[i];
+		if (ch == '%' && i + 2 < value->len && isxdigit((unsigned char)value->at[i + 1]) &&
+		    isxdigit((unsigned char)value->at[i + 2])) {
+			char hex[3] = { value->at[i + 1], value->at[i + 2], 0 };
+			ch = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (n + 1 >= cap)
+			return false;
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	*value = (struct http_span){ buf, n };
+	return true;
+}
+
+static bool upgrade_token(const struct http_request *req, struct http_span *token,
+                          char *decoded, size_t decoded_cap)
 {
 	const struct http_header *h = http_header(req, "Authorization");
 	if (h && h->value.len > 7 && strncasecmp(h->value.at, "Bearer ", 7) == 0) {
@@ -285,7 +336,7 @@ static bool upgrade_token(const struct http_request *req, struct http_span *toke
 		const char *stop = amp ? amp : end;
 		if ((size_t)(stop - at) > 13 && memcmp(at, "access_token=", 13) == 0) {
 			*token = (struct http_span){ at + 13, (size_t)(stop - at - 13) };
-			return true;
+			return percent_decode(token, decoded, decoded_cap);
 		}
 		at = amp;
 	}
@@ -317,7 +368,8 @@ static void handle_request(struct conn *c, const struct http_request *req)
 		return;
 	}
 	struct http_span token;
-	if (auth_enabled(l->auth) && upgrade_token(req, &token)) {
+	char decoded[8192];
+	if (auth_enabled(l->auth) && upgrade_token(req, &token, decoded, sizeof decoded)) {
 		const char *refused;
 		if (auth_check(l->auth, token.at, token.len, c->auth_user, &refused) < 0) {
 			http_error(c, 401, refused);

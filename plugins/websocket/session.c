@@ -251,11 +251,34 @@ static void assign_agent_id(struct session *s)
 	snprintf(s->agent_id, sizeof s->agent_id, "frontend_%s_%s", user, rnd);
 }
 
-/* Make s the live session of its agent id. Returns 0, or -1 when the id is
- * not ours to take (another transport owns it). */
+static void end_session(struct session *s);
+
+/* At the session limit, the one left longest without a connection goes
+ * (sessions are linked newest first). Returns false when all are live. */
+static bool make_room(struct listener *l)
+{
+	if (l->n_sessions < l->max_sessions)
+		return true;
+	struct session *oldest = NULL;
+	for (struct session *t = l->sessions; t; t = t->next) {
+		if (!t->conn)
+			oldest = t;
+	}
+	if (!oldest)
+		return false;
+	ws_log(l, AB_LOG_WARNING, "%s: ended to make room (max_sessions)", oldest->agent_id);
+	end_session(oldest);
+	return true;
+}
+
+/* Make s the live session of its agent id. Returns 0; -1 when the id is not
+ * ours to take (another transport owns it); -2 when max_sessions are all
+ * live. */
 static int establish(struct session *s)
 {
 	struct listener *l = s->l;
+	if (!make_room(l))
+		return -2;
 	int rc = l->svc->agent_register(l->self, s->agent_id, s);
 	if (rc < 0)
 		return -1;
@@ -489,6 +512,7 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 	int64_t last_seq = resume_point(tree);
 
 	bool resumed = false, lost = false;
+	int rc;
 	struct session *old = find_session(l, s->agent_id);
 	if (old && strcmp(old->owner, s->owner) != 0) {
 		/* Only the user who holds a session may take it over or resume it. */
@@ -503,8 +527,9 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		bool complete = replay_after(s, last_seq >= 0 ? (uint64_t)last_seq : s->sent_seq);
 		resumed = last_seq >= 0 && complete;
 		lost = !complete;
-	} else if (establish(s) < 0) {
-		refuse(s, msg, AB_ERR_FORBIDDEN, "that agent_id belongs to another transport");
+	} else if ((rc = establish(s)) < 0) {
+		refuse(s, msg, rc == -2 ? AB_ERR_RATE_LIMITED : AB_ERR_FORBIDDEN,
+		       rc == -2 ? "too many sessions" : "that agent_id belongs to another transport");
 		return;
 	} else {
 		lost = last_seq > 0; /* it expected a session we no longer hold */

@@ -36,6 +36,8 @@ static const struct ab_option websocket_options[] = {
 	  "connections beyond this get 503" },
 	{ "max_connections_per_ip", AB_OPT_INT, "256", AB_OPT_RELOADABLE, 1, 10000000, NULL,
 	  "connections from one client address beyond this get 503" },
+	{ "max_sessions", AB_OPT_INT, "20000", AB_OPT_RELOADABLE, 1, 10000000, NULL,
+	  "sessions, live or waiting to be resumed; past it the longest-waiting one ends" },
 	{ "rate_limit", AB_OPT_INT, "100", AB_OPT_RELOADABLE, 0, 1000000, NULL,
 	  "messages per second a connection may send (0: no limit); beyond: rate_limited errors" },
 	{ "rate_burst", AB_OPT_INT, "200", AB_OPT_RELOADABLE, 1, 1000000, NULL,
@@ -81,6 +83,7 @@ static int read_settings(struct listener *l)
 	l->heartbeat_interval_s = svc->config_int(l->self, "heartbeat_interval") / 1000;
 	l->max_connections = (size_t)svc->config_int(l->self, "max_connections");
 	l->max_connections_per_ip = (size_t)svc->config_int(l->self, "max_connections_per_ip");
+	l->max_sessions = (size_t)svc->config_int(l->self, "max_sessions");
 	l->rate_limit = (double)svc->config_int(l->self, "rate_limit");
 	l->rate_burst = (double)svc->config_int(l->self, "rate_burst");
 	l->max_output = (size_t)svc->config_int(l->self, "max_output_buffer");
@@ -243,6 +246,8 @@ static int websocket_stop(void *state)
 		next = c->next;
 		if (c->state == CONN_OPEN)
 			conn_close(c, WS_CLOSE_GOING_AWAY, "broker shutting down");
+		else if (c->state == CONN_HTTP_HEAD)
+			conn_flush_and_close(c); /* a request still arriving: no answer now */
 	}
 	return AB_DRAINING;
 }

@@ -33,7 +33,7 @@ struct listener {
 	uint64_t max_message;
 	uint64_t handshake_timeout_ms, idle_timeout_ms, ping_interval_ms;
 	int64_t heartbeat_interval_s;
-	size_t max_connections, max_connections_per_ip;
+	size_t max_connections, max_connections_per_ip, max_sessions;
 	struct ip_counts *per_ip;
 	double rate_limit, rate_burst; /* messages per second per connection; 0: no limit */
 	size_t max_output;             /* bytes queued to one connection before it is dropped */

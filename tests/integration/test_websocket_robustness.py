@@ -211,6 +211,67 @@ def test_the_transports_own_errors_carry_the_ids():
         d.close()
 
 
+def test_same_origin_only_by_address_or_localhost():
+    d, port, _ = broker("allowed_origins = http://app.example\n")
+    try:
+        # A rebinding page picks both Origin and Host: a name is not "same origin".
+        evil = "evil.example:%d" % port
+        assert RawWS(port, headers={"Origin": "http://" + evil, "Host": evil}).status == 403
+        local = "localhost:%d" % port
+        assert RawWS(port, headers={"Origin": "http://" + local, "Host": local}).status == 101
+        assert RawWS(port, headers={"Origin": "http://app.example", "Host": "app.example"}).status == 101
+    finally:
+        d.close()
+
+
+def test_access_token_is_percent_decoded():
+    tokens = os.path.join(tempfile.mkdtemp(prefix="ab-pct-"), "tokens")
+    with open(tokens, "w") as f:
+        f.write("a/b+c= pat\n")
+    d, port, _ = broker("auth = token\nauth_tokens_file = %s\n" % tokens)
+    try:
+        ws = RawWS(port, path="/ws?access_token=a%2Fb%2Bc%3D")
+        assert handshake(ws, user_id=None)["agent_id"].startswith("frontend_pat_")
+    finally:
+        d.close()
+
+
+def test_session_limit_ends_the_longest_waiting():
+    d, port, _ = broker("max_sessions = 2\n")
+    try:
+        for name in ("frontend_u1_a", "frontend_u1_b"):
+            ws = RawWS(port)
+            handshake(ws, agent_id=name)
+            ws.sock.close()
+            time.sleep(0.1)
+        live = RawWS(port)
+        handshake(live, agent_id="frontend_u1_c")  # a, the longest waiting, is ended to make room
+        # b was kept (resuming it makes no new session); a was not.
+        for name, lost in (("frontend_u1_b", False), ("frontend_u1_a", True)):
+            ws = RawWS(port)
+            ws.recv_json()
+            ws.send_json({"type": "connection_handshake", "agent_id": name, "resume": {"last_seq": 1}})
+            ack = ws.recv_json()
+            assert ack.get("messages_lost", False) is lost and ack["session_resumed"] is not lost, (name, ack)
+            ws.sock.close()
+            time.sleep(0.1)
+    finally:
+        d.close()
+
+
+def test_shutdown_does_not_wait_for_a_request_head():
+    d, port, _ = broker("handshake_timeout = 30s\n")
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")  # never finishes
+        time.sleep(0.2)
+        start = time.monotonic()
+        assert d.stop() == 0
+        assert time.monotonic() - start < 1.5, "shutdown waited for the half-sent request"
+    finally:
+        d.close()
+
+
 if __name__ == "__main__":
     run([
         test_refusal_after_a_dropped_output_is_safe,
@@ -221,4 +282,8 @@ if __name__ == "__main__":
         test_a_user_cannot_take_another_users_session,
         test_odd_user_ids_make_valid_agent_ids,
         test_the_transports_own_errors_carry_the_ids,
+        test_same_origin_only_by_address_or_localhost,
+        test_access_token_is_percent_decoded,
+        test_session_limit_ends_the_longest_waiting,
+        test_shutdown_does_not_wait_for_a_request_head,
     ])
