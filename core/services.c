@@ -6,6 +6,7 @@
 #include <event2/event.h>
 
 #include "core/broker.h"
+#include "core/jsontree.h"
 #include "core/log.h"
 #include "core/msg.h"
 #include "core/options.h"
@@ -226,4 +227,5 @@ const struct ab_services services_table = {
 	.render_health = svc_render_health,
 	.render_metrics = svc_render_metrics,
 	.report_free = svc_report_free,
+	.gen_tree = jsontree_gen,
 };

@@ -103,7 +103,7 @@ AM_TESTS_ENVIRONMENT = \
 INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.py \
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
-	tests/integration/test_websocket_robustness.py \
+	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \

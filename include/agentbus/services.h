@@ -10,6 +10,7 @@
 #define AGENTBUS_SERVICES_H
 
 #include <agentbus/types.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #ifdef __cplusplus
@@ -198,6 +199,12 @@ struct ab_services {
 	/* The current UTC time as the protocol writes it,
 	 * "2026-11-25T17:20:50.123Z" (AB_TIMESTAMP_LEN bytes with the NUL). */
 	void (*timestamp)(char out[AB_TIMESTAMP_LEN]);
+
+	/* ---- JSON ---------------------------------------------------------- */
+
+	/* Write a parsed value (a msg_tree, or part of one) into g, as it is:
+	 * the way to copy members from a message into one being built. */
+	void (*gen_tree)(yajl_gen g, yajl_val value);
 };
 
 #ifdef __cplusplus

@@ -1,0 +1,338 @@
+#include "mcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "child.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+#define TERM_GRACE_MS 2000 /* after stdin closes, before SIGTERM */
+#define KILL_GRACE_MS 3000 /* after SIGTERM, before SIGKILL */
+
+struct child {
+	struct upstream *u;
+	char **argv;
+	struct child_events ev;
+	pid_t pid;
+	struct bufferevent *in, *out, *err;
+	struct event *timer; /* restart, or the stop's escalation */
+	struct event *reap;  /* polls waitpid once the child's stdout closed */
+	uint64_t backoff_ms;
+	time_t started;
+	bool stopping, termed;
+	void (*stopped)(struct upstream *u);
+};
+
+char **child_split_command(const char *command)
+{
+	size_t cap = 8, n = 0;
+	char **argv = calloc(cap, sizeof *argv);
+	const char *at = command;
+	while (argv) {
+		while (*at == ' ' || *at == '\t')
+			at++;
+		if (!*at)
+			break;
+		char *word = malloc(strlen(at) + 1), *w = word;
+		if (!word)
+			goto fail;
+		while (*at && *at != ' ' && *at != '\t') {
+			if (*at == '\'' || *at == '"') {
+				char quote = *at++;
+				while (*at && *at != quote)
+					*w++ = *at++;
+				if (*at != quote) {
+					free(word);
+					goto fail;
+				}
+				at++;
+			} else {
+				*w++ = *at++;
+			}
+		}
+		*w = '\0';
+		if (n + 2 > cap) {
+			char **grown = realloc(argv, (cap *= 2) * sizeof *grown);
+			if (!grown) {
+				free(word);
+				goto fail;
+			}
+			argv = grown;
+		}
+		argv[n++] = word;
+		argv[n] = NULL;
+	}
+	if (argv && n == 0)
+		goto fail;
+	return argv;
+fail:
+	child_free_argv(argv);
+	return NULL;
+}
+
+void child_free_argv(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static struct event_base *base_of(struct child *c)
+{
+	return c->u->svc->event_base(c->u->self);
+}
+
+static void arm(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(ev, &tv);
+}
+
+static void close_pipes(struct child *c)
+{
+	if (c->in)
+		bufferevent_free(c->in);
+	if (c->out)
+		bufferevent_free(c->out);
+	if (c->err)
+		bufferevent_free(c->err);
+	c->in = c->out = c->err = NULL;
+}
+
+static void on_stdout(struct bufferevent *bev, void *arg)
+{
+	struct child *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+	while (c->out && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+		if (len)
+			c->ev.line(c->u, line, len);
+		free(line);
+	}
+}
+
+static void on_stderr(struct bufferevent *bev, void *arg)
+{
+	struct child *c = arg;
+	char *line;
+	size_t len;
+	while ((line = evbuffer_readln(bufferevent_get_input(bev), &len, EVBUFFER_EOL_LF))) {
+		up_log(c->u, AB_LOG_INFO, "server: %s", line);
+		free(line);
+	}
+}
+
+/* stdout closed or failed: the child is going; collect it. */
+static void on_stdout_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct child *c = arg;
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	close_pipes(c);
+	arm(c->reap, 0);
+}
+
+static void on_stderr_event(struct bufferevent *bev, short what, void *arg)
+{
+}
+
+static void describe_exit(int status, char *out, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(out, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, len, "ended");
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	int status;
+	pid_t got = c->pid > 0 ? waitpid(c->pid, &status, WNOHANG) : -1;
+	if (got == 0) {
+		/* Its stdout is closed but it runs on: it is not serving us. */
+		if (!c->termed) {
+			kill(c->pid, SIGTERM);
+			c->termed = true;
+		}
+		arm(c->reap, 100);
+		return;
+	}
+	char why[96] = "ended";
+	if (got > 0)
+		describe_exit(status, why, sizeof why);
+	c->pid = 0;
+	close_pipes(c);
+	evtimer_del(c->timer);
+	if (c->stopping) {
+		if (c->stopped)
+			c->stopped(c->u);
+		return;
+	}
+	/* Restarted after a backoff that doubles while it keeps failing soon
+	 * after starting, with jitter so a fleet of brokers does not beat. */
+	if (time(NULL) - c->started > 30)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	uint32_t jitter;
+	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
+	uint64_t wait = c->backoff_ms + jitter % (c->backoff_ms / 2 + 1);
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	char text[160];
+	snprintf(text, sizeof text, "the server %s; restarting in %llu ms", why, (unsigned long long)wait);
+	c->ev.down(c->u, text);
+	arm(c->timer, wait);
+}
+
+static void spawn(struct child *c)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		char text[128];
+		snprintf(text, sizeof text, "cannot make pipes: %s", strerror(errno));
+		for (int i = 0; i < 2; i++) {
+			if (in[i] >= 0) close(in[i]);
+			if (out[i] >= 0) close(out[i]);
+			if (err[i] >= 0) close(err[i]);
+		}
+		c->ev.down(c->u, text);
+		arm(c->timer, c->backoff_ms);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(c->argv[0], c->argv);
+		fprintf(stderr, "cannot run %s: %s\n", c->argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (pid < 0) {
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
+		c->ev.down(c->u, "cannot fork");
+		arm(c->timer, c->backoff_ms);
+		return;
+	}
+	c->pid = pid;
+	c->started = time(NULL);
+	c->termed = false;
+	struct event_base *base = base_of(c);
+	evutil_make_socket_nonblocking(in[1]);
+	evutil_make_socket_nonblocking(out[0]);
+	evutil_make_socket_nonblocking(err[0]);
+	c->in = bufferevent_socket_new(base, in[1], BEV_OPT_CLOSE_ON_FREE);
+	c->out = bufferevent_socket_new(base, out[0], BEV_OPT_CLOSE_ON_FREE);
+	c->err = bufferevent_socket_new(base, err[0], BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->out, on_stdout, NULL, on_stdout_event, c);
+	bufferevent_setcb(c->err, on_stderr, NULL, on_stderr_event, c);
+	bufferevent_enable(c->out, EV_READ);
+	bufferevent_enable(c->err, EV_READ);
+	bufferevent_enable(c->in, EV_WRITE);
+	up_log(c->u, AB_LOG_INFO, "started %s (pid %d)", c->argv[0], (int)pid);
+	c->ev.up(c->u);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	if (!c->stopping) {
+		spawn(c);
+		return;
+	}
+	/* The stop's escalation. */
+	if (c->pid > 0 && !c->termed) {
+		kill(c->pid, SIGTERM);
+		c->termed = true;
+		arm(c->timer, KILL_GRACE_MS);
+	} else if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+	}
+}
+
+struct child *child_new(struct upstream *u, char **argv, const struct child_events *ev)
+{
+	struct child *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->u = u;
+	c->argv = argv;
+	c->ev = *ev;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->timer = evtimer_new(u->svc->event_base(u->self), timer_cb, c);
+	c->reap = evtimer_new(u->svc->event_base(u->self), reap_cb, c);
+	return c;
+}
+
+void child_start(struct child *c)
+{
+	spawn(c);
+}
+
+bool child_send(struct child *c, const char *data, size_t len)
+{
+	if (!c->in)
+		return false;
+	struct evbuffer *out = bufferevent_get_output(c->in);
+	evbuffer_add(out, data, len);
+	evbuffer_add(out, "\n", 1);
+	return true;
+}
+
+void child_stop(struct child *c, void (*stopped)(struct upstream *u))
+{
+	c->stopping = true;
+	c->stopped = stopped;
+	if (c->pid <= 0) {
+		evtimer_del(c->timer);
+		if (stopped)
+			stopped(c->u);
+		return;
+	}
+	if (c->in) { /* EOF on its stdin: a well-behaved server exits */
+		bufferevent_free(c->in);
+		c->in = NULL;
+	}
+	arm(c->timer, TERM_GRACE_MS);
+}
+
+void child_free(struct child *c)
+{
+	if (!c)
+		return;
+	close_pipes(c);
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+	}
+	event_free(c->timer);
+	event_free(c->reap);
+	child_free_argv(c->argv);
+	free(c);
+}
+
+pid_t child_pid(const struct child *c)
+{
+	return c->pid;
+}

@@ -1,0 +1,44 @@
+/* An MCP server as a child process (the stdio transport): started with its
+ * command line, newline-delimited JSON on its stdin and stdout, its stderr
+ * lines into the broker's log; when it exits it is restarted with
+ * exponential backoff and jitter; at shutdown its stdin is closed, then it
+ * gets SIGTERM, then SIGKILL. */
+#ifndef AB_MCP_CHILD_H
+#define AB_MCP_CHILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct upstream;
+
+struct child;
+
+struct child_events {
+	void (*line)(struct upstream *u, const char *line, size_t len); /* a line of stdout */
+	void (*up)(struct upstream *u);   /* started (its pipes are open) */
+	void (*down)(struct upstream *u, const char *why); /* exited or failed to start */
+};
+
+/* argv is split from a command line: words separated by blanks, with '...'
+ * and "..." quoting. NULL for an empty or unbalanced one. */
+char **child_split_command(const char *command);
+void child_free_argv(char **argv);
+
+struct child *child_new(struct upstream *u, char **argv, const struct child_events *ev);
+
+/* Start now (the first time) or after the backoff (after an exit). */
+void child_start(struct child *c);
+
+/* Write one line (a newline is added). Returns false when not running. */
+bool child_send(struct child *c, const char *data, size_t len);
+
+/* Stop for good: close stdin, SIGTERM after a grace, SIGKILL after
+ * another; stopped() is called once it is gone. */
+void child_stop(struct child *c, void (*stopped)(struct upstream *u));
+
+void child_free(struct child *c); /* kills it if still running */
+
+pid_t child_pid(const struct child *c);
+
+#endif

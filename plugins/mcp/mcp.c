@@ -1,0 +1,522 @@
+/* The MCP client transport (mcp.h): the plugin's options and lifecycle, the
+ * MCP session over the child's stdio (initialize, ping, requests and their
+ * replies, progress, cancellation), and the agent it registers once ready. */
+#include "mcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "child.h"
+
+/* Newest first: initialize asks for the first; the server may answer any. */
+static const char *const protocol_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
+
+static const struct ab_option mcp_options[] = {
+	{ "url", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL,
+	  "the MCP server: stdio:COMMAND ARGS (http(s):// and ws(s):// to come)" },
+	{ "agent_type", AB_OPT_STRING, "mcp", 0, 0, 0, NULL,
+	  "the first part of the upstream's agent id, e.g. tidb_mcp" },
+	{ "required", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "the broker is degraded (and /ready 503) while this upstream is not ready" },
+	AB_OPTION_END,
+};
+
+/* ---- JSON-RPC out ------------------------------------------------------------- */
+
+static void gen_text(yajl_gen g, const char *text)
+{
+	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+}
+
+static yajl_gen rpc_begin(int64_t id, const char *method)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	if (id) {
+		gen_text(g, "id");
+		yajl_gen_integer(g, id);
+	}
+	if (method) {
+		gen_text(g, "method");
+		gen_text(g, method);
+	}
+	return g;
+}
+
+static void rpc_send(struct upstream *u, yajl_gen g)
+{
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	child_send(u->child, (const char *)buf, len);
+	yajl_gen_free(g);
+}
+
+static void send_initialize(struct upstream *u)
+{
+	u->initialize_id = ++u->next_id;
+	yajl_gen g = rpc_begin(u->initialize_id, "initialize");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	gen_text(g, "protocolVersion");
+	gen_text(g, protocol_versions[0]);
+	gen_text(g, "capabilities");
+	yajl_gen_map_open(g); /* none yet: sampling, elicitation and roots are to come */
+	yajl_gen_map_close(g);
+	gen_text(g, "clientInfo");
+	yajl_gen_map_open(g);
+	gen_text(g, "name");
+	gen_text(g, "agentbus");
+	gen_text(g, "version");
+	gen_text(g, u->svc->broker_version);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	rpc_send(u, g);
+}
+
+/* ---- replies to the broker ---------------------------------------------------------- */
+
+static void submit(struct upstream *u, yajl_gen g)
+{
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	ab_msg *msg = u->svc->msg_build((const char *)buf, len, NULL);
+	if (msg && u->registered)
+		u->svc->submit(u->self, u->agent_id, msg);
+	u->svc->msg_unref(msg);
+	yajl_gen_free(g);
+}
+
+static yajl_gen reply_begin(const char *type, const char *cid)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, type);
+	gen_text(g, "correlation_id");
+	gen_text(g, cid);
+	return g;
+}
+
+static void reply_error(struct upstream *u, const char *cid, const char *error_type,
+                        const char *message, yajl_val code)
+{
+	yajl_gen g = reply_begin("mcp_error", cid);
+	gen_text(g, "error");
+	yajl_gen_map_open(g);
+	gen_text(g, "error_type");
+	gen_text(g, error_type);
+	gen_text(g, "message");
+	gen_text(g, message);
+	if (code) {
+		gen_text(g, "code");
+		u->svc->gen_tree(g, code);
+	}
+	yajl_gen_map_close(g);
+	submit(u, g);
+}
+
+/* ---- calls in flight ------------------------------------------------------------- */
+
+static struct mcp_call *take_call(struct upstream *u, int64_t id)
+{
+	for (struct mcp_call **link = &u->calls; *link; link = &(*link)->next) {
+		if ((*link)->id == id) {
+			struct mcp_call *call = *link;
+			*link = call->next;
+			return call;
+		}
+	}
+	return NULL;
+}
+
+static struct mcp_call *find_call_by_cid(struct upstream *u, const char *cid)
+{
+	for (struct mcp_call *c = u->calls; c; c = c->next) {
+		if (strcmp(c->correlation_id, cid) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static void free_call(struct mcp_call *call)
+{
+	free(call->correlation_id);
+	free(call);
+}
+
+static void drop_calls(struct upstream *u)
+{
+	while (u->calls) {
+		struct mcp_call *call = u->calls;
+		u->calls = call->next;
+		free_call(call);
+	}
+}
+
+/* ---- the session's state ------------------------------------------------------------ */
+
+static void set_down(struct upstream *u, enum upstream_state state, const char *why)
+{
+	u->state = state;
+	if (why)
+		snprintf(u->last_error, sizeof u->last_error, "%s", why);
+	if (u->registered) {
+		/* The broker answers what this agent had in flight, and holds what
+		 * comes for it meanwhile. */
+		u->registered = false;
+		u->svc->agent_unregister(u->self, u->agent_id);
+	}
+	drop_calls(u);
+	u->initialize_id = 0;
+}
+
+static const char *tree_string(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val s = v ? yajl_tree_get(v, path, yajl_t_string) : NULL;
+	return s ? YAJL_GET_STRING(s) : NULL;
+}
+
+static yajl_val tree_member(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
+}
+
+static void initialized(struct upstream *u, yajl_val result)
+{
+	const char *version = tree_string(result, "protocolVersion");
+	bool known = false;
+	for (size_t i = 0; version && protocol_versions[i]; i++)
+		known |= strcmp(version, protocol_versions[i]) == 0;
+	u->initialize_id = 0;
+	if (!known) {
+		char why[160];
+		snprintf(why, sizeof why, "the server speaks protocol version %s, which this client does not",
+		         version ? version : "(none)");
+		up_log(u, AB_LOG_ERROR, "%s", why);
+		set_down(u, UP_DOWN, why);
+		return;
+	}
+	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
+	rpc_send(u, rpc_begin(0, "notifications/initialized"));
+	int rc = u->svc->agent_register(u->self, u->agent_id, u);
+	if (rc < 0) {
+		up_log(u, AB_LOG_ERROR, "cannot register agent %s", u->agent_id);
+		set_down(u, UP_DOWN, "agent id taken");
+		return;
+	}
+	u->registered = true;
+	u->state = UP_READY;
+	u->last_error[0] = '\0';
+	up_log(u, AB_LOG_NOTICE, "ready as %s (protocol %s)", u->agent_id, version);
+}
+
+static void on_response(struct upstream *u, yajl_val msg, int64_t id)
+{
+	yajl_val result = tree_member(msg, "result"), error = tree_member(msg, "error");
+	if (id == u->initialize_id) {
+		if (result) {
+			initialized(u, result);
+		} else {
+			const char *text = tree_string(error, "message");
+			up_log(u, AB_LOG_ERROR, "initialize failed: %s", text ? text : "(no message)");
+			set_down(u, UP_DOWN, "initialize failed");
+		}
+		return;
+	}
+	struct mcp_call *call = take_call(u, id);
+	if (!call)
+		return; /* cancelled, or never ours */
+	if (result) {
+		yajl_gen g = reply_begin("mcp_response", call->correlation_id);
+		gen_text(g, "result");
+		u->svc->gen_tree(g, result);
+		submit(u, g);
+	} else {
+		const char *text = tree_string(error, "message");
+		reply_error(u, call->correlation_id, AB_ERR_UPSTREAM_ERROR, text ? text : "error",
+		            tree_member(error, "code"));
+	}
+	free_call(call);
+}
+
+static void on_progress(struct upstream *u, yajl_val params)
+{
+	yajl_val token = tree_member(params, "progressToken");
+	if (!token || !YAJL_IS_INTEGER(token))
+		return;
+	for (struct mcp_call *c = u->calls; c; c = c->next) {
+		if (c->id != YAJL_GET_INTEGER(token))
+			continue;
+		yajl_gen g = reply_begin("mcp_progress", c->correlation_id);
+		static const char *const keys[] = { "progress", "total", "message" };
+		for (size_t i = 0; i < 3; i++) {
+			yajl_val v = tree_member(params, keys[i]);
+			if (v) {
+				gen_text(g, keys[i]);
+				u->svc->gen_tree(g, v);
+			}
+		}
+		submit(u, g);
+		return;
+	}
+}
+
+/* A request from the server: ping is answered; the rest are not offered
+ * (yet), and say so, so the server is never left waiting. */
+static void on_server_request(struct upstream *u, yajl_val id, const char *method)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	gen_text(g, "id");
+	u->svc->gen_tree(g, id);
+	if (strcmp(method, "ping") == 0) {
+		gen_text(g, "result");
+		yajl_gen_map_open(g);
+		yajl_gen_map_close(g);
+	} else {
+		gen_text(g, "error");
+		yajl_gen_map_open(g);
+		gen_text(g, "code");
+		yajl_gen_integer(g, -32601);
+		gen_text(g, "message");
+		gen_text(g, "not supported by this client");
+		yajl_gen_map_close(g);
+	}
+	rpc_send(u, g);
+}
+
+static void on_line(struct upstream *u, const char *line, size_t len)
+{
+	char *text = strndup(line, len);
+	yajl_val msg = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+	free(text);
+	if (!msg || !YAJL_IS_OBJECT(msg)) {
+		up_log(u, AB_LOG_WARNING, "a line from the server is not a JSON-RPC message");
+		yajl_tree_free(msg);
+		return;
+	}
+	yajl_val id = tree_member(msg, "id");
+	const char *method = tree_string(msg, "method");
+	if (method && id)
+		on_server_request(u, id, method);
+	else if (method && strcmp(method, "notifications/progress") == 0)
+		on_progress(u, tree_member(msg, "params"));
+	else if (method && strcmp(method, "notifications/message") == 0)
+		up_log(u, AB_LOG_INFO, "server says: %s", line);
+	else if (id && YAJL_IS_INTEGER(id))
+		on_response(u, msg, YAJL_GET_INTEGER(id));
+	yajl_tree_free(msg);
+}
+
+static void on_child_up(struct upstream *u)
+{
+	u->state = UP_CONNECTING;
+	send_initialize(u);
+}
+
+static void on_child_down(struct upstream *u, const char *why)
+{
+	up_log(u, AB_LOG_WARNING, "%s", why);
+	set_down(u, u->stopping ? UP_DOWN : UP_CONNECTING, why);
+}
+
+static const struct child_events child_events = {
+	.line = on_line,
+	.up = on_child_up,
+	.down = on_child_down,
+};
+
+/* ---- requests from the broker ---------------------------------------------------------- */
+
+/* params with _meta.progressToken set to our id (so progress maps back). */
+static void gen_params(struct upstream *u, yajl_gen g, yajl_val params, int64_t id)
+{
+	yajl_gen_map_open(g);
+	yajl_val meta = NULL;
+	for (size_t i = 0; params && YAJL_IS_OBJECT(params) && i < params->u.object.len; i++) {
+		if (strcmp(params->u.object.keys[i], "_meta") == 0) {
+			meta = params->u.object.values[i];
+			continue;
+		}
+		gen_text(g, params->u.object.keys[i]);
+		u->svc->gen_tree(g, params->u.object.values[i]);
+	}
+	gen_text(g, "_meta");
+	yajl_gen_map_open(g);
+	for (size_t i = 0; meta && YAJL_IS_OBJECT(meta) && i < meta->u.object.len; i++) {
+		if (strcmp(meta->u.object.keys[i], "progressToken") == 0)
+			continue;
+		gen_text(g, meta->u.object.keys[i]);
+		u->svc->gen_tree(g, meta->u.object.values[i]);
+	}
+	gen_text(g, "progressToken");
+	yajl_gen_integer(g, id);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+}
+
+static void cancel(struct upstream *u, ab_msg *msg)
+{
+	const char *cid = u->svc->msg_correlation_id(msg);
+	struct mcp_call *call = cid ? find_call_by_cid(u, cid) : NULL;
+	if (!call)
+		return;
+	yajl_gen g = rpc_begin(0, "notifications/cancelled");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	gen_text(g, "requestId");
+	yajl_gen_integer(g, call->id);
+	gen_text(g, "reason");
+	const char *reason = tree_string(u->svc->msg_tree(msg), "reason");
+	gen_text(g, reason ? reason : "cancelled");
+	yajl_gen_map_close(g);
+	rpc_send(u, g);
+	free_call(take_call(u, call->id));
+}
+
+static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
+                       unsigned flags)
+{
+	struct upstream *u = state;
+	const struct ab_services *svc = u->svc;
+	if (flags & AB_DELIVER_CANCEL) {
+		cancel(u, msg);
+		return 0;
+	}
+	if (!(flags & AB_DELIVER_REQUEST) || u->state != UP_READY)
+		return flags & AB_DELIVER_REQUEST ? -1 : 0;
+	const char *cid = svc->msg_correlation_id(msg);
+	yajl_val tree = svc->msg_tree(msg);
+	const char *method = tree_string(tree, "method");
+	if (strcmp(svc->msg_type(msg), "mcp_request") != 0 || !method) {
+		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "this upstream takes mcp_request messages with a method", NULL);
+		return 0;
+	}
+	struct mcp_call *call = calloc(1, sizeof *call);
+	if (!call || !(call->correlation_id = strdup(cid))) {
+		free(call);
+		return -1;
+	}
+	call->id = ++u->next_id;
+	call->next = u->calls;
+	u->calls = call;
+	yajl_gen g = rpc_begin(call->id, method);
+	gen_text(g, "params");
+	gen_params(u, g, tree_member(tree, "params"), call->id);
+	rpc_send(u, g);
+	return 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+/* {agent_type}_{first 8 hex of md5(agent_type "_" url)}: stable across
+ * restarts, and across brokers that reach the same upstream. */
+static void make_agent_id(struct upstream *u)
+{
+	char input[4096];
+	int n = snprintf(input, sizeof input, "%s_%s", u->agent_type, u->url);
+	unsigned char md5[EVP_MAX_MD_SIZE];
+	unsigned int md5_len = 0;
+	EVP_Digest(input, (size_t)(n < 0 ? 0 : n), md5, &md5_len, EVP_md5(), NULL);
+	snprintf(u->agent_id, sizeof u->agent_id, "%s_%02x%02x%02x%02x", u->agent_type, md5[0], md5[1],
+	         md5[2], md5[3]);
+}
+
+static int mcp_init(ab_instance *self, const struct ab_services *svc, void **state)
+{
+	struct upstream *u = calloc(1, sizeof *u);
+	if (!u)
+		return -1;
+	u->self = self;
+	u->svc = svc;
+	*state = u;
+	const char *url = svc->config_string(self, "url");
+	snprintf(u->agent_type, sizeof u->agent_type, "%s", svc->config_string(self, "agent_type"));
+	u->required = svc->config_bool(self, "required");
+	if (strncmp(url, "stdio:", 6) != 0) {
+		svc->log(self, AB_LOG_ERROR, "url: '%s': only stdio:COMMAND is supported yet", url);
+		return -1;
+	}
+	u->url = strdup(url + 6);
+	char **argv = u->url ? child_split_command(u->url) : NULL;
+	if (!argv) {
+		svc->log(self, AB_LOG_ERROR, "url: '%s' has no command (or an unclosed quote)", url);
+		return -1;
+	}
+	make_agent_id(u);
+	u->child = child_new(u, argv, &child_events);
+	if (!u->child) {
+		child_free_argv(argv);
+		return -1;
+	}
+	return 0;
+}
+
+static int mcp_start(void *state)
+{
+	struct upstream *u = state;
+	u->state = UP_CONNECTING;
+	child_start(u->child);
+	return 0;
+}
+
+static int mcp_reload(void *state, enum ab_reload_phase phase)
+{
+	struct upstream *u = state;
+	if (phase == AB_RELOAD_COMMIT)
+		u->required = u->svc->config_bool(u->self, "required");
+	return 0;
+}
+
+static void child_stopped(struct upstream *u)
+{
+	u->svc->stopped(u->self);
+}
+
+static int mcp_stop(void *state)
+{
+	struct upstream *u = state;
+	u->stopping = true;
+	set_down(u, UP_DOWN, "the broker is stopping");
+	if (child_pid(u->child) <= 0)
+		return AB_STOPPED;
+	child_stop(u->child, child_stopped);
+	return AB_DRAINING;
+}
+
+static void mcp_destroy(void *state)
+{
+	struct upstream *u = state;
+	child_free(u->child);
+	drop_calls(u);
+	free(u->url);
+	free(u);
+}
+
+static void mcp_report(void *state, ab_report *report)
+{
+	struct upstream *u = state;
+	static const char *const names[] = { "connecting", "ready", "down" };
+	u->svc->report_upstream(report, u->agent_id, "stdio", names[u->state], u->required,
+	                        u->last_error[0] ? u->last_error : NULL, -1);
+}
+
+AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSPORT, "mcp", PACKAGE_VERSION, "a Model Context Protocol client",
+                 mcp_options, NULL, .init = mcp_init, .start = mcp_start, .reload = mcp_reload,
+                 .stop = mcp_stop, .destroy = mcp_destroy, .deliver = mcp_deliver,
+                 .report = mcp_report);

@@ -1,0 +1,54 @@
+/* The MCP client transport: one upstream MCP server per [plugin:NAME],
+ * reached as the agent {agent_type}_{first 8 hex of md5(agent_type "_" url)}.
+ * The agent is registered only while the server is initialized and ready:
+ * while it (re)starts, the broker holds requests for it (the hold window),
+ * and when it dies the requests in flight get upstream_unavailable.
+ *
+ * Messages it takes (docs/protocol.md, "MCP side"):
+ *   {"type":"mcp_request","correlation_id":C,"method":M,"params":P}
+ * and answers with
+ *   {"type":"mcp_response","correlation_id":C,"result":R}
+ *   {"type":"mcp_error","correlation_id":C,"error":{"error_type":"upstream_error","message":..,"code":N}}
+ *   {"type":"mcp_progress","correlation_id":C,"progress":..,"total":..,"message":..}  (interim) */
+#ifndef AB_MCP_H
+#define AB_MCP_H
+
+#include "build-config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <agentbus/plugin.h>
+#include <agentbus/services.h>
+
+struct child;
+
+enum upstream_state { UP_CONNECTING, UP_READY, UP_DOWN };
+
+/* A request sent upstream and not yet answered. */
+struct mcp_call {
+	struct mcp_call *next;
+	int64_t id;           /* ours, towards the server */
+	char *correlation_id; /* the broker's, to answer with */
+};
+
+struct upstream {
+	ab_instance *self;
+	const struct ab_services *svc;
+	char *url;
+	char agent_type[64];
+	char agent_id[96];
+	enum upstream_state state;
+	char last_error[256];
+	bool registered, required, stopping;
+	struct child *child;
+	int64_t next_id;
+	int64_t initialize_id; /* the initialize request in flight, or 0 */
+	char protocol_version[16];
+	struct mcp_call *calls;
+	ab_timer *ping_timer;
+};
+
+#define up_log(u, level, ...) (u)->svc->log((u)->self, (level), __VA_ARGS__)
+
+#endif

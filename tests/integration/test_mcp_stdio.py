@@ -1,0 +1,109 @@
+"""The MCP client transport over stdio against the bundled SQLite MCP
+server: the upstream's stable agent id, tools/call and tools/list through
+the broker, JSON-RPC errors, kill -9 of the server mid-request (an error
+reply, then recovery after the restart), requests held while it restarts,
+and /health's upstream state."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+
+from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port, run
+
+MCP_SO = os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so")
+SERVER = os.path.join(TOP_BUILDDIR, "tools", "sqlite-mcp", "agentbus-sqlite-mcp")
+
+
+def start(data):
+    tap_port = free_port()
+    command = "%s --data-dir %s" % (SERVER, data)
+    d = Daemon(
+        "hold_window = 10s\n"
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:sqlite]\nmodule = %s\nurl = stdio:%s\nagent_type = sqlite_mcp\n"
+        "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = sqlite_mcp_*\n"
+        "interim = mcp_progress\ntimeout = 20s\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, command)).start()
+    agent = "sqlite_mcp_" + hashlib.md5(("sqlite_mcp_" + command).encode()).hexdigest()[:8]
+    d.wait_log(r"ready as %s \(protocol 2025-11-25\)" % agent)
+    front = Tap(tap_port)
+    front.register("front_1")
+    return d, front, agent
+
+
+def call(front, cid, method, params):
+    front.send("front_1", {"type": "mcp_request", "correlation_id": cid, "method": method, "params": params})
+    agent, kind, msg = front.deliver(timeout=20)
+    assert msg["correlation_id"] == cid, msg
+    return msg
+
+
+def query(front, cid, sql):
+    return call(front, cid, "tools/call", {"name": "db_query", "arguments": {"sql_stmt": sql}})
+
+
+def server_pid(d):
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % pid).read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == d.proc.pid:
+                return int(pid)
+    return None
+
+
+def test_calls_through_the_broker():
+    data = tempfile.mkdtemp(prefix="ab-mcp-")
+    d, front, agent = start(data)
+    try:
+        msg = query(front, "q1", "SELECT name FROM customers WHERE id = 2")
+        assert msg["type"] == "mcp_response", msg
+        assert msg["result"]["structuredContent"] == {"result": [{"name": "Grace Hopper"}]}, msg
+        tools = call(front, "t1", "tools/list", {})
+        assert [t["name"] for t in tools["result"]["tools"]][:2] == ["show_databases", "switch_database"]
+        err = call(front, "e1", "tools/call", {"name": "no_such_tool", "arguments": {}})
+        assert err["type"] == "mcp_error" and err["error"]["error_type"] == "upstream_error", err
+        assert err["error"]["code"] == -32602 and err["error"]["message"] == "Unknown tool: no_such_tool", err
+        bad = front.send("front_1", {"type": "mcp_request", "correlation_id": "b1"})
+        assert bad == "ok send"
+        assert front.deliver()[2]["error"]["error_type"] == "invalid_message"
+    finally:
+        d.close()
+        shutil.rmtree(data)
+
+
+def test_killed_server_fails_in_flight_then_recovers():
+    data = tempfile.mkdtemp(prefix="ab-mcp-")
+    d, front, agent = start(data)
+    try:
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000000) SELECT count(*) AS n FROM c"
+        front.send("front_1", {"type": "mcp_request", "correlation_id": "slow", "method": "tools/call",
+                               "params": {"name": "db_query", "arguments": {"sql_stmt": slow}}})
+        time.sleep(0.5)
+        pid = server_pid(d)
+        assert pid, "no server child"
+        os.kill(pid, signal.SIGKILL)
+        _, kind, msg = front.deliver(timeout=10)
+        assert msg["correlation_id"] == "slow" and msg["type"] == "error", msg
+        assert msg["error"]["error_type"] == "upstream_unavailable", msg
+        # Sent while it restarts: held, then answered.
+        msg = query(front, "after", "SELECT 41 + 1 AS answer")
+        assert msg["result"]["structuredContent"] == {"result": [{"answer": 42}]}, msg
+        d.wait_log(r"the server killed by signal 9; restarting")
+        assert server_pid(d) not in (None, pid)
+    finally:
+        d.close()
+        shutil.rmtree(data)
+
+
+if __name__ == "__main__":
+    run([
+        test_calls_through_the_broker,
+        test_killed_server_fails_in_flight_then_recovers,
+    ])
