@@ -34,10 +34,11 @@ def free_port():
 class Daemon:
     """agentbusd -f with a config file in a temp dir; stderr is collected."""
 
-    def __init__(self, config, env=None, binary=None, plugin_dir=None):
+    def __init__(self, config, env=None, binary=None, plugin_dir=None, raw=False):
         self.dir = tempfile.mkdtemp(prefix="ab-it-")
         self.path = os.path.join(self.dir, "agentbus.ini")
         self.plugin_dir = plugin_dir or FIXTURE_PLUGIN_DIR
+        self.raw = raw  # the config is a whole file: no [broker] plugin_dir added
         self.write(config)
         self.binary = binary or AGENTBUSD
         self.env = dict(os.environ, **(env or {}))
@@ -48,7 +49,8 @@ class Daemon:
 
     def write(self, config):
         with open(self.path, "w") as f:
-            f.write("[broker]\nplugin_dir = %s\n" % self.plugin_dir)
+            if not self.raw:
+                f.write("[broker]\nplugin_dir = %s\n" % self.plugin_dir)
             f.write(config)
 
     def start(self, ready=True):

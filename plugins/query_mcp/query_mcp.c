@@ -1,0 +1,555 @@
+/* query_mcp: translates the frontend protocol's requests into MCP tool calls
+ * and the results back into its replies (docs/protocol.md), per route:
+ *
+ *   [route:query]
+ *   source = frontend_*
+ *   type = query
+ *   destination = sqlite_mcp_*
+ *   translator = query_mcp
+ *   tool = db_query
+ *   arguments = {"sql_stmt": "$.query"}
+ *   shape = query                  ; query | databases | database_select | database_context
+ *   reply_type = query_response
+ *   error_reply = query_error
+ *   interim = query_processing_started, query_progress
+ *
+ * "$.field" in arguments stands for the request's top-level field. Results
+ * are read from structuredContent {"result": ...} or, failing that, from
+ * the first text content as JSON. Pure: no I/O; what it remembers (each
+ * session_id's database, each request's start) is in its state. */
+#include "build-config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <agentbus/plugin.h>
+#include <agentbus/services.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+enum shape { SHAPE_QUERY, SHAPE_DATABASES, SHAPE_SELECT, SHAPE_CONTEXT };
+
+static const struct ab_option route_options[] = {
+	{ "tool", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the MCP tool to call" },
+	{ "arguments", AB_OPT_STRING, "{}", 0, 0, 0, NULL,
+	  "the tool's arguments: a JSON object; \"$.field\" stands for the request's field" },
+	{ "shape", AB_OPT_ENUM, "query", 0, 0, 0, "query|databases|database_select|database_context",
+	  "how the result becomes the reply" },
+	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
+	{ "started_type", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
+	  "an interim reply sent at once (query_processing_started)" },
+	{ "progress_type", AB_OPT_STRING, "query_progress", 0, 0, 0, NULL,
+	  "the type MCP progress becomes" },
+	AB_OPTION_END,
+};
+
+/* What one session selected (session state is keyed by session_id). */
+struct selection {
+	struct selection *next;
+	char *session_id, *database;
+	char selected_at[AB_TIMESTAMP_LEN];
+};
+
+/* When a request went out, for processing_time_ms. */
+struct started {
+	struct started *next;
+	char *correlation_id;
+	struct timespec at;
+};
+
+struct translator {
+	ab_instance *self;
+	const struct ab_services *svc;
+	struct selection *selections;
+	struct started *started;
+};
+
+struct route_state {
+	char *tool, *reply_type, *started_type, *progress_type;
+	enum shape shape;
+	yajl_val arguments; /* the template */
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void gen_text(yajl_gen g, const char *text)
+{
+	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+}
+
+static yajl_val member(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
+}
+
+static const char *member_string(yajl_val v, const char *key)
+{
+	yajl_val m = member(v, key);
+	return m && YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : NULL;
+}
+
+static ab_msg *build(struct translator *tr, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	ab_msg *msg = tr->svc->msg_build((const char *)buf, len, NULL);
+	yajl_gen_free(g);
+	return msg;
+}
+
+static const struct selection *selection_of(struct translator *tr, const char *session_id)
+{
+	for (struct selection *s = tr->selections; session_id && s; s = s->next) {
+		if (strcmp(s->session_id, session_id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void select_database(struct translator *tr, const char *session_id, const char *database)
+{
+	struct selection *s = (struct selection *)selection_of(tr, session_id);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s || !(s->session_id = strdup(session_id))) {
+			free(s);
+			return;
+		}
+		s->next = tr->selections;
+		tr->selections = s;
+	}
+	free(s->database);
+	s->database = strdup(database);
+	tr->svc->timestamp(s->selected_at);
+}
+
+static void mark_started(struct translator *tr, const char *cid)
+{
+	struct started *s = calloc(1, sizeof *s);
+	if (!s || !(s->correlation_id = strdup(cid))) {
+		free(s);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->at);
+	s->next = tr->started;
+	tr->started = s;
+}
+
+/* Milliseconds since the request went out (and forget it); -1 if unknown. */
+static double take_elapsed(struct translator *tr, const char *cid)
+{
+	for (struct started **link = &tr->started; *link; link = &(*link)->next) {
+		struct started *s = *link;
+		if (strcmp(s->correlation_id, cid) != 0)
+			continue;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double ms = (double)(now.tv_sec - s->at.tv_sec) * 1e3 + (double)(now.tv_nsec - s->at.tv_nsec) / 1e6;
+		*link = s->next;
+		free(s->correlation_id);
+		free(s);
+		return ms;
+	}
+	return -1;
+}
+
+/* ---- the request: a tools/call ---------------------------------------------------- */
+
+/* The argument template with "$.field" replaced by the request's field (a
+ * member whose field the request lacks is left out). */
+static void gen_arguments(const struct ab_services *svc, yajl_gen g, yajl_val tmpl, yajl_val request)
+{
+	yajl_gen_map_open(g);
+	for (size_t i = 0; tmpl && YAJL_IS_OBJECT(tmpl) && i < tmpl->u.object.len; i++) {
+		yajl_val v = tmpl->u.object.values[i];
+		const char *ref = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+		if (ref && strncmp(ref, "$.", 2) == 0) {
+			yajl_val field = member(request, ref + 2);
+			if (!field)
+				continue;
+			v = field;
+		}
+		gen_text(g, tmpl->u.object.keys[i]);
+		svc->gen_tree(g, v);
+	}
+	yajl_gen_map_close(g);
+}
+
+static int translate_request(struct translator *tr, const struct route_state *rs, ab_translation *t)
+{
+	const struct ab_services *svc = tr->svc;
+	ab_msg *in = svc->translation_input(t);
+	yajl_val request = svc->msg_tree(in);
+	if (rs->started_type) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		gen_text(g, "type");
+		gen_text(g, rs->started_type);
+		static const char *const echoed[] = { "query", "session_id", "query_id" };
+		for (size_t i = 0; i < 3; i++) {
+			yajl_val v = member(request, echoed[i]);
+			if (v) {
+				gen_text(g, echoed[i]);
+				svc->gen_tree(g, v);
+			}
+		}
+		yajl_gen_map_close(g);
+		ab_msg *notice = build(tr, g);
+		if (notice)
+			svc->translation_reply(t, notice);
+		svc->msg_unref(notice);
+	}
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, "mcp_request");
+	gen_text(g, "method");
+	gen_text(g, "tools/call");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	gen_text(g, "name");
+	gen_text(g, rs->tool);
+	gen_text(g, "arguments");
+	gen_arguments(svc, g, rs->arguments, request);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	ab_msg *call = build(tr, g);
+	if (!call)
+		return -1;
+	mark_started(tr, svc->msg_correlation_id(in));
+	svc->translation_forward(t, call);
+	svc->msg_unref(call);
+	return 0;
+}
+
+/* ---- the reply ------------------------------------------------------------------- */
+
+/* The tool's value: structuredContent.result, else the first text content
+ * parsed as JSON (the caller frees *owned). */
+static yajl_val tool_value(yajl_val result, yajl_val *owned)
+{
+	*owned = NULL;
+	yajl_val structured = member(result, "structuredContent");
+	if (structured) {
+		yajl_val inner = member(structured, "result");
+		return inner ? inner : structured;
+	}
+	yajl_val content = member(result, "content");
+	for (size_t i = 0; content && YAJL_IS_ARRAY(content) && i < content->u.array.len; i++) {
+		yajl_val item = content->u.array.values[i];
+		const char *type = member_string(item, "type"), *text = member_string(item, "text");
+		if (type && strcmp(type, "text") == 0 && text) {
+			*owned = yajl_tree_parse(text, NULL, 0);
+			return *owned;
+		}
+	}
+	return NULL;
+}
+
+static const char *error_text(yajl_val result)
+{
+	yajl_val content = member(result, "content");
+	if (content && YAJL_IS_ARRAY(content) && content->u.array.len)
+		return member_string(content->u.array.values[0], "text");
+	return NULL;
+}
+
+static void gen_query_reply(struct translator *tr, yajl_gen g, yajl_val rows, yajl_val request,
+                            const char *cid)
+{
+	const struct ab_services *svc = tr->svc;
+	yajl_val qid = member(request, "query_id");
+	char fallback[96];
+	snprintf(fallback, sizeof fallback, "q-%s", cid);
+	gen_text(g, "query_id");
+	if (qid)
+		svc->gen_tree(g, qid);
+	else
+		gen_text(g, fallback);
+	gen_text(g, "response");
+	yajl_gen_map_open(g);
+	gen_text(g, "query_id");
+	if (qid)
+		svc->gen_tree(g, qid);
+	else
+		gen_text(g, fallback);
+	/* Deployed frontends read response.data: the same rows as result.data. */
+	gen_text(g, "data");
+	svc->gen_tree(g, rows);
+	gen_text(g, "result");
+	yajl_gen_map_open(g);
+	gen_text(g, "data");
+	svc->gen_tree(g, rows);
+	gen_text(g, "columns");
+	yajl_gen_array_open(g);
+	yajl_val first = rows && YAJL_IS_ARRAY(rows) && rows->u.array.len ? rows->u.array.values[0] : NULL;
+	for (size_t i = 0; first && YAJL_IS_OBJECT(first) && i < first->u.object.len; i++)
+		gen_text(g, first->u.object.keys[i]);
+	yajl_gen_array_close(g);
+	gen_text(g, "row_count");
+	yajl_gen_integer(g, rows && YAJL_IS_ARRAY(rows) ? (long long)rows->u.array.len : 0);
+	gen_text(g, "sql_query");
+	yajl_val sql = member(request, "query");
+	svc->gen_tree(g, sql);
+	gen_text(g, "processing_time_ms");
+	double ms = take_elapsed(tr, cid);
+	char number[32];
+	int n = snprintf(number, sizeof number, "%.1f", ms < 0 ? 0.0 : ms);
+	yajl_gen_number(g, number, (size_t)n);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+}
+
+static void gen_databases_reply(yajl_gen g, yajl_val rows)
+{
+	gen_text(g, "databases");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; rows && YAJL_IS_ARRAY(rows) && i < rows->u.array.len; i++) {
+		yajl_val row = rows->u.array.values[i];
+		/* SHOW DATABASES rows ({"Database": name}), or plain names. */
+		const char *name = YAJL_IS_STRING(row) ? YAJL_GET_STRING(row) : member_string(row, "Database");
+		if (!name)
+			continue;
+		yajl_gen_map_open(g);
+		gen_text(g, "name");
+		gen_text(g, name);
+		static const char *const extra[] = { "charset", "collation" };
+		for (size_t k = 0; k < 2; k++) {
+			gen_text(g, extra[k]);
+			const char *v = YAJL_IS_OBJECT(row) ? member_string(row, extra[k]) : NULL;
+			if (v)
+				gen_text(g, v);
+			else
+				yajl_gen_null(g); /* the server does not say */
+		}
+		gen_text(g, "accessible");
+		yajl_gen_bool(g, 1);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request)
+{
+	const char *db = member_string(request, "database_name");
+	const char *session = member_string(request, "session_id");
+	if (db && session)
+		select_database(tr, session, db);
+	gen_text(g, "response");
+	yajl_gen_map_open(g);
+	gen_text(g, "success");
+	yajl_gen_bool(g, 1);
+	gen_text(g, "database_name");
+	if (db)
+		gen_text(g, db);
+	else
+		yajl_gen_null(g);
+	gen_text(g, "session_id");
+	if (session)
+		gen_text(g, session);
+	else
+		yajl_gen_null(g);
+	gen_text(g, "table_count");
+	yajl_gen_null(g); /* known only after a show_tables: see database_context */
+	gen_text(g, "message");
+	char text[160];
+	snprintf(text, sizeof text, "Switched to database '%s'", db ? db : "");
+	gen_text(g, text);
+	yajl_gen_map_close(g);
+}
+
+static void gen_context_reply(struct translator *tr, yajl_gen g, yajl_val tables, yajl_val request)
+{
+	const char *session = member_string(request, "session_id");
+	const struct selection *sel = selection_of(tr, session);
+	gen_text(g, "database_context");
+	if (!sel) {
+		yajl_gen_null(g); /* this session selected nothing */
+	} else {
+		yajl_gen_map_open(g);
+		gen_text(g, "database_name");
+		gen_text(g, sel->database);
+		gen_text(g, "schema_initialized");
+		yajl_gen_bool(g, 1);
+		gen_text(g, "total_tables");
+		yajl_gen_integer(g, tables && YAJL_IS_ARRAY(tables) ? (long long)tables->u.array.len : 0);
+		gen_text(g, "table_names");
+		tr->svc->gen_tree(g, tables);
+		gen_text(g, "selected_at");
+		gen_text(g, sel->selected_at);
+		gen_text(g, "session_id");
+		gen_text(g, sel->session_id);
+		yajl_gen_map_close(g);
+	}
+	gen_text(g, "session_id");
+	if (session)
+		gen_text(g, session);
+	else
+		yajl_gen_null(g);
+}
+
+static int translate_reply(struct translator *tr, const struct route_state *rs, ab_translation *t)
+{
+	const struct ab_services *svc = tr->svc;
+	ab_msg *in = svc->translation_input(t);
+	ab_msg *req = svc->translation_request(t);
+	const char *type = svc->msg_type(in);
+	yajl_val reply = svc->msg_tree(in), request = svc->msg_tree(req);
+	const char *cid = svc->msg_correlation_id(req);
+	if (strcmp(type, "mcp_progress") == 0) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		gen_text(g, "type");
+		gen_text(g, rs->progress_type);
+		static const char *const keys[] = { "progress", "total", "message" };
+		for (size_t i = 0; i < 3; i++) {
+			yajl_val v = member(reply, keys[i]);
+			if (v) {
+				gen_text(g, keys[i]);
+				svc->gen_tree(g, v);
+			}
+		}
+		yajl_gen_map_close(g);
+		ab_msg *out = build(tr, g);
+		if (out)
+			svc->translation_reply(t, out);
+		svc->msg_unref(out);
+		return 0;
+	}
+	if (strcmp(type, "mcp_error") == 0) {
+		take_elapsed(tr, cid);
+		yajl_val error = member(reply, "error");
+		const char *kind = member_string(error, "error_type"), *text = member_string(error, "message");
+		return svc->translation_fail(t, kind ? kind : AB_ERR_UPSTREAM_ERROR, text ? text : "upstream error");
+	}
+	yajl_val result = member(reply, "result");
+	yajl_val is_error = member(result, "isError");
+	if (is_error && YAJL_IS_TRUE(is_error)) {
+		take_elapsed(tr, cid);
+		const char *text = error_text(result);
+		return svc->translation_fail(t, AB_ERR_TOOL_ERROR, text ? text : "the tool failed");
+	}
+	yajl_val owned;
+	yajl_val value = tool_value(result, &owned);
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, rs->reply_type);
+	switch (rs->shape) {
+	case SHAPE_QUERY:
+		gen_query_reply(tr, g, value, request, cid);
+		break;
+	case SHAPE_DATABASES:
+		take_elapsed(tr, cid);
+		gen_databases_reply(g, value);
+		break;
+	case SHAPE_SELECT:
+		take_elapsed(tr, cid);
+		gen_select_reply(tr, g, request);
+		break;
+	case SHAPE_CONTEXT:
+		take_elapsed(tr, cid);
+		gen_context_reply(tr, g, value, request);
+		break;
+	}
+	yajl_gen_map_close(g);
+	yajl_tree_free(owned);
+	ab_msg *out = build(tr, g);
+	if (!out)
+		return -1;
+	svc->translation_reply(t, out);
+	svc->msg_unref(out);
+	return 0;
+}
+
+/* ---- the plugin ------------------------------------------------------------------------ */
+
+static int query_mcp_translate(void *state, ab_translation *t)
+{
+	struct translator *tr = state;
+	const struct route_state *rs = tr->svc->translation_route_state(t);
+	return tr->svc->translation_is_reply(t) ? translate_reply(tr, rs, t) : translate_request(tr, rs, t);
+}
+
+static void free_route(struct route_state *rs)
+{
+	free(rs->tool);
+	free(rs->reply_type);
+	free(rs->started_type);
+	free(rs->progress_type);
+	yajl_tree_free(rs->arguments);
+	free(rs);
+}
+
+static int query_mcp_route_attach(void *state, const ab_route *route, void **route_state)
+{
+	struct translator *tr = state;
+	const struct ab_services *svc = tr->svc;
+	struct route_state *rs = calloc(1, sizeof *rs);
+	if (!rs)
+		return -1;
+	const char *started = svc->route_string(route, "started_type");
+	rs->tool = strdup(svc->route_string(route, "tool"));
+	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
+	rs->started_type = started ? strdup(started) : NULL;
+	rs->progress_type = strdup(svc->route_string(route, "progress_type"));
+	rs->shape = (enum shape)svc->route_int(route, "shape");
+	char error[128] = "";
+	rs->arguments = yajl_tree_parse(svc->route_string(route, "arguments"), error, sizeof error);
+	if (!rs->arguments || !YAJL_IS_OBJECT(rs->arguments)) {
+		char *nl = strchr(error, '\n');
+		if (nl)
+			*nl = '\0';
+		svc->log(tr->self, AB_LOG_ERROR, "[route:%s] arguments: not a JSON object%s%s", svc->route_name(route),
+		         *error ? ": " : "", error);
+		free_route(rs);
+		return -1;
+	}
+	*route_state = rs;
+	return 0;
+}
+
+static void query_mcp_route_detach(void *state, void *route_state)
+{
+	free_route(route_state);
+}
+
+static int query_mcp_init(ab_instance *self, const struct ab_services *svc, void **state)
+{
+	struct translator *tr = calloc(1, sizeof *tr);
+	if (!tr)
+		return -1;
+	tr->self = self;
+	tr->svc = svc;
+	*state = tr;
+	return 0;
+}
+
+static void query_mcp_destroy(void *state)
+{
+	struct translator *tr = state;
+	while (tr->selections) {
+		struct selection *s = tr->selections;
+		tr->selections = s->next;
+		free(s->session_id);
+		free(s->database);
+		free(s);
+	}
+	while (tr->started) {
+		struct started *s = tr->started;
+		tr->started = s->next;
+		free(s->correlation_id);
+		free(s);
+	}
+	free(tr);
+}
+
+AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSLATOR, "query_mcp", PACKAGE_VERSION,
+                 "frontend requests to MCP tool calls and back", NULL, route_options,
+                 .init = query_mcp_init, .destroy = query_mcp_destroy,
+                 .translate = query_mcp_translate, .route_attach = query_mcp_route_attach,
+                 .route_detach = query_mcp_route_detach);

@@ -1,0 +1,142 @@
+"""The product end to end: the default config (etc/agentbus.ini, with only
+its port, plugin folder and SQLite paths pointed at this build), the
+bundled SQLite MCP server, and frontends that speak the deployed protocol:
+handshake -> get_databases -> database_select -> query -> rows, over /ws
+with interim replies, and over a legacy path with exactly one frame per
+request; a tool error and an SQL error come back as query_error."""
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from agentbus_test import TOP_BUILDDIR, Daemon, RawWS, free_port, run
+
+PLUGINS = os.path.join(TOP_BUILDDIR, "plugins")
+
+
+def default_broker():
+    data = tempfile.mkdtemp(prefix="ab-e2e-data-")
+    plugins = tempfile.mkdtemp(prefix="ab-e2e-plugins-")
+    for name in ("websocket", "mcp", "query_mcp"):
+        shutil.copy(os.path.join(PLUGINS, name, ".libs", name + ".so"), plugins)
+    port = free_port()
+    text = open(os.path.join(TOP_BUILDDIR, "etc", "agentbus.ini")).read()
+    server = os.path.join(TOP_BUILDDIR, "tools", "sqlite-mcp", "agentbus-sqlite-mcp")
+    text = re.sub(r"(?m)^;plugin_dir = .*$", "plugin_dir = " + plugins, text)
+    text = re.sub(r"(?m)^listen = .*$", "listen = 127.0.0.1:%d" % port, text)
+    text = re.sub(r"(?m)^url = stdio:.*$", "url = stdio:%s --data-dir %s" % (server, data), text)
+    d = Daemon(text, raw=True).start()
+    d.wait_log(r"ready as sqlite_mcp_[0-9a-f]{8}")
+    return d, port, (data, plugins)
+
+
+def cleanup(d, dirs):
+    d.close()
+    for path in dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def ask(ws, msg):
+    ws.send_json(msg)
+    return ws.recv_json(timeout=10)
+
+
+def test_handshake_databases_select_query_over_ws():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h", "user_id": "u1",
+                      "capabilities": ["real_time_updates"]})
+        assert ws.recv_json()["type"] == "connection_acknowledged"
+        dbs = ask(ws, {"type": "get_databases", "correlation_id": "d1"})
+        assert dbs["type"] == "databases_response" and dbs["correlation_id"] == "d1", dbs
+        assert [x["name"] for x in dbs["databases"]] == ["analytics", "demo"], dbs
+        assert dbs["databases"][0]["accessible"] is True, dbs
+        sel = ask(ws, {"type": "database_select", "correlation_id": "s1", "database_name": "demo",
+                       "session_id": "sess-1"})
+        assert sel["type"] == "database_select_response", sel
+        assert sel["response"]["success"] is True and sel["response"]["database_name"] == "demo", sel
+        ws.send_json({"type": "query", "correlation_id": "q1", "query_id": "qid-1", "session_id": "sess-1",
+                      "query": "SELECT name, country FROM customers WHERE country = 'US' ORDER BY name"})
+        started = ws.recv_json(timeout=10)
+        assert started["type"] == "query_processing_started" and started["correlation_id"] == "q1", started
+        reply = ws.recv_json(timeout=10)
+        assert reply["type"] == "query_response" and reply["correlation_id"] == "q1", reply
+        rows = [{"name": "Grace Hopper", "country": "US"}, {"name": "Katherine Johnson", "country": "US"}]
+        response = reply["response"]
+        assert response["data"] == rows and response["result"]["data"] == rows, reply
+        assert response["query_id"] == "qid-1" and reply["query_id"] == "qid-1", reply
+        assert response["result"]["columns"] == ["name", "country"], reply
+        assert response["result"]["row_count"] == 2, reply
+        assert response["result"]["sql_query"].startswith("SELECT name"), reply
+        assert response["result"]["processing_time_ms"] >= 0, reply
+        ctx = ask(ws, {"type": "get_database_context", "correlation_id": "c1", "session_id": "sess-1"})
+        assert ctx["type"] == "database_context_response", ctx
+        assert ctx["database_context"]["database_name"] == "demo", ctx
+        assert ctx["database_context"]["table_names"] == ["customers", "orders", "products"], ctx
+        none = ask(ws, {"type": "get_database_context", "correlation_id": "c2", "session_id": "other"})
+        assert none["database_context"] is None, none
+        # The database's own errors come back as query_error, with its message.
+        bad = ask(ws, {"type": "query", "correlation_id": "q2", "query": "SELECT * FROM nowhere"})
+        if bad["type"] == "query_processing_started":
+            bad = ws.recv_json(timeout=10)
+        assert bad["type"] == "query_error" and bad["error"]["error_type"] == "tool_error", bad
+        assert bad["error"]["message"] == "no such table: nowhere", bad
+    finally:
+        cleanup(d, dirs)
+
+
+def test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/ws/query/u7")
+        assert ws.recv_json()["type"] == "connection_established"
+        frames = []
+        for msg in [{"type": "get_databases", "correlation_id": "a"},
+                    {"type": "database_select", "correlation_id": "b", "database_name": "analytics",
+                     "session_id": "s7"},
+                    {"type": "query", "correlation_id": "c", "session_id": "s7",
+                     "query": "SELECT day, visits FROM daily_metrics ORDER BY day LIMIT 2"},
+                    {"type": "heartbeat", "correlation_id": "d"}]:
+            ws.send_json(msg)
+            frames.append(ws.recv_json(timeout=10))
+        assert [f["type"] for f in frames] == ["databases_response", "database_select_response",
+                                               "query_response", "heartbeat_response"], frames
+        assert [f["correlation_id"] for f in frames] == ["a", "b", "c", "d"], frames
+        assert frames[2]["response"]["data"] == [{"day": "2026-04-01", "visits": 1200},
+                                                 {"day": "2026-04-02", "visits": 1340}], frames[2]
+    finally:
+        cleanup(d, dirs)
+
+
+def test_python_websockets_client_end_to_end():
+    import websockets
+
+    d, port, dirs = default_broker()
+
+    async def session():
+        async with websockets.connect("ws://127.0.0.1:%d/ws" % port) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "connection_handshake", "correlation_id": "h"}))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "query", "correlation_id": "q",
+                                      "query": "SELECT count(*) AS n FROM orders"}))
+            return json.loads(await ws.recv())
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(session(), 15))
+        assert reply["type"] == "query_response" and reply["response"]["data"] == [{"n": 8}], reply
+    finally:
+        cleanup(d, dirs)
+
+
+if __name__ == "__main__":
+    run([
+        test_handshake_databases_select_query_over_ws,
+        test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
+        test_python_websockets_client_end_to_end,
+    ])
