@@ -41,6 +41,7 @@ enum tracked_key { KEY_OTHER, KEY_TYPE, KEY_CID };
 struct scan {
 	yajl_handle handle;
 	const char *json;
+	size_t end; /* just past the message's closing brace */
 	unsigned depth, max_depth;
 	enum tracked_key key; /* the top-level key whose value comes next */
 	size_t key_end;       /* offset just past that key */
@@ -153,9 +154,22 @@ static int on_start_array(void *ctx)
 static int on_end_container(void *ctx)
 {
 	struct scan *s = ctx;
-	s->depth--;
+	if (--s->depth == 0)
+		s->end = yajl_get_bytes_consumed(s->handle);
 	s->key = KEY_OTHER;
 	return 1;
+}
+
+/* yajl takes an unterminated string after the value ("{...} \"x") for data
+ * still to come, and its complete_parse then lets it pass: only blanks may
+ * follow the message. */
+static bool only_blanks_after(const char *json, size_t end, size_t len)
+{
+	for (size_t i = end; i < len; i++) {
+		if (!strchr(" \t\n\r\v\f", json[i]) || !json[i])
+			return false;
+	}
+	return true;
 }
 
 static int on_map_key(void *ctx, const unsigned char *key, size_t len)
@@ -238,6 +252,8 @@ static ab_msg *parse_limited(const char *json, size_t len, size_t max_size, unsi
 		set_error(err, AB_ERR_INVALID_MESSAGE, s.problem);
 	} else if (status != yajl_status_ok) {
 		set_json_error(err, s.handle, json, len);
+	} else if (!only_blanks_after(json, s.end, len)) {
+		set_error(err, AB_ERR_INVALID_JSON, "malformed JSON: bytes after the message");
 	} else if (!s.type) {
 		set_error(err, AB_ERR_INVALID_MESSAGE, "a message needs a string 'type'");
 	} else {

@@ -33,7 +33,9 @@ static int member_end(struct strip *s)
 	s->from = end;
 	if (s->drop)
 		return 1;
-	while (p < stop && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+	/* Only blanks (yajl's include \v and \f) and the comma come before a
+	 * member's key: skip to its opening quote. */
+	while (p < stop && *p != '"')
 		p++;
 	if (s->len)
 		s->out[s->len++] = ',';
@@ -167,7 +169,7 @@ int stamp_message(const char *json, size_t len, uint64_t seq, const char *timest
 		body_len = (size_t)(close - 1 - body);
 	}
 	/* Skip blanks so we know whether a comma is needed. */
-	while (body_len && (*body == ' ' || *body == '\t' || *body == '\n' || *body == '\r')) {
+	while (body_len && strchr(" \t\n\r\v\f", *body) && *body) { /* yajl's blanks */
 		body++;
 		body_len--;
 	}

@@ -114,6 +114,10 @@ START_TEST(test_invalid_json)
 	ck_refused_str("   ", AB_ERR_INVALID_JSON, "malformed JSON");
 	ck_refused_str("{\"type\":\"a\"} trailing", AB_ERR_INVALID_JSON, "malformed JSON");
 	ck_refused_str("{\"type\":\"a\"}{\"type\":\"b\"}", AB_ERR_INVALID_JSON, "malformed JSON");
+	/* An unterminated string after the message: yajl waits for more and its
+	 * complete_parse passes it (found by fuzz/fuzz_stamp). */
+	ck_refused_str("{\"type\":\"a\"} \"}", AB_ERR_INVALID_JSON, "malformed JSON: bytes after the message");
+	ck_refused_str("{\"type\":\"a\"}\"", AB_ERR_INVALID_JSON, "malformed JSON: bytes after the message");
 	ck_refused_str("{\"type\":\"a\",}", AB_ERR_INVALID_JSON, "malformed JSON");
 	ck_refused_str("{type:\"a\"}", AB_ERR_INVALID_JSON, "malformed JSON");
 	ck_refused_str("{\"type\":'a'}", AB_ERR_INVALID_JSON, "malformed JSON");
