@@ -281,6 +281,8 @@ static void core_metrics(struct broker *b, ab_report *r)
 	              "error_type=\"timeout\"", (double)st.timeouts);
 	report_metric(r, "agentbus_router_errors_total", AB_METRIC_COUNTER, help_errors,
 	              "error_type=\"upstream_unavailable\"", (double)st.unavailable);
+	report_metric(r, "agentbus_router_errors_total", AB_METRIC_COUNTER, help_errors,
+	              "error_type=\"cancelled\"", (double)st.cancelled);
 	report_metric(r, "agentbus_messages_held_total", AB_METRIC_COUNTER,
 	              "Messages held for an absent agent", NULL, (double)st.held);
 	report_metric(r, "agentbus_messages_dropped_total", AB_METRIC_COUNTER,

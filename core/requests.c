@@ -47,13 +47,17 @@ struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *rout
 	p->request = msg_ref(msg);
 	p->requester = strdup(msg_source(msg));
 	p->timer = evtimer_new(r->base, timeout_cb, p);
-	if (!p->requester || !p->timer) {
+	if (asprintf(&p->asked_key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
+		p->asked_key = NULL;
+	if (!p->requester || !p->timer || !p->asked_key) {
 		p->finished = true;
 		p->dead_next = r->dead;
 		r->dead = p;
 		return NULL;
 	}
 	set_timer(p->timer, (uint64_t)route->timeout_ms);
+	if (!hashmap_get(r->asked, p->asked_key)) /* the first of two alike is the one cancelled */
+		hashmap_put(r->asked, p->asked_key, p);
 	return p;
 }
 
@@ -64,6 +68,7 @@ static void free_pending(struct pending *p)
 	msg_unref(p->request);
 	routes_unref(p->table);
 	free(p->key);
+	free(p->asked_key);
 	free(p->requester);
 	free(p->destination);
 	free(p);
@@ -137,6 +142,8 @@ void request_finish(struct pending *p)
 	p->finished = true;
 	if (p->key && hashmap_get(r->pending, p->key) == p)
 		hashmap_remove(r->pending, p->key);
+	if (p->asked_key && hashmap_get(r->asked, p->asked_key) == p)
+		hashmap_remove(r->asked, p->asked_key);
 	unlink_inflight(p);
 	unlink_held(p);
 	unlink_waiting(p);
@@ -304,6 +311,13 @@ static void notify_cancel(struct pending *p, const char *reason)
 	msg_mark_submitted(notice, p->router->broker_agent_id);
 	router_deliver(p->router, a, notice, AB_DELIVER_CANCEL);
 	msg_unref(notice);
+}
+
+void request_cancel(struct pending *p)
+{
+	p->router->stats.cancelled++;
+	notify_cancel(p, "cancelled");
+	request_fail(p, AB_ERR_CANCELLED, "cancelled by the requester");
 }
 
 static void timeout_cb(evutil_socket_t fd, short what, void *arg)

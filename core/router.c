@@ -33,6 +33,7 @@ struct router *router_new(struct event_base *base, const char *broker_agent_id)
 	r->jobs_tail = &r->jobs;
 	r->agents = agents_new();
 	r->pending = hashmap_new();
+	r->asked = hashmap_new();
 	r->tombstones = hashmap_new();
 	r->broker_agent_id = strdup(broker_agent_id);
 	r->dispatch = event_new(base, -1, 0, dispatch_cb, r);
@@ -40,7 +41,8 @@ struct router *router_new(struct event_base *base, const char *broker_agent_id)
 	uint32_t salt;
 	evutil_secure_rng_get_bytes(&salt, sizeof salt);
 	snprintf(r->cid_prefix, sizeof r->cid_prefix, "ab-%08" PRIx32, salt);
-	if (!r->agents || !r->pending || !r->tombstones || !r->broker_agent_id || !r->dispatch) {
+	if (!r->agents || !r->pending || !r->asked || !r->tombstones || !r->broker_agent_id ||
+	    !r->dispatch) {
 		router_free(r);
 		return NULL;
 	}
@@ -332,8 +334,34 @@ static void route_request(struct router *r, ab_msg *msg)
 		request_forward(p, msg);
 }
 
+/* {"type":"cancel","correlation_id":C} from a requester ends its request C
+ * (docs/protocol.md); a cancel for nothing in flight is answered so. */
+static void route_cancel(struct router *r, ab_msg *msg)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
+		return;
+	struct pending *p = hashmap_get(r->asked, key);
+	free(key);
+	if (p) {
+		request_cancel(p);
+		return;
+	}
+	ab_msg *reply = replies_error(msg, NULL, "error", AB_ERR_INVALID_MESSAGE,
+	                              "no request with that correlation_id is in flight");
+	if (reply) {
+		msg_mark_submitted(reply, r->broker_agent_id);
+		router_deliver_reply(r, msg_source(msg), reply, AB_DELIVER_REPLY);
+		msg_unref(reply);
+	}
+}
+
 static void route_message(struct router *r, ab_msg *msg)
 {
+	if (strcmp(msg_type(msg), "cancel") == 0) {
+		route_cancel(r, msg);
+		return;
+	}
 	char *key = NULL;
 	if (asprintf(&key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
 		return;
@@ -549,6 +577,7 @@ void router_free(struct router *r)
 		router_drop_pending(r);
 		hashmap_free(r->pending);
 	}
+	hashmap_free(r->asked);
 	requests_reap(r);
 	if (r->waiting_timer)
 		event_free(r->waiting_timer);

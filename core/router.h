@@ -33,7 +33,7 @@ extern const double router_latency_bounds[ROUTER_LATENCY_BUCKETS];
 
 struct router_stats {
 	uint64_t submitted, requests, replies, no_route, timeouts, unavailable, held, expired,
-		dropped, late;
+		dropped, late, cancelled;
 	uint64_t latency[ROUTER_LATENCY_BUCKETS + 1]; /* per bucket; the last: above all bounds */
 	double latency_sum;
 	size_t in_flight, agents;

@@ -28,6 +28,7 @@ struct pending {
 	uint64_t created_ms; /* monotonic, for the latency histogram */
 	struct router *router;
 	char *key;                 /* destination "\x1f" delivered correlation id, once forwarded */
+	char *asked_key;           /* requester "\x1f" its correlation id (for cancel) */
 	const char *delivered_cid; /* in key, after the separator */
 	char *requester;           /* agent id */
 	char *destination;         /* agent id; NULL while a pattern has no live match */
@@ -74,6 +75,7 @@ struct router {
 	struct job *jobs, **jobs_tail;
 	struct agents *agents;
 	struct hashmap *pending; /* key -> struct pending */
+	struct hashmap *asked;   /* asked_key -> struct pending */
 	struct pending *dead;    /* finished, to free after this turn */
 	struct waiting *waiting_head, *waiting_tail;
 	size_t n_waiting;
@@ -104,6 +106,9 @@ void request_answer(struct pending *p, ab_msg *reply, bool final);
 void request_fail(struct pending *p, const char *error_type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void request_finish(struct pending *p);
+/* The requester cancelled it: the destination is told, the request ends
+ * with a cancelled error. */
+void request_cancel(struct pending *p);
 void requests_reap(struct router *r);
 bool request_is_interim(const struct pending *p, const char *type);
 void requests_resolve_waiting(struct router *r, const char *agent_id);

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 
 from agentbus_test import TOP_BUILDDIR, Daemon, RawWS, free_port, run
 
@@ -90,6 +91,26 @@ def test_handshake_databases_select_query_over_ws():
         cleanup(d, dirs)
 
 
+def test_cancel_ends_a_long_query():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h"})
+        ws.recv_json()
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+        ws.send_json({"type": "query", "correlation_id": "long", "query": slow})
+        time.sleep(0.3)
+        ws.send_json({"type": "cancel", "correlation_id": "long"})
+        err = ws.recv_json(timeout=5)
+        assert err["type"] == "query_error" and err["correlation_id"] == "long", err
+        assert err["error"]["error_type"] == "cancelled", err
+        ws.send_json({"type": "heartbeat", "correlation_id": "after"})
+        assert ws.recv_json()["correlation_id"] == "after"  # and nothing else came for "long"
+    finally:
+        cleanup(d, dirs)
+
+
 def test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request():
     d, port, dirs = default_broker()
     try:
@@ -137,6 +158,7 @@ def test_python_websockets_client_end_to_end():
 if __name__ == "__main__":
     run([
         test_handshake_databases_select_query_over_ws,
+        test_cancel_ends_a_long_query,
         test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
         test_python_websockets_client_end_to_end,
     ])

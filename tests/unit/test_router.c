@@ -357,6 +357,33 @@ START_TEST(oneway_route_delivers_without_a_deadline)
 }
 END_TEST
 
+START_TEST(cancel_ends_the_request_and_tells_the_destination)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"query\",\"correlation_id\":\"c1\",\"query_id\":\"q1\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	send_from(&A, "front_1", "{\"type\":\"cancel\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "query_error");
+	ck_assert_str_eq(A.got[0].cid, "c1");
+	ck_assert_str_eq(fake_field(&A, 0, "query_id"), "q1");
+	ck_assert_str_eq(fake_error_type(&A, 0), "cancelled");
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_uint_eq(B.got[1].flags, AB_DELIVER_CANCEL);
+	ck_assert_str_eq(fake_field(&B, 1, "reason"), "cancelled");
+	ck_assert_uint_eq(in_flight(), 0);
+	/* Its late answer is dropped; a cancel of nothing is answered. */
+	send_from(&B, "up_1", "{\"type\":\"query_response\",\"correlation_id\":\"c1\"}");
+	send_from(&A, "front_2", "{\"type\":\"cancel\",\"correlation_id\":\"c1\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].agent, "front_2");
+	ck_assert_str_eq(fake_error_type(&A, 1), "invalid_message");
+}
+END_TEST
+
 START_TEST(fail_all_answers_every_request)
 {
 	router_register(router, &B.inst, "up_1", NULL);
@@ -625,6 +652,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, interim_delivery_that_kills_the_destination_is_safe);
 	tcase_add_test(tc, oneway_route_delivers_without_a_deadline);
 	tcase_add_test(tc, fail_all_answers_every_request);
+	tcase_add_test(tc, cancel_ends_the_request_and_tells_the_destination);
 	tcase_add_test(tc, interim_replies_do_not_end_the_request);
 	tcase_add_test(tc, timeout_gives_an_error_reply_with_the_request_ids);
 	tcase_add_test(tc, held_request_is_delivered_when_the_agent_comes);
