@@ -29,13 +29,15 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-enum shape { SHAPE_QUERY, SHAPE_DATABASES, SHAPE_SELECT, SHAPE_CONTEXT };
+enum shape { SHAPE_QUERY, SHAPE_DATABASES, SHAPE_SELECT, SHAPE_CONTEXT, SHAPE_TOOLS };
 
 static const struct ab_option route_options[] = {
-	{ "tool", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the MCP tool to call" },
+	{ "method", AB_OPT_ENUM, "tools/call", 0, 0, 0, "tools/call|tools/list",
+	  "the MCP method: call a tool, or list the tools (shape = tools)" },
+	{ "tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL, "the MCP tool to call (tools/call)" },
 	{ "arguments", AB_OPT_STRING, "{}", 0, 0, 0, NULL,
 	  "the tool's arguments: a JSON object; \"$.field\" stands for the request's field" },
-	{ "shape", AB_OPT_ENUM, "query", 0, 0, 0, "query|databases|database_select|database_context",
+	{ "shape", AB_OPT_ENUM, "query", 0, 0, 0, "query|databases|database_select|database_context|tools",
 	  "how the result becomes the reply" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
 	{ "started_type", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
@@ -67,6 +69,7 @@ struct translator {
 };
 
 struct route_state {
+	bool list_tools; /* method = tools/list */
 	char *tool, *reply_type, *started_type, *progress_type;
 	enum shape shape;
 	yajl_val arguments; /* the template */
@@ -208,13 +211,15 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	gen_text(g, "type");
 	gen_text(g, "mcp_request");
 	gen_text(g, "method");
-	gen_text(g, "tools/call");
+	gen_text(g, rs->list_tools ? "tools/list" : "tools/call");
 	gen_text(g, "params");
 	yajl_gen_map_open(g);
-	gen_text(g, "name");
-	gen_text(g, rs->tool);
-	gen_text(g, "arguments");
-	gen_arguments(svc, g, rs->arguments, request);
+	if (!rs->list_tools) {
+		gen_text(g, "name");
+		gen_text(g, rs->tool);
+		gen_text(g, "arguments");
+		gen_arguments(svc, g, rs->arguments, request);
+	}
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
 	ab_msg *call = build(tr, g);
@@ -455,6 +460,19 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		take_elapsed(tr, cid);
 		gen_context_reply(tr, g, value, request);
 		break;
+	case SHAPE_TOOLS:
+		/* {"agents": [{"agent_id": the upstream, "tools": [...]}]} */
+		take_elapsed(tr, cid);
+		gen_text(g, "agents");
+		yajl_gen_array_open(g);
+		yajl_gen_map_open(g);
+		gen_text(g, "agent_id");
+		gen_text(g, svc->msg_source(in));
+		gen_text(g, "tools");
+		svc->gen_tree(g, member(result, "tools"));
+		yajl_gen_map_close(g);
+		yajl_gen_array_close(g);
+		break;
 	}
 	yajl_gen_map_close(g);
 	yajl_tree_free(owned);
@@ -493,7 +511,15 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 	if (!rs)
 		return -1;
 	const char *started = svc->route_string(route, "started_type");
-	rs->tool = strdup(svc->route_string(route, "tool"));
+	const char *tool = svc->route_string(route, "tool");
+	rs->list_tools = svc->route_int(route, "method") == 1;
+	if (!rs->list_tools && !tool) {
+		svc->log(tr->self, AB_LOG_ERROR, "[route:%s] tool: required with method = tools/call",
+		         svc->route_name(route));
+		free(rs);
+		return -1;
+	}
+	rs->tool = tool ? strdup(tool) : NULL;
 	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
 	rs->started_type = started ? strdup(started) : NULL;
 	rs->progress_type = strdup(svc->route_string(route, "progress_type"));

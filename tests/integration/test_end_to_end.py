@@ -81,6 +81,11 @@ def test_handshake_databases_select_query_over_ws():
         assert ctx["database_context"]["table_names"] == ["customers", "orders", "products"], ctx
         none = ask(ws, {"type": "get_database_context", "correlation_id": "c2", "session_id": "other"})
         assert none["database_context"] is None, none
+        tools = ask(ws, {"type": "list_tools", "correlation_id": "t1"})
+        assert tools["type"] == "tools_response" and len(tools["agents"]) == 1, tools
+        assert tools["agents"][0]["agent_id"].startswith("sqlite_mcp_"), tools
+        assert [t["name"] for t in tools["agents"][0]["tools"]] == \
+            ["show_databases", "switch_database", "show_tables", "db_query", "db_execute"], tools
         # The database's own errors come back as query_error, with its message.
         bad = ask(ws, {"type": "query", "correlation_id": "q2", "query": "SELECT * FROM nowhere"})
         if bad["type"] == "query_processing_started":
