@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/jsontree.h"
 #include "jsonrpc.h"
 
 void gen_str(yajl_gen g, const char *s)
@@ -15,38 +16,13 @@ void gen_key(yajl_gen g, const char *key, const char *value)
 	gen_str(g, value);
 }
 
-void gen_value(yajl_gen g, yajl_val v)
-{
-	if (!v || YAJL_IS_NULL(v)) {
-		yajl_gen_null(g);
-	} else if (YAJL_IS_STRING(v)) {
-		gen_str(g, YAJL_GET_STRING(v));
-	} else if (YAJL_IS_NUMBER(v)) {
-		yajl_gen_number(g, YAJL_GET_NUMBER(v), strlen(YAJL_GET_NUMBER(v)));
-	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-		yajl_gen_bool(g, YAJL_IS_TRUE(v));
-	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < v->u.array.len; i++)
-			gen_value(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
-	} else {
-		yajl_gen_map_open(g);
-		for (size_t i = 0; i < v->u.object.len; i++) {
-			gen_str(g, v->u.object.keys[i]);
-			gen_value(g, v->u.object.values[i]);
-		}
-		yajl_gen_map_close(g);
-	}
-}
-
 static yajl_gen begin(yajl_val id)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	gen_key(g, "jsonrpc", "2.0");
 	gen_str(g, "id");
-	gen_value(g, id);
+	jsontree_gen(g, id);
 	return g;
 }
 

@@ -27,6 +27,5 @@ void rpc_error(FILE *out, yajl_val id, int code, const char *message);
 /* yajl_gen helpers. */
 void gen_str(yajl_gen g, const char *s);
 void gen_key(yajl_gen g, const char *key, const char *value); /* "key": "value" */
-void gen_value(yajl_gen g, yajl_val v);                       /* a tree, as it is */
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/jsontree.h"
 #include "demo.h"
 #include "jsonrpc.h"
 #include "tools.h"
@@ -161,7 +162,7 @@ static void success(yajl_gen g, yajl_gen value)
 	gen_str(g, "structuredContent");
 	yajl_gen_map_open(g);
 	gen_str(g, "result");
-	gen_value(g, tree);
+	jsontree_gen(g, tree);
 	yajl_gen_map_close(g);
 	gen_str(g, "isError");
 	yajl_gen_bool(g, 0);
