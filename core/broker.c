@@ -261,6 +261,9 @@ static int init_instances(struct broker *b, struct diag *d)
 		if (inst->ops.init(inst, &services_table, &inst->state) < 0) {
 			diag_add(d, b->config->main_file, 0, "plugin %s (%s) failed to initialize (see above)",
 			         inst->name, inst->plugin->name);
+			if (inst->state) /* what it set up before failing */
+				inst->ops.destroy(inst->state);
+			inst->state = NULL;
 			return -1;
 		}
 		inst->initialized = true;

@@ -210,6 +210,12 @@ int main(int argc, char **argv)
 		return rc;
 	seed_hash();
 	signal(SIGPIPE, SIG_IGN);
+	/* Started with stdin, stdout or stderr closed, the next file opened
+	 * would take its number (and a child would inherit it as stdio). */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return 1;
+	}
 
 	if (o.check_only || !o.foreground) {
 		log_setup(LOG_SINK_STDERR, o.level_given ? o.level : AB_LOG_WARNING);

@@ -94,7 +94,7 @@ struct ab_plugin_ops {
 	 * runs. Read options with services->config_*(self, ...), keep `self` and
 	 * `services` for later calls, and return the plugin's state in *state.
 	 * Return 0, or negative after logging why: the broker then refuses to
-	 * start. */
+	 * start (and calls destroy with *state, if init set it). */
 	int (*init)(ab_instance *self, const struct ab_services *services, void **state);
 
 	/* Optional. Open listeners, spawn children, register agents. Negative

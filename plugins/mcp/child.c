@@ -33,6 +33,7 @@ struct child {
 	uint64_t backoff_ms;
 	time_t started;
 	bool stopping, termed;
+	time_t gone_at; /* when its stdout closed */
 	void (*stopped)(struct upstream *u);
 };
 
@@ -143,6 +144,9 @@ static void on_stdout_event(struct bufferevent *bev, short what, void *arg)
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	close_pipes(c);
+	c->gone_at = time(NULL);
+	if (!c->stopping) /* it serves us no more, whether it runs on or not */
+		c->ev.down(c->u, "the server closed its stdout");
 	arm(c->reap, 0);
 }
 
@@ -166,10 +170,12 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	int status;
 	pid_t got = c->pid > 0 ? waitpid(c->pid, &status, WNOHANG) : -1;
 	if (got == 0) {
-		/* Its stdout is closed but it runs on: it is not serving us. */
+		/* Its stdout is closed but it runs on: TERM, then KILL. */
 		if (!c->termed) {
 			kill(c->pid, SIGTERM);
 			c->termed = true;
+		} else if (time(NULL) - c->gone_at >= (KILL_GRACE_MS + 999) / 1000) {
+			kill(c->pid, SIGKILL);
 		}
 		arm(c->reap, 100);
 		return;
@@ -193,9 +199,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
 	uint64_t wait = c->backoff_ms + jitter % (c->backoff_ms / 2 + 1);
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
-	char text[160];
-	snprintf(text, sizeof text, "the server %s; restarting in %llu ms", why, (unsigned long long)wait);
-	c->ev.down(c->u, text);
+	up_log(c->u, AB_LOG_WARNING, "the server %s; restarting in %llu ms", why, (unsigned long long)wait);
 	arm(c->timer, wait);
 }
 
@@ -216,9 +220,14 @@ static void spawn(struct child *c)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
+		/* dup2 onto itself keeps O_CLOEXEC: clear it instead. */
+		int ends[3] = { in[0], out[1], err[1] };
+		for (int fd = 0; fd < 3; fd++) {
+			if (ends[fd] == fd)
+				fcntl(fd, F_SETFD, 0);
+			else
+				dup2(ends[fd], fd);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		execvp(c->argv[0], c->argv);
 		fprintf(stderr, "cannot run %s: %s\n", c->argv[0], strerror(errno));
@@ -304,8 +313,9 @@ void child_stop(struct child *c, void (*stopped)(struct upstream *u))
 {
 	c->stopping = true;
 	c->stopped = stopped;
-	if (c->pid <= 0) {
+	if (c->pid <= 0) { /* between two runs: no restart any more */
 		evtimer_del(c->timer);
+		evtimer_del(c->reap);
 		if (stopped)
 			stopped(c->u);
 		return;
@@ -330,6 +340,15 @@ void child_free(struct child *c)
 	event_free(c->reap);
 	child_free_argv(c->argv);
 	free(c);
+}
+
+void child_restart(struct child *c)
+{
+	if (c->pid > 0 && !c->stopping) {
+		close_pipes(c);
+		kill(c->pid, SIGKILL);
+		arm(c->reap, 0);
+	}
 }
 
 pid_t child_pid(const struct child *c)

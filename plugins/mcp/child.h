@@ -17,7 +17,7 @@ struct child;
 struct child_events {
 	void (*line)(struct upstream *u, const char *line, size_t len); /* a line of stdout */
 	void (*up)(struct upstream *u);   /* started (its pipes are open) */
-	void (*down)(struct upstream *u, const char *why); /* exited or failed to start */
+	void (*down)(struct upstream *u, const char *why); /* stopped serving (stdout closed, or failed to start) */
 };
 
 /* argv is split from a command line: words separated by blanks, with '...'
@@ -36,6 +36,10 @@ bool child_send(struct child *c, const char *data, size_t len);
 /* Stop for good: close stdin, SIGTERM after a grace, SIGKILL after
  * another; stopped() is called once it is gone. */
 void child_stop(struct child *c, void (*stopped)(struct upstream *u));
+
+/* Kill a child that runs but cannot serve (its session failed): it is
+ * restarted after the backoff, like one that exited. */
+void child_restart(struct child *c);
 
 void child_free(struct child *c); /* kills it if still running */
 

@@ -50,14 +50,15 @@ static yajl_gen rpc_begin(int64_t id, const char *method)
 	return g;
 }
 
-static void rpc_send(struct upstream *u, yajl_gen g)
+static bool rpc_send(struct upstream *u, yajl_gen g)
 {
 	yajl_gen_map_close(g);
 	const unsigned char *buf;
 	size_t len;
 	yajl_gen_get_buf(g, &buf, &len);
-	child_send(u->child, (const char *)buf, len);
+	bool sent = child_send(u->child, (const char *)buf, len);
 	yajl_gen_free(g);
+	return sent;
 }
 
 static void send_initialize(struct upstream *u)
@@ -207,6 +208,7 @@ static void initialized(struct upstream *u, yajl_val result)
 		         version ? version : "(none)");
 		up_log(u, AB_LOG_ERROR, "%s", why);
 		set_down(u, UP_DOWN, why);
+		child_restart(u->child); /* and try again after the backoff */
 		return;
 	}
 	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
@@ -226,13 +228,14 @@ static void initialized(struct upstream *u, yajl_val result)
 static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 {
 	yajl_val result = tree_member(msg, "result"), error = tree_member(msg, "error");
-	if (id == u->initialize_id) {
+	if (u->initialize_id && id == u->initialize_id) {
 		if (result) {
 			initialized(u, result);
 		} else {
 			const char *text = tree_string(error, "message");
 			up_log(u, AB_LOG_ERROR, "initialize failed: %s", text ? text : "(no message)");
 			set_down(u, UP_DOWN, "initialize failed");
+			child_restart(u->child);
 		}
 		return;
 	}
@@ -418,7 +421,10 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 	yajl_gen g = rpc_begin(call->id, method);
 	gen_text(g, "params");
 	gen_params(u, g, tree_member(tree, "params"), call->id);
-	rpc_send(u, g);
+	if (!rpc_send(u, g)) {
+		free_call(take_call(u, call->id));
+		return -1; /* the broker answers upstream_unavailable */
+	}
 	return 0;
 }
 
@@ -428,11 +434,15 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
  * restarts, and across brokers that reach the same upstream. */
 static void make_agent_id(struct upstream *u)
 {
-	char input[4096];
-	int n = snprintf(input, sizeof input, "%s_%s", u->agent_type, u->url);
 	unsigned char md5[EVP_MAX_MD_SIZE];
 	unsigned int md5_len = 0;
-	EVP_Digest(input, (size_t)(n < 0 ? 0 : n), md5, &md5_len, EVP_md5(), NULL);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	EVP_DigestUpdate(ctx, u->agent_type, strlen(u->agent_type));
+	EVP_DigestUpdate(ctx, "_", 1);
+	EVP_DigestUpdate(ctx, u->url, strlen(u->url));
+	EVP_DigestFinal_ex(ctx, md5, &md5_len);
+	EVP_MD_CTX_free(ctx);
 	snprintf(u->agent_id, sizeof u->agent_id, "%s_%02x%02x%02x%02x", u->agent_type, md5[0], md5[1],
 	         md5[2], md5[3]);
 }

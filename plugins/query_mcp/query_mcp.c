@@ -130,8 +130,23 @@ static void select_database(struct translator *tr, const char *session_id, const
 	tr->svc->timestamp(s->selected_at);
 }
 
+/* Requests the core ended without a reply passing here (a timeout, a
+ * cancel) leave their entry: the list is kept to this many, newest first. */
+#define MAX_STARTED 4096
+
 static void mark_started(struct translator *tr, const char *cid)
 {
+	size_t n = 0;
+	for (struct started **link = &tr->started; *link; n++) {
+		if (n >= MAX_STARTED) {
+			struct started *old = *link;
+			*link = old->next;
+			free(old->correlation_id);
+			free(old);
+		} else {
+			link = &(*link)->next;
+		}
+	}
 	struct started *s = calloc(1, sizeof *s);
 	if (!s || !(s->correlation_id = strdup(cid))) {
 		free(s);

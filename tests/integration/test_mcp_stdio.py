@@ -102,8 +102,32 @@ def test_killed_server_fails_in_flight_then_recovers():
         shutil.rmtree(data)
 
 
+def test_broken_servers_are_restarted_not_trusted():
+    # Faults a real server will not show on demand, played by tiny scripts:
+    # one closes its stdout and runs on; one answers an unknown version.
+    tap_port = free_port()
+    mute = "sh -c 'exec >&-; sleep 60'"
+    odd = ("python3 -c \"import json,sys; m=json.loads(sys.stdin.readline()); "
+           "print(json.dumps({'jsonrpc':'2.0','id':m['id'],'result':{'protocolVersion':'1999-01-01',"
+           "'capabilities':{},'serverInfo':{'name':'odd','version':'0'}}}),flush=True); sys.stdin.read()\"")
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:mute]\nmodule = %s\nurl = stdio:%s\nagent_type = mute\n"
+        "[plugin:odd]\nmodule = %s\nurl = stdio:%s\nagent_type = odd\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, mute, MCP_SO, odd)).start()
+    try:
+        d.wait_log(r"\[mute\] the server closed its stdout")
+        d.wait_log(r"\[mute\] the server killed by signal 15; restarting in \d+ ms", timeout=10)
+        d.wait_log(r"\[odd\] the server speaks protocol version 1999-01-01, which this client does not")
+        d.wait_log(r"\[odd\] the server killed by signal 9; restarting in \d+ ms", timeout=10)
+        assert "ready as" not in "\n".join(l for l in d.log().splitlines() if "[mute]" in l or "[odd]" in l)
+    finally:
+        d.close()
+
+
 if __name__ == "__main__":
     run([
         test_calls_through_the_broker,
         test_killed_server_fails_in_flight_then_recovers,
+        test_broken_servers_are_restarted_not_trusted,
     ])

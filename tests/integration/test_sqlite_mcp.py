@@ -100,6 +100,12 @@ def test_read_only_query_and_transactional_execute():
     try:
         _, err = c.call("db_query", sql_stmt="DELETE FROM customers")
         assert err == "db_query runs read-only statements only: use db_execute to change data", err
+        for sneaky in ["ATTACH '%s/analytics.db' AS a" % data, "BEGIN", "SAVEPOINT s",
+                       "PRAGMA writable_schema = ON", "PRAGMA locking_mode = EXCLUSIVE", "REINDEX"]:
+            _, err = c.call("db_query", sql_stmt=sneaky)
+            assert err == "db_query runs read-only statements only: use db_execute to change data", (sneaky, err)
+        _, err = c.call("db_execute", sql_stmts="ATTACH '%s/analytics.db' AS a" % data)
+        assert err.startswith("rolled back: too many attached databases"), err
         _, err = c.call("db_query", sql_stmt="SELECT 1; DELETE FROM customers")
         assert err == "db_query runs one statement at a time", err
         _, err = c.call("db_query", sql_stmt="SELECT * FROM nowhere")

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <ctype.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -36,6 +38,7 @@ static int open_database(struct catalog *c, const char *name, char *err, size_t 
 		return -1;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0); /* one database per connection: no ATTACH */
 	sqlite3_close(c->db);
 	c->db = db;
 	snprintf(c->current, sizeof c->current, "%s", name);
@@ -290,6 +293,50 @@ static bool only_blanks(const char *s)
 	return s[strspn(s, " \t\r\n;")] == '\0';
 }
 
+/* db_query's guard: SQLite calls ATTACH, BEGIN, SAVEPOINT and many
+ * PRAGMAs "read-only", but they reach other files, hold locks or change the
+ * connection: refused, along with anything that writes. */
+static int read_only_authorizer(void *arg, int action, const char *a, const char *b,
+                                const char *db, const char *trigger)
+{
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+/* Does the statement begin (after blanks and comments) with a word that
+ * only reads: SELECT, WITH, VALUES or EXPLAIN? (REINDEX, for one, passes
+ * both SQLite's read-only verdict and the authorizer.) */
+static bool starts_as_query(const char *sql)
+{
+	for (;;) {
+		sql += strspn(sql, " \t\r\n");
+		if (strncmp(sql, "--", 2) == 0) {
+			sql += strcspn(sql, "\n");
+		} else if (strncmp(sql, "/*", 2) == 0) {
+			const char *end = strstr(sql + 2, "*/");
+			if (!end)
+				return false;
+			sql = end + 2;
+		} else {
+			break;
+		}
+	}
+	static const char *const words[] = { "SELECT", "WITH", "VALUES", "EXPLAIN" };
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(words[i]);
+		if (strncasecmp(sql, words[i], n) == 0 && !isalnum((unsigned char)sql[n]) && sql[n] != '_')
+			return true;
+	}
+	return false;
+}
+
 static void db_query(struct catalog *c, yajl_val args, yajl_gen g)
 {
 	const char *sql = string_arg(args, "sql_stmt");
@@ -297,10 +344,22 @@ static void db_query(struct catalog *c, yajl_val args, yajl_gen g)
 		tool_error(g, "db_query needs sql_stmt");
 		return;
 	}
+	if (!starts_as_query(sql)) {
+		tool_error(g, "db_query runs read-only statements only: use db_execute to change data");
+		return;
+	}
 	sqlite3_stmt *stmt = NULL;
 	const char *tail = NULL;
-	if (sqlite3_prepare_v2(c->db, sql, -1, &stmt, &tail) != SQLITE_OK || !stmt) {
-		tool_error(g, stmt ? sqlite3_errmsg(c->db) : sqlite3_errmsg(c->db));
+	sqlite3_set_authorizer(c->db, read_only_authorizer, NULL);
+	int prepared = sqlite3_prepare_v2(c->db, sql, -1, &stmt, &tail);
+	sqlite3_set_authorizer(c->db, NULL, NULL);
+	if (prepared == SQLITE_AUTH) {
+		tool_error(g, "db_query runs read-only statements only: use db_execute to change data");
+		sqlite3_finalize(stmt);
+		return;
+	}
+	if (prepared != SQLITE_OK || !stmt) {
+		tool_error(g, sqlite3_errmsg(c->db));
 		sqlite3_finalize(stmt);
 		return;
 	}
