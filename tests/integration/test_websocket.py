@@ -757,6 +757,45 @@ def test_wss_with_certificate_reload():
         d.close()
 
 
+def test_python_websockets_resumes_after_a_cut():
+    import websockets
+
+    d, port, tap_port = broker()
+    up = Tap(tap_port)
+    up.register("up_1")
+
+    async def scenario():
+        url = "ws://127.0.0.1:%d/ws" % port
+        seen = []
+        ws = await websockets.connect(url)
+        await ws.recv()
+        await ws.send(json.dumps({"type": "connection_handshake", "agent_id": "frontend_py_cut",
+                                  "capabilities": ["real_time_updates"]}))
+        seen.append(json.loads(await ws.recv())["seq"])
+        await ws.send(json.dumps({"type": "query", "correlation_id": "r1"}))
+        cid = await asyncio.get_running_loop().run_in_executor(None, lambda: up.deliver()[2]["correlation_id"])
+        ws.transport.abort()  # the TCP connection is cut mid-stream
+        for i in range(3):
+            up.send("up_1", {"type": "query_progress", "correlation_id": cid, "progress": i})
+        up.send("up_1", {"type": "query_response", "correlation_id": cid})
+        await asyncio.sleep(0.3)
+        ws = await websockets.connect(url)
+        await ws.recv()
+        await ws.send(json.dumps({"type": "connection_handshake", "agent_id": "frontend_py_cut",
+                                  "capabilities": ["real_time_updates"], "resume": {"last_seq": seen[-1]}}))
+        got = [json.loads(await ws.recv()) for _ in range(5)]
+        await ws.close()
+        return seen, got
+
+    try:
+        seen, got = asyncio.run(asyncio.wait_for(scenario(), 15))
+        assert [m["type"] for m in got] == ["query_progress"] * 3 + ["query_response", "connection_acknowledged"], got
+        assert [m["seq"] for m in got] == [2, 3, 4, 5, 6], got  # in order, once each
+        assert got[4]["session_resumed"] is True, got
+    finally:
+        d.close()
+
+
 def test_python_websockets_client():
     import websockets
 
@@ -812,5 +851,6 @@ if __name__ == "__main__":
         test_health_ready_and_metrics_tell_the_truth,
         test_static_files_without_traversal,
         test_wss_with_certificate_reload,
+        test_python_websockets_resumes_after_a_cut,
         test_python_websockets_client,
     ])
