@@ -4,10 +4,11 @@
 
 #include "replay.h"
 
-void replay_init(struct replay *r, size_t max_messages, uint64_t max_age_ms)
+void replay_init(struct replay *r, size_t max_messages, size_t max_bytes, uint64_t max_age_ms)
 {
 	memset(r, 0, sizeof *r);
 	r->cap = r->bound = max_messages;
+	r->max_bytes = max_bytes;
 	r->max_age_ms = max_age_ms;
 }
 
@@ -18,6 +19,7 @@ static struct replay_entry *at(const struct replay *r, size_t i)
 
 static void drop_oldest(struct replay *r)
 {
+	r->bytes -= at(r, 0)->len;
 	free(at(r, 0)->data);
 	r->start = (r->start + 1) % r->cap;
 	r->count--;
@@ -58,8 +60,9 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 		return -1;
 	memcpy(copy, data, len);
 	copy[len] = '\0';
-	/* Past the bound (grown for a resumption), what is no longer needed goes. */
-	while (r->count >= r->bound && at(r, 0)->seq < keep_from)
+	/* Past a bound (grown for a resumption), what is no longer needed goes. */
+	while (r->count && (r->count >= r->bound || r->bytes + len > r->max_bytes) &&
+	       at(r, 0)->seq < keep_from)
 		drop_oldest(r);
 	int lost = 0;
 	if (r->count == r->cap) {
@@ -69,8 +72,14 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 			lost = needed;
 		}
 	}
+	/* What is left is all needed: it may take four times the byte bound. */
+	while (r->count && r->bytes + len > 4 * r->max_bytes) {
+		drop_oldest(r);
+		lost = 1;
+	}
 	*at(r, r->count) = (struct replay_entry){ .seq = seq, .at_ms = now_ms, .data = copy, .len = len };
 	r->count++;
+	r->bytes += len;
 	return lost;
 }
 

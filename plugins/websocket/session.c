@@ -188,7 +188,7 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 	s->l = l;
 	s->conn = c;
 	s->legacy = legacy;
-	replay_init(&s->replay, l->replay_max, l->replay_window_ms);
+	replay_init(&s->replay, l->replay_max, l->replay_max_bytes, l->replay_window_ms);
 	snprintf(s->user_id, sizeof s->user_id, "%s", legacy ? user_id : "");
 	yajl_gen g = begin("connection_established", NULL);
 	put(g, "connection_id", c->id);

@@ -50,6 +50,8 @@ static const struct ab_option websocket_options[] = {
 	  "how long a dropped session waits to be resumed, and the age of messages kept for it" },
 	{ "replay_max_messages", AB_OPT_INT, "1000", AB_OPT_RELOADABLE, 0, 1000000, NULL,
 	  "how many sent messages a session keeps for resumption" },
+	{ "replay_max_bytes", AB_OPT_SIZE, "16M", AB_OPT_RELOADABLE, 4096, 1 << 30, NULL,
+	  "bytes of sent messages a session keeps for resumption (keep it above max_output_buffer)" },
 	{ "static_dir", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "serve the web console's files from this folder at / (unset: none)" },
 	{ "tls_certificate", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
@@ -90,6 +92,7 @@ static int read_settings(struct listener *l)
 	l->legacy_paths = svc->config_bool(l->self, "legacy_paths");
 	l->replay_window_ms = (uint64_t)svc->config_int(l->self, "replay_window");
 	l->replay_max = (size_t)svc->config_int(l->self, "replay_max_messages");
+	l->replay_max_bytes = (size_t)svc->config_int(l->self, "replay_max_bytes");
 	const char *dir = svc->config_string(l->self, "static_dir");
 	free(l->static_dir);
 	l->static_dir = NULL;

@@ -39,7 +39,7 @@ struct listener {
 	size_t max_output;             /* bytes queued to one connection before it is dropped */
 	char *allowed_origins; /* comma-separated; owned */
 	uint64_t replay_window_ms;
-	size_t replay_max;
+	size_t replay_max, replay_max_bytes; /* per session, taken when it starts */
 	char *static_dir; /* the web console's files; NULL: none served */
 	struct ssl_ctx_st *tls;      /* wss when set */
 	struct ssl_ctx_st *tls_next; /* built by a reload's PREPARE */

@@ -304,6 +304,35 @@ def test_exceeded_replay_window_says_messages_lost():
         d.close()
 
 
+def test_replay_byte_bound_keeps_the_newest_and_says_messages_lost():
+    d, port, tap_port = broker("replay_max_bytes = 4K\n")
+    try:
+        up = Tap(tap_port)
+        up.register("up_1")
+        ws = RawWS(port)
+        handshake(ws, agent_id="frontend_u1_bytes")  # seq 1
+        for i in range(5):
+            ws.send_json({"type": "query", "correlation_id": "b%d" % i})
+        cids = [up.deliver()[2]["correlation_id"] for _ in range(5)]
+        ws.sock.close()
+        time.sleep(0.2)
+        for cid in cids:  # seq 2..6 while away, ~1.5 KiB each: only two fit in 4 KiB
+            answer(up, cid=cid, response={"pad": "p" * 1500})
+        time.sleep(0.2)
+        ws2 = RawWS(port)
+        ws2.recv_json()
+        ws2.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_bytes",
+                       "resume": {"last_seq": 1}})
+        got = [ws2.recv_json() for _ in range(3)]
+        assert [m.get("seq") for m in got[:2]] == [5, 6], got
+        assert [m["correlation_id"] for m in got[:2]] == cids[3:], got
+        ack = got[2]
+        assert ack["type"] == "connection_acknowledged", ack
+        assert ack["session_resumed"] is False and ack["messages_lost"] is True, ack
+    finally:
+        d.close()
+
+
 def test_session_ends_after_the_replay_window_or_a_goodbye():
     d, port, _ = broker("replay_window = 300ms\n")
     try:
@@ -835,6 +864,7 @@ if __name__ == "__main__":
         test_second_connection_takes_the_session_over,
         test_resumption_after_a_cut_loses_and_duplicates_nothing,
         test_exceeded_replay_window_says_messages_lost,
+        test_replay_byte_bound_keeps_the_newest_and_says_messages_lost,
         test_session_ends_after_the_replay_window_or_a_goodbye,
         test_malformed_messages_get_error_replies,
         test_message_over_the_brokers_limit_gets_message_too_large,

@@ -1,6 +1,6 @@
 /* Unit tests for plugins/websocket/replay.c: a session's replay ring, the
- * last messages sent to a frontend bounded by count and by age, growing (up
- * to four times its bound) while a resumption still needs its oldest
+ * last messages sent to a frontend bounded by count, bytes and age, growing
+ * (up to four times its bounds) while a resumption still needs its oldest
  * entries. Entries are read back through replay_each_from and replay_find;
  * every content check compares the exact bytes and length, and randomized
  * runs are compared against a simple reference model of what the ring must
@@ -20,6 +20,9 @@
 /* ---- helpers --------------------------------------------------------------- */
 
 #define MAX_SEEN 256
+
+/* A byte bound the count-bound tests never reach. */
+#define BIG ((size_t)1 << 30)
 
 /* keep_from when no resumption is under way: nothing is still to be sent. */
 #define NO_RESUME UINT64_MAX
@@ -120,7 +123,7 @@ static void check_range(const struct replay *r, uint64_t from, uint64_t first, u
 START_TEST(test_empty)
 {
 	struct replay r;
-	replay_init(&r, 8, 1000);
+	replay_init(&r, 8, BIG, 1000);
 	ck_assert_uint_eq(replay_oldest(&r), 0);
 	replay_each_from(&r, 0, never_called, NULL);
 	replay_each_from(&r, 1, never_called, NULL);
@@ -139,7 +142,7 @@ START_TEST(test_add_each_order_content)
 	static const char m2[] = "bin\0ary\0"; /* embedded NULs: exact length kept */
 	static const char m3[] = "{\"type\":\"c\",\"text\":\"caf\xC3\xA9\"}";
 	struct replay r;
-	replay_init(&r, 10, 60000);
+	replay_init(&r, 10, BIG, 60000);
 	ck_assert_int_eq(replay_add(&r, 1, m1, sizeof m1 - 1, 100, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 2, m2, sizeof m2 - 1, 150, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 3, m3, sizeof m3 - 1, 150, NO_RESUME), 0);
@@ -174,7 +177,7 @@ END_TEST
 START_TEST(test_copy_not_aliased)
 {
 	struct replay r;
-	replay_init(&r, 4, 60000);
+	replay_init(&r, 4, BIG, 60000);
 	char stack_buf[] = "{\"type\":\"hello\"}";
 	size_t stack_len = strlen(stack_buf);
 	ck_assert_int_eq(replay_add(&r, 1, stack_buf, stack_len, 0, NO_RESUME), 0);
@@ -211,7 +214,7 @@ START_TEST(test_count_bound)
 {
 	const size_t cap = 5;
 	struct replay r;
-	replay_init(&r, cap, UINT64_MAX);
+	replay_init(&r, cap, BIG, UINT64_MAX);
 	for (uint64_t q = 1; q <= cap; q++) {
 		add_seq(&r, q, q * 10);
 		ck_assert_uint_eq(replay_oldest(&r), 1);
@@ -232,7 +235,7 @@ END_TEST
 START_TEST(test_cap_one)
 {
 	struct replay r;
-	replay_init(&r, 1, UINT64_MAX);
+	replay_init(&r, 1, BIG, UINT64_MAX);
 	for (uint64_t q = 1; q <= 10; q++) {
 		add_seq(&r, q, q);
 		ck_assert_uint_eq(replay_oldest(&r), q);
@@ -245,7 +248,7 @@ END_TEST
 START_TEST(test_cap_zero)
 {
 	struct replay r;
-	replay_init(&r, 0, 1000);
+	replay_init(&r, 0, BIG, 1000);
 	for (uint64_t q = 1; q <= 100; q++) {
 		ck_assert_int_eq(replay_add(&r, q, "{}", 2, q, NO_RESUME), 0);
 		ck_assert_uint_eq(replay_oldest(&r), 0);
@@ -266,7 +269,7 @@ START_TEST(test_wraparound)
 {
 	/* cap 3, 100 adds: the ring's start goes round dozens of times. */
 	struct replay r;
-	replay_init(&r, 3, UINT64_MAX);
+	replay_init(&r, 3, BIG, UINT64_MAX);
 	for (uint64_t q = 1; q <= 100; q++) {
 		add_seq(&r, q, q * 3);
 		uint64_t first = q > 3 ? q - 2 : 1;
@@ -286,7 +289,7 @@ END_TEST
 START_TEST(test_age_bound)
 {
 	struct replay r;
-	replay_init(&r, 10, 1000);
+	replay_init(&r, 10, BIG, 1000);
 	ck_assert_int_eq(replay_add(&r, 1, "one", 3, 0, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 2, "two", 3, 500, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 3, "three", 5, 1000, NO_RESUME), 0);
@@ -342,7 +345,7 @@ START_TEST(test_age_zero)
 {
 	/* max_age 0: only what was stamped this very millisecond survives. */
 	struct replay r;
-	replay_init(&r, 4, 0);
+	replay_init(&r, 4, BIG, 0);
 	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 7, NO_RESUME), 0);
 	ck_assert_int_eq(replay_add(&r, 2, "b", 1, 8, NO_RESUME), 0);
 	replay_prune(&r, 7, UINT64_MAX);
@@ -359,7 +362,7 @@ START_TEST(test_age_and_count)
 {
 	/* Both bounds on a wrapped ring: pruning starts from the true oldest. */
 	struct replay r;
-	replay_init(&r, 3, 100);
+	replay_init(&r, 3, BIG, 100);
 	for (uint64_t q = 1; q <= 7; q++)
 		add_seq(&r, q, q * 10); /* keeps 5, 6, 7 at 50, 60, 70 */
 	check_range(&r, 0, 5, 7, 10);
@@ -380,7 +383,7 @@ END_TEST
 START_TEST(test_each_from_ranges)
 {
 	struct replay r;
-	replay_init(&r, 10, UINT64_MAX);
+	replay_init(&r, 10, BIG, UINT64_MAX);
 	static const uint64_t seqs[] = { 10, 20, 30, 40 };
 	for (size_t i = 0; i < 4; i++) {
 		char text[8];
@@ -438,7 +441,7 @@ START_TEST(test_model)
 		size_t bound = bounds[c];
 		const uint64_t max_age = 50;
 		struct replay r;
-		replay_init(&r, bound, max_age);
+		replay_init(&r, bound, BIG, max_age);
 		uint64_t model_seq[MODEL_MAX], model_at[MODEL_MAX];
 		size_t model_n = 0;
 		uint64_t seq = 0, now = 1000, rng = 42 + c;
@@ -512,7 +515,7 @@ END_TEST
 START_TEST(test_resume_grows)
 {
 	struct replay r;
-	replay_init(&r, 4, UINT64_MAX);
+	replay_init(&r, 4, BIG, UINT64_MAX);
 	for (uint64_t q = 1; q <= 4; q++)
 		add_seq(&r, q, q);
 	/* A resumption from 2 on: 1 is not needed, it goes as usual. */
@@ -548,7 +551,7 @@ START_TEST(test_resume_grows_wrapped)
 {
 	/* Growing a ring whose start has gone round keeps the order. */
 	struct replay r;
-	replay_init(&r, 3, 1000);
+	replay_init(&r, 3, BIG, 1000);
 	for (uint64_t q = 1; q <= 5; q++)
 		add_seq(&r, q, q); /* 3, 4, 5, starting at slot 2 */
 	for (uint64_t q = 6; q <= 14; q++) {
@@ -581,7 +584,7 @@ END_TEST
 START_TEST(test_find)
 {
 	struct replay r;
-	replay_init(&r, 10, UINT64_MAX);
+	replay_init(&r, 10, BIG, UINT64_MAX);
 	ck_assert_ptr_null(replay_find(&r, 0));
 	ck_assert_ptr_null(replay_find(&r, 5));
 	static const uint64_t seqs[] = { 10, 20, 30, 40 };
@@ -613,7 +616,7 @@ START_TEST(test_find)
 	replay_free(&r);
 	ck_assert_ptr_null(replay_find(&r, 0));
 
-	replay_init(&r, 0, 10);
+	replay_init(&r, 0, BIG, 10);
 	add_seq(&r, 1, 1);
 	ck_assert_ptr_null(replay_find(&r, 0));
 	replay_free(&r);
@@ -625,7 +628,7 @@ END_TEST
 START_TEST(test_free_reuse)
 {
 	struct replay r;
-	replay_init(&r, 3, 1000);
+	replay_init(&r, 3, BIG, 1000);
 	for (uint64_t q = 1; q <= 5; q++)
 		add_seq(&r, q, q); /* wrapped: the start is not at 0 */
 	replay_free(&r);
@@ -646,7 +649,7 @@ START_TEST(test_free_reuse)
 	replay_free(&r);
 
 	/* and after a new init, with other bounds */
-	replay_init(&r, 2, 5);
+	replay_init(&r, 2, BIG, 5);
 	add_seq(&r, 1, 100);
 	add_seq(&r, 2, 200);
 	add_seq(&r, 3, 300);
@@ -661,7 +664,7 @@ START_TEST(test_free_full_ring)
 {
 	/* A full ring of large messages, freed: ASan reports any leak. */
 	struct replay r;
-	replay_init(&r, 64, UINT64_MAX);
+	replay_init(&r, 64, BIG, UINT64_MAX);
 	size_t len = 64 * 1024;
 	char *big = malloc(len);
 	ck_assert_ptr_nonnull(big);
@@ -684,6 +687,82 @@ START_TEST(test_free_full_ring)
 }
 END_TEST
 
+/* ---- bytes ------------------------------------------------------------------- */
+
+/* Adds seq with a message of exactly len bytes; returns replay_add's verdict. */
+static int add_sized(struct replay *r, uint64_t seq, size_t len, uint64_t keep_from)
+{
+	char *buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, (int)('a' + seq % 26), len);
+	int rc = replay_add(r, seq, buf, len, seq, keep_from);
+	free(buf);
+	return rc;
+}
+
+/* The seqs held, oldest first, are exactly first..last, and they take bytes. */
+static void check_held(const struct replay *r, uint64_t first, uint64_t last, size_t bytes)
+{
+	struct seen s;
+	each_from(r, 0, &s);
+	ck_assert_uint_eq(s.n, last - first + 1);
+	size_t total = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		ck_assert_uint_eq(s.copy[i].seq, first + i);
+		ck_assert(s.copy[i].data[0] == (char)('a' + (first + i) % 26));
+		total += s.copy[i].len;
+	}
+	ck_assert_uint_eq(total, bytes);
+	ck_assert_uint_eq(r->bytes, bytes);
+}
+
+START_TEST(test_byte_bound)
+{
+	/* Ten 100-byte messages fill 1000 bytes; the count bound is far off. */
+	struct replay r;
+	replay_init(&r, 100, 1000, UINT64_MAX);
+	for (uint64_t q = 1; q <= 25; q++)
+		ck_assert_int_eq(add_sized(&r, q, 100, NO_RESUME), 0);
+	check_held(&r, 16, 25, 1000);
+	/* A 250-byte one pushes out three. */
+	ck_assert_int_eq(add_sized(&r, 26, 250, NO_RESUME), 0);
+	check_held(&r, 19, 26, 950);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_byte_bound_lone_large_message)
+{
+	/* A message larger than the bound is kept alone, then makes way. */
+	struct replay r;
+	replay_init(&r, 100, 1000, UINT64_MAX);
+	ck_assert_int_eq(add_sized(&r, 1, 100, NO_RESUME), 0);
+	ck_assert_int_eq(add_sized(&r, 2, 5000, NO_RESUME), 0);
+	check_held(&r, 2, 2, 5000);
+	ck_assert_int_eq(add_sized(&r, 3, 100, NO_RESUME), 0);
+	check_held(&r, 3, 3, 100);
+	replay_free(&r);
+}
+END_TEST
+
+START_TEST(test_byte_bound_grows_while_resuming)
+{
+	/* Everything from seq 1 is still to be sent: up to 4000 bytes stay. */
+	struct replay r;
+	replay_init(&r, 100, 1000, UINT64_MAX);
+	for (uint64_t q = 1; q <= 40; q++)
+		ck_assert_int_eq(add_sized(&r, q, 100, 1), 0);
+	check_held(&r, 1, 40, 4000);
+	/* Past four times the bound a needed message goes, and that is reported. */
+	ck_assert_int_eq(add_sized(&r, 41, 100, 1), 1);
+	check_held(&r, 2, 41, 4000);
+	/* The resumption over, the next add brings the ring back to its bound. */
+	ck_assert_int_eq(add_sized(&r, 42, 100, NO_RESUME), 0);
+	check_held(&r, 33, 42, 1000);
+	replay_free(&r);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -698,6 +777,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_cap_one);
 	tcase_add_test(tc, test_cap_zero);
 	tcase_add_test(tc, test_wraparound);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bytes");
+	tcase_add_test(tc, test_byte_bound);
+	tcase_add_test(tc, test_byte_bound_lone_large_message);
+	tcase_add_test(tc, test_byte_bound_grows_while_resuming);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("age");
