@@ -43,7 +43,7 @@ UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
 	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse \
-	tests/unit/test_replay tests/unit/test_stamp
+	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c $(UNIT_MAIN)
@@ -85,6 +85,9 @@ tests_unit_test_replay_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_stamp_SOURCES = tests/unit/test_stamp.c $(UNIT_MAIN)
 tests_unit_test_stamp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_stamp_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_ip_counts_SOURCES = tests/unit/test_ip_counts.c $(UNIT_MAIN)
+tests_unit_test_ip_counts_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ip_counts_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_services_SOURCES = tests/unit/test_services.c $(UNIT_MAIN)
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)

@@ -545,7 +545,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void format_peer(const struct sockaddr *addr, char out[64], char ip[48])
+static void format_peer(const struct sockaddr *addr, char out[64])
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -559,7 +559,6 @@ static void format_peer(const struct sockaddr *addr, char out[64], char ip[48])
 		port = ntohs(in6->sin6_port);
 	}
 	snprintf(out, 64, "%s:%u", host, port);
-	snprintf(ip, 48, "%s", host);
 }
 
 void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *addr, int addr_len)
@@ -570,7 +569,8 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 		return;
 	}
 	c->listener = l;
-	format_peer(addr, c->peer, c->ip);
+	format_peer(addr, c->peer);
+	ip_counts_key(addr, c->ip);
 	c->tokens = l->rate_burst;
 	c->tokens_at_ms = ws_now_ms();
 	unsigned char raw[8];

@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 
 #include "http_parse.h"
+#include "ip_counts.h"
 #include "ws_codec.h"
 
 struct listener;
@@ -31,7 +32,7 @@ struct conn {
 	struct session *session;
 	char id[17];          /* connection_id: 16 hex digits */
 	char peer[64];        /* "address:port", for logs */
-	char ip[48];          /* the address alone, for the per-address limit */
+	char ip[IP_KEY_LEN];  /* the per-address limit's key (ip_counts_key) */
 	bool counted;         /* counted in the listener's per-address table */
 	char auth_user[65];   /* the user of a valid token given at the upgrade; "" if none */
 	double tokens;        /* the rate limit's bucket */

@@ -1,8 +1,30 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ip_counts.h"
+
+void ip_counts_key(const struct sockaddr *addr, char out[IP_KEY_LEN])
+{
+	snprintf(out, IP_KEY_LEN, "?");
+	if (addr->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, out, IP_KEY_LEN);
+	} else if (addr->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)addr)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], out, IP_KEY_LEN);
+			return;
+		}
+		memset(&a.s6_addr[8], 0, 8);
+		char prefix[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &a, prefix, sizeof prefix);
+		snprintf(out, IP_KEY_LEN, "%s/64", prefix);
+	}
+}
 
 #define BUCKETS 1024
 

@@ -5,6 +5,15 @@
 #include <stddef.h>
 
 struct ip_counts;
+struct sockaddr;
+
+#define IP_KEY_LEN 52 /* INET6_ADDRSTRLEN (46), "/64" and its NUL */
+
+/* The key a peer is counted under: its IPv4 address (also when it comes
+ * IPv4-mapped on an IPv6 socket), or for IPv6 its /64 ("2001:db8::/64"),
+ * since one host is routinely given a whole /64 and could otherwise take a
+ * fresh address for every connection. "?" for other families. */
+void ip_counts_key(const struct sockaddr *addr, char out[IP_KEY_LEN]);
 
 struct ip_counts *ip_counts_new(void);
 void ip_counts_free(struct ip_counts *t);

@@ -35,7 +35,7 @@ static const struct ab_option websocket_options[] = {
 	{ "max_connections", AB_OPT_INT, "10000", AB_OPT_RELOADABLE, 1, 10000000, NULL,
 	  "connections beyond this get 503" },
 	{ "max_connections_per_ip", AB_OPT_INT, "256", AB_OPT_RELOADABLE, 1, 10000000, NULL,
-	  "connections from one client address beyond this get 503" },
+	  "connections from one IPv4 address or IPv6 /64 beyond this get 503" },
 	{ "max_sessions", AB_OPT_INT, "20000", AB_OPT_RELOADABLE, 1, 10000000, NULL,
 	  "sessions, live or waiting to be resumed; past it the longest-waiting one ends" },
 	{ "rate_limit", AB_OPT_INT, "100", AB_OPT_RELOADABLE, 0, 1000000, NULL,
