@@ -481,8 +481,13 @@ static void handle_frames(struct conn *c)
 		struct ws_event ev;
 		size_t used = ws_reader_feed(&c->reader, chunk.iov_base, chunk.iov_len, &ev);
 		evbuffer_drain(in, used); /* payloads were copied into the reader */
-		if (used)
+		if (used) {
 			c->last_heard_ms = ws_now_ms();
+			if (!ws_reader_mid_message(&c->reader))
+				c->message_started_ms = 0;
+			else if (!c->message_started_ms)
+				c->message_started_ms = c->last_heard_ms;
+		}
 		handle_event(c, &ev);
 		if (!used && ev.kind == WS_EV_NONE)
 			break;
@@ -525,17 +530,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		http_error(c, 408, "request head not received in time");
 		return;
 	case CONN_OPEN: {
-		uint64_t silent = ws_now_ms() - c->last_heard_ms;
-		if (silent >= l->idle_timeout_ms) {
-			conn_close(c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+		/* A message trickled in a byte at a time is not a live client: it
+		 * must be whole within idle_timeout of its first byte. */
+		uint64_t now = ws_now_ms();
+		uint64_t silent = now - c->last_heard_ms;
+		uint64_t assembling = c->message_started_ms ? now - c->message_started_ms : 0;
+		uint64_t waited = assembling > silent ? assembling : silent;
+		if (waited >= l->idle_timeout_ms) {
+			conn_close(c, WS_CLOSE_IDLE_TIMEOUT,
+			           silent >= l->idle_timeout_ms ? "idle timeout" : "message not completed in time");
 			return;
 		}
 		if (silent >= l->ping_interval_ms && !c->ping_outstanding) {
 			send_frame(c, WS_OP_PING, "agentbus", 8);
 			c->ping_outstanding = true;
 		}
-		arm(c, l->ping_interval_ms < l->idle_timeout_ms - silent ? l->ping_interval_ms
-		                                                         : l->idle_timeout_ms - silent);
+		arm(c, l->ping_interval_ms < l->idle_timeout_ms - waited ? l->ping_interval_ms
+		                                                         : l->idle_timeout_ms - waited);
 		return;
 	}
 	case CONN_CLOSING:

@@ -39,6 +39,7 @@ struct conn {
 	uint64_t tokens_at_ms;
 	struct event *timer;  /* head timeout, then idle checks, then close timeout */
 	uint64_t last_heard_ms;
+	uint64_t message_started_ms; /* the first byte of a message still being read; 0: none */
 	bool ping_outstanding;
 	struct conn *prev, *next;
 };

@@ -27,7 +27,8 @@ static const struct ab_option websocket_options[] = {
 	{ "handshake_timeout", AB_OPT_DURATION, "10s", AB_OPT_RELOADABLE, 10, 600000, NULL,
 	  "time for the HTTP upgrade, and on /ws for the connection_handshake (then 4001)" },
 	{ "idle_timeout", AB_OPT_DURATION, "90s", AB_OPT_RELOADABLE, 10, 86400000, NULL,
-	  "a connection silent this long is closed with 4000" },
+	  "a connection silent this long, or whose message is not whole this long after its "
+	  "first byte, is closed with 4000" },
 	{ "ping_interval", AB_OPT_DURATION, "30s", AB_OPT_RELOADABLE, 10, 86400000, NULL,
 	  "the broker pings a connection silent this long" },
 	{ "heartbeat_interval", AB_OPT_DURATION, "30s", AB_OPT_RELOADABLE, 1000, 86400000, NULL,

@@ -17,6 +17,11 @@ void ws_reader_free(struct ws_reader *r)
 	r->message = NULL;
 }
 
+bool ws_reader_mid_message(const struct ws_reader *r)
+{
+	return r->in_message || r->head_len > 0; /* head_len is kept until the frame ends */
+}
+
 bool ws_close_code_valid(unsigned code)
 {
 	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||

@@ -85,6 +85,10 @@ struct ws_reader {
 void ws_reader_init(struct ws_reader *r, uint64_t max_message, bool require_mask);
 void ws_reader_free(struct ws_reader *r);
 
+/* Part of a frame, or of a fragmented message, has been read and waits for
+ * the rest. */
+bool ws_reader_mid_message(const struct ws_reader *r);
+
 /* Consume bytes until one event completes (or all are consumed). Returns
  * how many bytes it consumed; *ev says what completed (WS_EV_NONE: none
  * yet). Call again with the rest. After CLOSE or FAIL it consumes nothing. */

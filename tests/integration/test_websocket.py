@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import time
 
 from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, RawWS, Tap, free_port, run
@@ -526,6 +527,40 @@ def test_silent_connection_is_pinged_then_closed_with_4000():
         d.close()
 
 
+def test_trickled_fragments_do_not_keep_a_connection_open():
+    d, port, _ = broker("ping_interval = 200ms\nidle_timeout = 800ms\n")
+    try:
+        ws = RawWS(port)
+        handshake(ws)
+        # A text message's first fragment, then a one-byte continuation every
+        # 150 ms (pongs answered): never silent, never finished.
+        ws.sock.sendall(RawWS.frame(1, b'{"type":"query",', fin=False))
+        start = time.monotonic()
+        code = None
+        while time.monotonic() - start < 3:
+            ws.sock.sendall(RawWS.frame(0, b" ", fin=False))
+            try:
+                op, payload = ws.recv_frame(timeout=0.15)
+            except (socket.timeout, TimeoutError):
+                continue
+            if op == 9:
+                ws.send_frame(10, payload)
+            elif op == 8:
+                code = struct.unpack("!H", payload[:2])[0]
+                break
+        assert code == 4000, code
+        assert time.monotonic() - start < 1.6, time.monotonic() - start
+        # A message sent in fragments that finishes in time is answered.
+        ok = RawWS(port)
+        handshake(ok)
+        ok.sock.sendall(RawWS.frame(1, b'{"type":"heartbeat",', fin=False))
+        time.sleep(0.3)
+        ok.sock.sendall(RawWS.frame(0, b'"correlation_id":"slow"}'))
+        assert ok.recv_json()["correlation_id"] == "slow"
+    finally:
+        d.close()
+
+
 def test_shutdown_answers_requests_in_flight_then_closes_with_1001():
     d, port, tap_port = broker()
     try:
@@ -874,6 +909,7 @@ if __name__ == "__main__":
         test_upgrade_refusals,
         test_slowloris_is_timed_out_while_others_are_served,
         test_silent_connection_is_pinged_then_closed_with_4000,
+        test_trickled_fragments_do_not_keep_a_connection_open,
         test_shutdown_answers_requests_in_flight_then_closes_with_1001,
         test_connection_limits_total_and_per_address,
         test_rate_limit_errors_then_closes_with_4003,

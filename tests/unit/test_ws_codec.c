@@ -624,6 +624,37 @@ START_TEST(test_three_fragments)
 }
 END_TEST
 
+START_TEST(test_mid_message)
+{
+	/* A text message in two fragments with a ping between them, fed a byte
+	 * at a time: mid-message from its first byte until its last. A lone
+	 * ping afterwards is mid-message only while its own frame is read. */
+	struct bytes b = { 0 };
+	add_str(&b, false, WS_OP_TEXT, "one ");
+	add_str(&b, true, WS_OP_PING, "p");
+	add_str(&b, true, WS_OP_CONTINUATION, "two");
+	size_t message_end = b.len;
+	add_str(&b, true, WS_OP_PING, "q");
+	struct ws_reader r;
+	ws_reader_init(&r, MAX_MSG, true);
+	ck_assert(!ws_reader_mid_message(&r));
+	size_t events = 0;
+	for (size_t i = 0; i < b.len; i++) {
+		struct ws_event ev;
+		ck_assert_uint_eq(ws_reader_feed(&r, b.p + i, 1, &ev), 1);
+		events += ev.kind != WS_EV_NONE;
+		bool last_of_a_frame = i + 1 == message_end || i + 1 == b.len;
+		if (last_of_a_frame)
+			ck_assert_msg(!ws_reader_mid_message(&r), "byte %zu ends a message", i);
+		else
+			ck_assert_msg(ws_reader_mid_message(&r), "byte %zu is inside a message", i);
+	}
+	ck_assert_uint_eq(events, 3); /* ping, message, ping */
+	ws_reader_free(&r);
+	bytes_free(&b);
+}
+END_TEST
+
 START_TEST(test_control_between_fragments)
 {
 	struct bytes b = { 0 };
@@ -1292,6 +1323,7 @@ Suite *unit_suite(void)
 
 	tc = tcase_create("fragmentation");
 	tcase_add_test(tc, test_three_fragments);
+	tcase_add_test(tc, test_mid_message);
 	tcase_add_test(tc, test_control_between_fragments);
 	tcase_add_test(tc, test_close_between_fragments);
 	tcase_add_test(tc, test_continuation_without_start);
