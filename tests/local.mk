@@ -111,4 +111,5 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
-	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs
+	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
+	tests/peers/ws_driver.mjs
