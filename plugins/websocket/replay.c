@@ -72,8 +72,9 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 			lost = needed;
 		}
 	}
-	/* What is left is all needed: it may take four times the byte bound. */
-	while (r->count && r->bytes + len > 4 * r->max_bytes) {
+	/* What is left is all needed: it may take four times the byte bound
+	 * (divided, not multiplied: 4 * max_bytes can wrap a 32-bit size_t). */
+	while (r->count && (r->bytes + len) / 4 > r->max_bytes) {
 		drop_oldest(r);
 		lost = 1;
 	}

@@ -20,7 +20,7 @@ struct replay {
 	struct replay_entry *ring;
 	size_t cap, start, count;
 	size_t bound; /* the configured count; cap may grow past it while resuming */
-	size_t bytes, max_bytes; /* held, and the configured bound (at most SIZE_MAX / 4) */
+	size_t bytes, max_bytes; /* held, and the configured bound */
 	uint64_t max_age_ms;
 };
 

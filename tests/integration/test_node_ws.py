@@ -51,8 +51,13 @@ class NodeClients:
         return ack
 
     def close(self):
+        # A command that never got its answer keeps Node waiting: then kill it.
         self.p.stdin.close()
-        self.p.wait(timeout=10)
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
 
 
 def test_node_ws_client():
@@ -74,8 +79,9 @@ def test_node_ws_client():
 
 def test_node_ws_takeover_then_resumption_after_a_cut():
     d, port, tap_port = broker()
-    node = NodeClients("ws://127.0.0.1:%d/ws" % port)
+    node = None
     try:
+        node = NodeClients("ws://127.0.0.1:%d/ws" % port)
         up = Tap(tap_port)
         up.register("up_1")
         node.handshake("a", agent_id="frontend_node_same")
@@ -105,8 +111,9 @@ def test_node_ws_takeover_then_resumption_after_a_cut():
         assert [m["seq"] for m in got[:3]] == [reply["seq"] + 1, reply["seq"] + 2, reply["seq"] + 3], got
         assert got[3]["type"] == "connection_acknowledged" and got[3]["session_resumed"] is True, got[3]
     finally:
-        node.close()
         d.close()
+        if node:
+            node.close()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ function open(name, url) {
   return new Promise((resolve, reject) => {
     c.ws.once('open', () => resolve({ ok: true }));
     c.ws.once('unexpected-response', (req, res) => reject(new Error('HTTP ' + res.statusCode)));
+    c.ws.once('close', (code) => reject(new Error('closed before it opened: ' + code))); // no-op once open
   });
 }
 
