@@ -278,27 +278,36 @@ def test_resumption_after_a_cut_loses_and_duplicates_nothing():
         d.close()
 
 
+def resume_after_answers_while_away(tap_port, port, agent_id, n, read, **fields):
+    """A frontend sends n queries and its connection is cut; the answers
+    (with fields) arrive while it is away; a new connection resumes from
+    seq 1 (the first one's acknowledgement). Returns the query ids and the
+    first `read` messages the new connection gets after its greeting."""
+    up = Tap(tap_port)
+    up.register("up_1")
+    ws = RawWS(port)
+    handshake(ws, agent_id=agent_id)  # seq 1
+    for i in range(n):
+        ws.send_json({"type": "query", "correlation_id": "away%d" % i})
+    cids = [up.deliver()[2]["correlation_id"] for _ in range(n)]
+    ws.sock.close()
+    time.sleep(0.2)
+    for cid in cids:  # seq 2 .. n + 1
+        answer(up, cid=cid, **fields)
+    time.sleep(0.2)
+    ws2 = RawWS(port)
+    ws2.recv_json()
+    ws2.send_json({"type": "connection_handshake", "agent_id": agent_id, "resume": {"last_seq": 1}})
+    return cids, [ws2.recv_json() for _ in range(read)]
+
+
 def test_exceeded_replay_window_says_messages_lost():
     d, port, tap_port = broker("replay_max_messages = 2\n")
     try:
-        up = Tap(tap_port)
-        up.register("up_1")
-        ws = RawWS(port)
-        handshake(ws, agent_id="frontend_u1_lossy")  # seq 1
-        for i in range(3):
-            ws.send_json({"type": "query", "correlation_id": "x%d" % i})
-        cids = [up.deliver()[2]["correlation_id"] for _ in range(3)]
-        ws.sock.close()
-        time.sleep(0.2)
-        for cid in cids:  # seq 2, 3, 4 while away; only 3 and 4 are kept
-            answer(up, cid=cid)
-        time.sleep(0.2)
-        ws2 = RawWS(port)
-        ws2.recv_json()
-        ws2.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_lossy",
-                       "resume": {"last_seq": 1}})
-        got = [ws2.recv_json() for _ in range(3)]
+        # seq 2, 3, 4 while away; only 3 and 4 are kept
+        cids, got = resume_after_answers_while_away(tap_port, port, "frontend_u1_lossy", 3, 3)
         assert [m.get("seq") for m in got[:2]] == [3, 4], got
+        assert [m["correlation_id"] for m in got[:2]] == cids[1:], got
         ack = got[2]
         assert ack["session_resumed"] is False and ack["messages_lost"] is True, ack
     finally:
@@ -308,23 +317,9 @@ def test_exceeded_replay_window_says_messages_lost():
 def test_replay_byte_bound_keeps_the_newest_and_says_messages_lost():
     d, port, tap_port = broker("replay_max_bytes = 4K\n")
     try:
-        up = Tap(tap_port)
-        up.register("up_1")
-        ws = RawWS(port)
-        handshake(ws, agent_id="frontend_u1_bytes")  # seq 1
-        for i in range(5):
-            ws.send_json({"type": "query", "correlation_id": "b%d" % i})
-        cids = [up.deliver()[2]["correlation_id"] for _ in range(5)]
-        ws.sock.close()
-        time.sleep(0.2)
-        for cid in cids:  # seq 2..6 while away, ~1.5 KiB each: only two fit in 4 KiB
-            answer(up, cid=cid, response={"pad": "p" * 1500})
-        time.sleep(0.2)
-        ws2 = RawWS(port)
-        ws2.recv_json()
-        ws2.send_json({"type": "connection_handshake", "agent_id": "frontend_u1_bytes",
-                       "resume": {"last_seq": 1}})
-        got = [ws2.recv_json() for _ in range(3)]
+        # seq 2..6 while away, ~1.5 KiB each: only two fit in 4 KiB
+        cids, got = resume_after_answers_while_away(tap_port, port, "frontend_u1_bytes", 5, 3,
+                                                    response={"pad": "p" * 1500})
         assert [m.get("seq") for m in got[:2]] == [5, 6], got
         assert [m["correlation_id"] for m in got[:2]] == cids[3:], got
         ack = got[2]
