@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/agents.h"
 #include "core/hashmap.h"
 #include "core/plugins.h"
 #include "core/routes.h"
@@ -73,6 +74,14 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 	const struct option_value *timeout = option_values_get(&r->options, "timeout");
 	r->timeout_ms = timeout->text ? timeout->number : default_timeout_ms;
 	r->error_reply_type = option_values_get(&r->options, "error_reply")->text;
+	if (!agents_valid_id(r->error_reply_type)) {
+		/* Catches a comment run into the value: "query_error ; see below". */
+		const struct config_entry *e = config_entry(s, "error_reply");
+		diag_add(d, s->file, e ? e->line : s->line,
+		         "error_reply: '%s' is not a message type (1 to 128 of [A-Za-z0-9_.:-])",
+		         r->error_reply_type);
+		return -1;
+	}
 	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
 	int rc = 0;
 	rc |= compile_list(r, "source", option_values_get(&r->options, "source")->text, &r->source, d, s);

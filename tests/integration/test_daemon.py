@@ -65,6 +65,20 @@ def test_check_config_names_file_and_line_of_a_misspelled_key():
         d.close()
 
 
+def test_check_config_refuses_a_comment_run_into_a_message_type():
+    # Comments are whole lines: a ';' after a value is part of it, so a
+    # reply type like this one would never match anything a frontend awaits.
+    d = Daemon("[route:r]\nsource = a\ntype = t\ndestination = b\nerror_reply = query_error ; see below\n")
+    try:
+        rc, err = check_config(d.path)
+        assert rc == 1, (rc, err)
+        expected = ("%s:7: error_reply: 'query_error ; see below' is not a message type "
+                    "(1 to 128 of [A-Za-z0-9_.:-])" % d.path)
+        assert expected in err.splitlines(), err
+    finally:
+        d.close()
+
+
 def test_check_config_lists_every_error():
     # One mistake in each kind of section: all are listed in one run.
     d = Daemon(
@@ -336,6 +350,7 @@ if __name__ == "__main__":
     run([
         test_every_shipped_config_checks_clean,
         test_check_config_names_file_and_line_of_a_misspelled_key,
+        test_check_config_refuses_a_comment_run_into_a_message_type,
         test_check_config_lists_every_error,
         test_routes_requests_and_replies_through_the_daemon,
         test_held_request_reaches_an_upstream_that_connects_late,
