@@ -147,7 +147,9 @@ static void check_sections(const struct config *cfg, struct diag *d)
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const struct config_section *s = cfg->sections[i];
 		bool broker = strcmp(s->kind, "broker") == 0;
-		bool named = strcmp(s->kind, "plugin") == 0 || strcmp(s->kind, "route") == 0;
+		/* Kinds of the plugins' own are checked once they are loaded
+		 * (sections_resolve); all of them need a NAME. */
+		bool named = !broker;
 		if (!(broker && !*s->label) && !(named && *s->label)) {
 			diag_add(d, s->file, s->line,
 			         "unknown section [%s%s%s] (sections are [broker], [plugin:NAME], [route:NAME])",
@@ -288,6 +290,7 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 	b->router = router_new(b->base, b->agent_id);
 	if (!b->router || load_instances(b, d) < 0)
 		return -1;
+	sections_resolve(b->config, b->instances, b->n_instances, false, d);
 	int64_t timeout = setting(&b->settings, "request_timeout");
 	b->routes = routes_compile(b->config, timeout > 0 ? timeout : 30000, find_translator, b, d);
 	if (d->count != errors || !b->routes)
@@ -357,6 +360,7 @@ static void reload_abort(struct broker *b, size_t prepared)
 		}
 		inst->reloading = false;
 		option_values_free(&inst->next_options);
+		sections_free(&inst->next_sections);
 	}
 }
 
@@ -383,6 +387,8 @@ int broker_reload(struct broker *b)
 		                             where) < 0)
 			diag_add(&d, cfg->main_file, 0, "out of memory");
 	}
+	if (d.count == 0)
+		sections_resolve(cfg, b->instances, b->n_instances, true, &d);
 	if (d.count == 0 && option_values_keep_fixed(&b->settings, &settings, true, "[broker]") < 0)
 		diag_add(&d, cfg->main_file, 0, "out of memory");
 	if (d.count)
@@ -408,6 +414,7 @@ int broker_reload(struct broker *b)
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
 		option_values_commit(&inst->options, &inst->next_options);
+		sections_commit(&inst->sections, &inst->next_sections);
 		if (inst->ops.reload)
 			inst->ops.reload(inst->state, AB_RELOAD_COMMIT);
 	}
@@ -523,6 +530,8 @@ void broker_free(struct broker *b)
 		plugins_close(inst->dl, inst->fd);
 		option_values_free(&inst->options);
 		option_values_free(&inst->next_options);
+		sections_free(&inst->sections);
+		sections_free(&inst->next_sections);
 		free(inst->path);
 		free(inst->name);
 		free(inst);

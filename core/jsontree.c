@@ -34,3 +34,67 @@ void jsontree_gen(yajl_gen g, yajl_val v)
 		yajl_gen_map_close(g);
 	}
 }
+
+/* The value at "a.b.c" under root, or NULL. */
+static yajl_val lookup(yajl_val root, const char *path)
+{
+	char key[256];
+	yajl_val v = root;
+	for (const char *at = path; v && *at;) {
+		const char *dot = strchr(at, '.');
+		size_t len = dot ? (size_t)(dot - at) : strlen(at);
+		if (len == 0 || len >= sizeof key || !YAJL_IS_OBJECT(v))
+			return NULL;
+		memcpy(key, at, len);
+		key[len] = '\0';
+		yajl_val next = NULL;
+		for (size_t i = 0; i < v->u.object.len && !next; i++) {
+			if (strcmp(v->u.object.keys[i], key) == 0)
+				next = v->u.object.values[i];
+		}
+		v = next;
+		at = dot ? dot + 1 : at + len;
+	}
+	return v;
+}
+
+/* A "$", "$.a.b" reference's value (NULL: absent), or the template value itself. */
+static yajl_val resolve(yajl_val tmpl, yajl_val root, bool *absent)
+{
+	const char *ref = YAJL_IS_STRING(tmpl) ? YAJL_GET_STRING(tmpl) : NULL;
+	*absent = false;
+	if (!ref || ref[0] != '$' || (ref[1] != '\0' && ref[1] != '.'))
+		return tmpl;
+	yajl_val v = ref[1] ? lookup(root, ref + 2) : root;
+	*absent = v == NULL;
+	return v;
+}
+
+void jsontree_gen_template(yajl_gen g, yajl_val tmpl, yajl_val root)
+{
+	bool absent;
+	yajl_val v = resolve(tmpl, root, &absent);
+	if (v != tmpl || !(YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v))) {
+		jsontree_gen(g, absent ? NULL : v);
+		return;
+	}
+	if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++) {
+			resolve(v->u.array.values[i], root, &absent);
+			if (!absent)
+				jsontree_gen_template(g, v->u.array.values[i], root);
+		}
+		yajl_gen_array_close(g);
+		return;
+	}
+	yajl_gen_map_open(g);
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		resolve(v->u.object.values[i], root, &absent);
+		if (absent)
+			continue; /* a member whose source is missing is left out */
+		gen_text(g, v->u.object.keys[i]);
+		jsontree_gen_template(g, v->u.object.values[i], root);
+	}
+	yajl_gen_map_close(g);
+}

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "core/log.h"
 #include "core/options.h"
 
@@ -133,6 +135,18 @@ int option_parse(const struct ab_option *opt, const char *text, int64_t *out, ch
 			return -1;
 		}
 		break;
+	case AB_OPT_JSON: {
+		char err[128];
+		yajl_val v = yajl_tree_parse(text, err, sizeof err);
+		if (!v) {
+			/* yajl's text spans lines; the first names the problem. */
+			err[strcspn(err, "\n")] = '\0';
+			snprintf(why, why_len, "not JSON: %s", err);
+			return -1;
+		}
+		yajl_tree_free(v);
+		break;
+	}
 	default:
 		snprintf(why, why_len, "the schema gives an unknown type");
 		return -1;

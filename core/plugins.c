@@ -70,6 +70,13 @@ int plugins_check(const struct ab_plugin *plugin, const char *path, const char *
 		diag_add(d, file, line, "module: refusing %s: it has no name or version", path);
 		return -1;
 	}
+	const char *kind = plugin->section_kind;
+	if (kind && (!*kind || strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(kind) ||
+	             sections_core_kind(kind))) {
+		diag_add(d, file, line, "module: refusing %s (%s): its section kind '%s' is not a lower-case "
+		         "name of its own", path, plugin->name, kind);
+		return -1;
+	}
 	if (!plugin->ops) {
 		diag_add(d, file, line, "module: refusing %s (%s): it has no ops table", path, plugin->name);
 		return -1;

@@ -13,6 +13,7 @@
 
 #include "core/diag.h"
 #include "core/options.h"
+#include "core/sections.h"
 
 struct broker;
 
@@ -26,7 +27,8 @@ struct ab_instance {
 	void *state;
 	struct option_values options;
 	struct option_values next_options; /* during a reload */
-	bool reloading;                    /* config getters answer from next_options */
+	struct instance_sections sections, next_sections; /* of the plugin's section_kind */
+	bool reloading; /* config and section getters answer from next_options, next_sections */
 	bool initialized, started, draining;
 	struct broker *broker;
 	struct ab_timer *timers; /* the instance's timers (services.c) */

@@ -182,6 +182,52 @@ static int64_t svc_route_int(const ab_route *route, const char *key)
 	return v && v->text ? v->number : 0;
 }
 
+static const struct instance_sections *instance_sections(const ab_instance *self)
+{
+	return self->reloading ? &self->next_sections : &self->sections;
+}
+
+static size_t svc_section_count(const ab_instance *self)
+{
+	return instance_sections(self)->count;
+}
+
+static const struct instance_section *section_at(const ab_instance *self, size_t i)
+{
+	const struct instance_sections *all = instance_sections(self);
+	if (i < all->count)
+		return &all->items[i];
+	log_msg(AB_LOG_ERROR, self->name, "bug: section %zu of %zu asked for", i, all->count);
+	return NULL;
+}
+
+static const char *svc_section_name(const ab_instance *self, size_t i)
+{
+	const struct instance_section *s = section_at(self, i);
+	return s ? s->name : NULL;
+}
+
+static const struct option_value *section_option(const ab_instance *self, size_t i, const char *key)
+{
+	const struct instance_section *s = section_at(self, i);
+	const struct option_value *v = s ? option_values_get(&s->values, key) : NULL;
+	if (s && !v)
+		log_msg(AB_LOG_ERROR, self->name, "bug: key '%s' is not in the plugin's section schema", key);
+	return v;
+}
+
+static const char *svc_section_string(const ab_instance *self, size_t i, const char *key)
+{
+	const struct option_value *v = section_option(self, i, key);
+	return v ? v->text : NULL;
+}
+
+static int64_t svc_section_int(const ab_instance *self, size_t i, const char *key)
+{
+	const struct option_value *v = section_option(self, i, key);
+	return v && v->text ? v->number : 0;
+}
+
 const struct ab_services services_table = {
 	.size = sizeof(struct ab_services),
 	.abi_major = AB_ABI_MAJOR,
@@ -228,4 +274,9 @@ const struct ab_services services_table = {
 	.render_metrics = svc_render_metrics,
 	.report_free = svc_report_free,
 	.gen_tree = jsontree_gen,
+	.gen_template = jsontree_gen_template,
+	.section_count = svc_section_count,
+	.section_name = svc_section_name,
+	.section_string = svc_section_string,
+	.section_int = svc_section_int,
 };

@@ -48,7 +48,8 @@ extern "C" {
 struct ab_services;
 
 /* One key a plugin accepts in its [plugin:NAME] section (or, in
- * route_options, in a [route:NAME] section that names it as translator).
+ * route_options, in a [route:NAME] section that names it as translator; in
+ * section_options, in a section of the plugin's own kind).
  * Arrays of options end with AB_OPTION_END. */
 struct ab_option {
 	const char *name;
@@ -152,6 +153,13 @@ struct ab_plugin {
 	const char *description; /* one line */
 	const struct ab_option *options;       /* [plugin:NAME] keys; may be NULL */
 	const struct ab_option *route_options; /* translators: [route:NAME] keys; may be NULL */
+	/* A section kind of the plugin's own, e.g. "http_route" for the
+	 * websocket listener's [http_route:NAME] sections, and their keys; NULL:
+	 * none. A section belongs to the instance its "plugin = NAME" key names,
+	 * which may be left out when one instance alone takes that kind. Read
+	 * them with services->section_*. */
+	const char *section_kind;
+	const struct ab_option *section_options;
 	const struct ab_plugin_ops *ops;
 };
 
@@ -167,8 +175,17 @@ struct ab_plugin {
  *                    echo_options, NULL,
  *                    .init = echo_init, .destroy = echo_destroy,
  *                    .deliver = echo_deliver);
+ *
+ * and, for a plugin with sections of its own kind,
+ *
+ *   AB_PLUGIN_DEFINE_WITH_SECTIONS(..., echo_options, NULL, "echo_reply", reply_options,
+ *                                  .init = ...);
  */
 #define AB_PLUGIN_DEFINE(kind_, name_, version_, description_, options_, route_options_, ...) \
+	AB_PLUGIN_DEFINE_WITH_SECTIONS(kind_, name_, version_, description_, options_,        \
+	                               route_options_, NULL, NULL, __VA_ARGS__)
+#define AB_PLUGIN_DEFINE_WITH_SECTIONS(kind_, name_, version_, description_, options_,       \
+                                       route_options_, section_kind_, section_options_, ...) \
 	static const struct ab_plugin_ops agentbus_plugin_ops_ = { __VA_ARGS__ };          \
 	AB_PLUGIN_EXPORT const struct ab_plugin agentbus_plugin_v1 = {                     \
 		.abi_major = AB_ABI_MAJOR,                                                     \
@@ -182,6 +199,8 @@ struct ab_plugin {
 		.description = (description_),                                                 \
 		.options = (options_),                                                         \
 		.route_options = (route_options_),                                             \
+		.section_kind = (section_kind_),                                               \
+		.section_options = (section_options_),                                         \
 		.ops = &agentbus_plugin_ops_,                                                  \
 	}
 

@@ -205,6 +205,25 @@ struct ab_services {
 	/* Write a parsed value (a msg_tree, or part of one) into g, as it is:
 	 * the way to copy members from a message into one being built. */
 	void (*gen_tree)(yajl_gen g, yajl_val value);
+
+	/* Write a template filled from root into g: a string "$" stands for
+	 * root, "$.a.b" for root's member a's member b; an object member or
+	 * array element whose source is absent is left out (a reference at the
+	 * top that is absent is written as null); everything else is copied.
+	 * {"sql_stmt": "$.query", "limit": 100} with {"query": "SELECT 1"}
+	 * writes {"sql_stmt": "SELECT 1", "limit": 100}. */
+	void (*gen_template)(yajl_gen g, yajl_val tmpl, yajl_val root);
+
+	/* ---- sections of the plugin's own kind (plugin.h, section_kind) ---- */
+
+	/* How many such sections this instance owns, in file order; the NAME of
+	 * section i's [KIND:NAME]; its values for the keys of section_options,
+	 * with the rules of config_string / config_int. During a reload's
+	 * PREPARE they answer from the new config; copy what you keep. */
+	size_t (*section_count)(const ab_instance *self);
+	const char *(*section_name)(const ab_instance *self, size_t i);
+	const char *(*section_string)(const ab_instance *self, size_t i, const char *key);
+	int64_t (*section_int)(const ab_instance *self, size_t i, const char *key);
 };
 
 #ifdef __cplusplus

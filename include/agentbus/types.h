@@ -65,6 +65,7 @@ enum ab_option_type {
 	AB_OPT_DURATION, /* "250ms", "10s", "5m", "1h"; a bare number is seconds; read as ms */
 	AB_OPT_SIZE,     /* "512", "64K", "16M", "1G" (powers of 1024); read as bytes */
 	AB_OPT_ENUM,     /* one of the '|'-separated words in choices */
+	AB_OPT_JSON,     /* a JSON value on one line, e.g. a template for services->gen_template */
 };
 
 /* Option flags. */

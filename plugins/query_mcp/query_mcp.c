@@ -13,7 +13,8 @@
  *   error_reply = query_error
  *   interim = query_processing_started, query_progress
  *
- * "$.field" in arguments stands for the request's top-level field. Results
+ * "$.field" in arguments stands for the request's field (services->
+ * gen_template; a field the request lacks is left out). Results
  * are read from structuredContent {"result": ...} or, failing that, from
  * the first text content as JSON. Pure: no I/O; what it remembers (each
  * session_id's database, each request's start) is in its state. */
@@ -35,8 +36,8 @@ static const struct ab_option route_options[] = {
 	{ "method", AB_OPT_ENUM, "tools/call", 0, 0, 0, "tools/call|tools/list",
 	  "the MCP method: call a tool, or list the tools (shape = tools)" },
 	{ "tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL, "the MCP tool to call (tools/call)" },
-	{ "arguments", AB_OPT_STRING, "{}", 0, 0, 0, NULL,
-	  "the tool's arguments: a JSON object; \"$.field\" stands for the request's field" },
+	{ "arguments", AB_OPT_JSON, "{}", 0, 0, 0, NULL,
+	  "the tool's arguments: a JSON object template; \"$.field\" stands for the request's field" },
 	{ "shape", AB_OPT_ENUM, "query", 0, 0, 0, "query|databases|database_select|database_context|tools",
 	  "how the result becomes the reply" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
@@ -177,26 +178,6 @@ static double take_elapsed(struct translator *tr, const char *cid)
 
 /* ---- the request: a tools/call ---------------------------------------------------- */
 
-/* The argument template with "$.field" replaced by the request's field (a
- * member whose field the request lacks is left out). */
-static void gen_arguments(const struct ab_services *svc, yajl_gen g, yajl_val tmpl, yajl_val request)
-{
-	yajl_gen_map_open(g);
-	for (size_t i = 0; tmpl && YAJL_IS_OBJECT(tmpl) && i < tmpl->u.object.len; i++) {
-		yajl_val v = tmpl->u.object.values[i];
-		const char *ref = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
-		if (ref && strncmp(ref, "$.", 2) == 0) {
-			yajl_val field = member(request, ref + 2);
-			if (!field)
-				continue;
-			v = field;
-		}
-		gen_text(g, tmpl->u.object.keys[i]);
-		svc->gen_tree(g, v);
-	}
-	yajl_gen_map_close(g);
-}
-
 static int translate_request(struct translator *tr, const struct route_state *rs, ab_translation *t)
 {
 	const struct ab_services *svc = tr->svc;
@@ -233,7 +214,7 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 		gen_text(g, "name");
 		gen_text(g, rs->tool);
 		gen_text(g, "arguments");
-		gen_arguments(svc, g, rs->arguments, request);
+		svc->gen_template(g, rs->arguments, request);
 	}
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
