@@ -444,12 +444,14 @@ void request_forward(struct pending *p, ab_msg *msg)
 	struct router *r = p->router;
 	const char *cid = msg_correlation_id(p->request);
 	char *key = NULL;
-	if (asprintf(&key, "%s\x1f%s", p->destination, cid) < 0)
+	if (p->forwards == 0 && asprintf(&key, "%s\x1f%s", p->destination, cid) < 0)
 		key = NULL;
-	if (key && hashmap_get(r->pending, key)) {
-		/* Another requester used the same id with this destination. */
+	if (p->forwards > 0 || (key && hashmap_get(r->pending, key))) {
+		/* Another requester used the same id with this destination, or
+		 * this is a later leg: a reply to an earlier one must not pass
+		 * for its answer. */
 		char unique[64];
-		snprintf(unique, sizeof unique, "%s-%" PRIu64, r->cid_prefix, p->id);
+		snprintf(unique, sizeof unique, "%s-%" PRIu64 ".%u", r->cid_prefix, p->id, p->forwards);
 		free(key);
 		if (asprintf(&key, "%s\x1f%s", p->destination, unique) < 0)
 			key = NULL;
@@ -471,6 +473,23 @@ void request_forward(struct pending *p, ab_msg *msg)
 	}
 	if (!msg_source(out))
 		msg_mark_submitted(out, p->requester);
+	p->forwards++;
 	request_deliver(p, out);
 	msg_unref(out);
+}
+
+void request_forward_next(struct pending *p, ab_msg *msg)
+{
+	if (p->finished)
+		return;
+	struct router *r = p->router;
+	if (p->key && hashmap_get(r->pending, p->key) == p)
+		hashmap_remove(r->pending, p->key);
+	if (p->key)
+		tombstone(r, p->key); /* anything more on the answered leg is late */
+	free(p->key);
+	p->key = NULL;
+	p->delivered_cid = NULL;
+	unlink_inflight(p);
+	request_forward(p, msg);
 }

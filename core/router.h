@@ -75,6 +75,7 @@ ab_msg *router_translation_request(ab_translation *t);
 const ab_route *router_translation_route(ab_translation *t);
 void *router_translation_route_state(ab_translation *t);
 int router_translation_forward(ab_translation *t, ab_msg *msg);
+unsigned router_translation_step(ab_translation *t);
 int router_translation_reply(ab_translation *t, ab_msg *msg);
 int router_translation_fail(ab_translation *t, const char *error_type, const char *message);
 

@@ -41,6 +41,7 @@ struct pending {
 	struct held *held;           /* while waiting for an absent destination */
 	struct agent *held_at;
 	struct waiting *waiting;     /* while no agent matches the route's pattern */
+	unsigned forwards; /* legs sent to the destination (a translator may ask again) */
 	bool finished;
 	struct pending *dead_next; /* on the router's list to reap */
 };
@@ -101,6 +102,9 @@ int router_deliver(struct router *r, struct agent *a, ab_msg *msg, unsigned flag
 /* requests.c */
 struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *route);
 void request_forward(struct pending *p, ab_msg *msg);
+/* The destination answered a leg and the translator asks it the next
+ * (select the database, then list its tables). */
+void request_forward_next(struct pending *p, ab_msg *msg);
 void request_deliver(struct pending *p, ab_msg *msg); /* to its resolved destination */
 void request_answer(struct pending *p, ab_msg *reply, bool final);
 void request_fail(struct pending *p, const char *error_type, const char *fmt, ...)

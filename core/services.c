@@ -279,4 +279,5 @@ const struct ab_services services_table = {
 	.section_name = svc_section_name,
 	.section_string = svc_section_string,
 	.section_int = svc_section_int,
+	.translation_step = router_translation_step,
 };

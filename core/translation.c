@@ -1,7 +1,7 @@
 /* Running a route's translator on a request (on its way out) or a reply
  * (on its way back), and carrying out what it asked for afterwards:
  * replies first (a "started" notice precedes the forwarded request's
- * answer), then the forward. */
+ * answer), then the forward (from a reply: the request's next leg). */
 #include "build-config.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@ struct ab_translation {
 	ab_msg *input;
 	ab_msg *request;
 	bool is_reply;
+	unsigned step; /* the leg the input answers: 0 for the request itself */
 	struct ab_route *route;
 	ab_msg *forward;
 	ab_msg **replies;
@@ -50,9 +51,14 @@ void *router_translation_route_state(ab_translation *t)
 	return t->route->translator_state;
 }
 
+unsigned router_translation_step(ab_translation *t)
+{
+	return t->step;
+}
+
 int router_translation_forward(ab_translation *t, ab_msg *msg)
 {
-	if (t->is_reply || t->forward)
+	if (t->forward)
 		return -EINVAL;
 	t->forward = msg_ref(msg);
 	return 0;
@@ -88,7 +94,7 @@ void translation_run(struct pending *p, ab_msg *input, bool is_reply)
 	struct router *r = p->router;
 	struct ab_instance *tr = p->route->translator;
 	ab_translation t = { .input = input, .request = p->request, .is_reply = is_reply,
-		             .route = p->route };
+		             .step = is_reply ? p->forwards : 0, .route = p->route };
 	int rc = tr->ops.translate(tr->state, &t);
 	if (rc < 0 && !t.fail_type)
 		router_translation_fail(&t, AB_ERR_INTERNAL_ERROR, "");
@@ -106,7 +112,9 @@ void translation_run(struct pending *p, ab_msg *input, bool is_reply)
 			msg_mark_submitted(t.replies[i], is_reply ? p->destination : r->broker_agent_id);
 		request_answer(p, t.replies[i], !request_is_interim(p, msg_type(t.replies[i])));
 	}
-	if (!is_reply && !p->finished) {
+	if (is_reply && t.forward)
+		request_forward_next(p, t.forward);
+	else if (!is_reply && !p->finished) {
 		if (t.forward)
 			request_forward(p, t.forward);
 		else if (t.n_replies == 0)

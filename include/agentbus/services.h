@@ -137,8 +137,14 @@ struct ab_services {
 	const ab_route *(*translation_route)(ab_translation *t);
 	void *(*translation_route_state)(ab_translation *t);
 
-	/* Send `msg` on to the request's destination (requests only; at most
-	 * once). The core takes a reference. Returns 0 or -EINVAL. */
+	/* Send `msg` on to the request's destination, at most once per
+	 * translation. From a request's translation it is the request; from a
+	 * reply's, the request's next leg: the destination answered one
+	 * question and the translator asks the next (select, then list the
+	 * tables), and that leg's answer comes back to translate with
+	 * translation_step one higher. Whatever the steps, the requester gets
+	 * one final reply within the route's deadline. The core takes a
+	 * reference. Returns 0 or -EINVAL. */
 	int (*translation_forward)(ab_translation *t, ab_msg *msg);
 
 	/* Answer the requester with `msg` (final, unless its type is one of the
@@ -224,6 +230,12 @@ struct ab_services {
 	const char *(*section_name)(const ab_instance *self, size_t i);
 	const char *(*section_string)(const ab_instance *self, size_t i, const char *key);
 	int64_t (*section_int)(const ab_instance *self, size_t i, const char *key);
+
+	/* ---- translations, continued ---------------------------------------- */
+
+	/* Which leg the input answers: 0 when translating the request, 1 for
+	 * the answer to the first forward, 2 for the next leg's, ... */
+	unsigned (*translation_step)(ab_translation *t);
 };
 
 #ifdef __cplusplus

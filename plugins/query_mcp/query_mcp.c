@@ -40,6 +40,9 @@ static const struct ab_option route_options[] = {
 	  "the tool's arguments: a JSON object template; \"$.field\" stands for the request's field" },
 	{ "shape", AB_OPT_ENUM, "query", 0, 0, 0, "query|databases|database_select|database_context|tools",
 	  "how the result becomes the reply" },
+	{ "then_tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
+	  "database_select: the tool listing the selected database's tables (show_tables), "
+	  "called after the switch for the reply's tables and table_count" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
 	{ "started_type", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "an interim reply sent at once (query_processing_started)" },
@@ -71,7 +74,7 @@ struct translator {
 
 struct route_state {
 	bool list_tools; /* method = tools/list */
-	char *tool, *reply_type, *started_type, *progress_type;
+	char *tool, *then_tool, *reply_type, *started_type, *progress_type;
 	enum shape shape;
 	yajl_val arguments; /* the template */
 };
@@ -178,6 +181,41 @@ static double take_elapsed(struct translator *tr, const char *cid)
 
 /* ---- the request: a tools/call ---------------------------------------------------- */
 
+/* Forward an mcp_request: tools/call of `tool` with the arguments template
+ * filled from `from`, or tools/list when tool is NULL. */
+static int forward_call(struct translator *tr, ab_translation *t, const char *tool, yajl_val arguments,
+                        yajl_val from)
+{
+	const struct ab_services *svc = tr->svc;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, "mcp_request");
+	gen_text(g, "method");
+	gen_text(g, tool ? "tools/call" : "tools/list");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	if (tool) {
+		gen_text(g, "name");
+		gen_text(g, tool);
+		gen_text(g, "arguments");
+		if (arguments) {
+			svc->gen_template(g, arguments, from);
+		} else {
+			yajl_gen_map_open(g);
+			yajl_gen_map_close(g);
+		}
+	}
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	ab_msg *call = build(tr, g);
+	if (!call)
+		return -1;
+	int rc = svc->translation_forward(t, call);
+	svc->msg_unref(call);
+	return rc;
+}
+
 static int translate_request(struct translator *tr, const struct route_state *rs, ab_translation *t)
 {
 	const struct ab_services *svc = tr->svc;
@@ -202,28 +240,9 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 			svc->translation_reply(t, notice);
 		svc->msg_unref(notice);
 	}
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "mcp_request");
-	gen_text(g, "method");
-	gen_text(g, rs->list_tools ? "tools/list" : "tools/call");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
-	if (!rs->list_tools) {
-		gen_text(g, "name");
-		gen_text(g, rs->tool);
-		gen_text(g, "arguments");
-		svc->gen_template(g, rs->arguments, request);
-	}
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	ab_msg *call = build(tr, g);
-	if (!call)
+	if (forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request) < 0)
 		return -1;
 	mark_started(tr, svc->msg_correlation_id(in));
-	svc->translation_forward(t, call);
-	svc->msg_unref(call);
 	return 0;
 }
 
@@ -334,7 +353,9 @@ static void gen_databases_reply(yajl_gen g, yajl_val rows)
 	yajl_gen_array_close(g);
 }
 
-static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request)
+/* tables: the then_tool's list (names, or rows with a name), or NULL when
+ * the route lists none. */
+static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request, yajl_val tables)
 {
 	const char *db = member_string(request, "database_name");
 	const char *session = member_string(request, "session_id");
@@ -354,8 +375,30 @@ static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request
 		gen_text(g, session);
 	else
 		yajl_gen_null(g);
+	bool listed = tables && YAJL_IS_ARRAY(tables);
 	gen_text(g, "table_count");
-	yajl_gen_null(g); /* known only after a show_tables: see database_context */
+	if (listed)
+		yajl_gen_integer(g, (long long)tables->u.array.len);
+	else
+		yajl_gen_null(g);
+	gen_text(g, "schema_initialized");
+	yajl_gen_bool(g, listed);
+	gen_text(g, "tables");
+	yajl_gen_array_open(g);
+	for (size_t i = 0; listed && i < tables->u.array.len; i++) {
+		yajl_val t = tables->u.array.values[i];
+		const char *name = YAJL_IS_STRING(t) ? YAJL_GET_STRING(t) : member_string(t, "name");
+		const char *type = YAJL_IS_OBJECT(t) ? member_string(t, "type") : NULL;
+		if (!name)
+			continue;
+		yajl_gen_map_open(g);
+		gen_text(g, "name");
+		gen_text(g, name);
+		gen_text(g, "type");
+		gen_text(g, type ? type : "table");
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
 	gen_text(g, "message");
 	char text[160];
 	snprintf(text, sizeof text, "Switched to database '%s'", db ? db : "");
@@ -434,6 +477,8 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		const char *text = error_text(result);
 		return svc->translation_fail(t, AB_ERR_TOOL_ERROR, text ? text : "the tool failed");
 	}
+	if (rs->shape == SHAPE_SELECT && rs->then_tool && svc->translation_step(t) == 1)
+		return forward_call(tr, t, rs->then_tool, NULL, NULL); /* switched: now its tables */
 	yajl_val owned;
 	yajl_val value = tool_value(result, &owned);
 	yajl_gen g = yajl_gen_alloc(NULL);
@@ -450,7 +495,7 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		break;
 	case SHAPE_SELECT:
 		take_elapsed(tr, cid);
-		gen_select_reply(tr, g, request);
+		gen_select_reply(tr, g, request, rs->then_tool ? value : NULL);
 		break;
 	case SHAPE_CONTEXT:
 		take_elapsed(tr, cid);
@@ -492,6 +537,7 @@ static int query_mcp_translate(void *state, ab_translation *t)
 static void free_route(struct route_state *rs)
 {
 	free(rs->tool);
+	free(rs->then_tool);
 	free(rs->reply_type);
 	free(rs->started_type);
 	free(rs->progress_type);
@@ -516,6 +562,8 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 		return -1;
 	}
 	rs->tool = tool ? strdup(tool) : NULL;
+	const char *then_tool = svc->route_string(route, "then_tool");
+	rs->then_tool = then_tool ? strdup(then_tool) : NULL;
 	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
 	rs->started_type = started ? strdup(started) : NULL;
 	rs->progress_type = strdup(svc->route_string(route, "progress_type"));

@@ -61,6 +61,11 @@ def test_handshake_databases_select_query_over_ws():
                        "session_id": "sess-1"})
         assert sel["type"] == "database_select_response", sel
         assert sel["response"]["success"] is True and sel["response"]["database_name"] == "demo", sel
+        # The switch, then show_tables: the reply knows the database's tables.
+        assert sel["response"]["table_count"] == 3, sel
+        assert sel["response"]["tables"] == [{"name": n, "type": "table"} for n in
+                                             ("customers", "orders", "products")], sel
+        assert sel["response"]["schema_initialized"] is True, sel
         ws.send_json({"type": "query", "correlation_id": "q1", "query_id": "qid-1", "session_id": "sess-1",
                       "query": "SELECT name, country FROM customers WHERE country = 'US' ORDER BY name"})
         started = ws.recv_json(timeout=10)
