@@ -410,6 +410,8 @@ static void gen_context_reply(struct translator *tr, yajl_gen g, yajl_val tables
 {
 	const char *session = member_string(request, "session_id");
 	const struct selection *sel = selection_of(tr, session);
+	gen_text(g, "context_available");
+	yajl_gen_bool(g, sel != NULL);
 	gen_text(g, "database_context");
 	if (!sel) {
 		yajl_gen_null(g); /* this session selected nothing */

@@ -16,6 +16,8 @@
 #include <event2/util.h>
 
 #include "conn.h"
+#include "http_access.h"
+#include "http_api.h"
 #include "http_serve.h"
 #include "ip_counts.h"
 #include "auth.h"
@@ -58,6 +60,8 @@ void conn_free(struct conn *c)
 	struct listener *l = c->listener;
 	if (c->session)
 		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
+	if (c->call)
+		api_call_abandon(c->call);
 	set_state(c, CONN_FLUSHING);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -237,143 +241,102 @@ static bool ws_endpoint(const struct listener *l, struct http_span target, bool 
 	return false;
 }
 
-/* Is the Host an address or localhost (with a port or not)? A page served
- * under any other name could be a DNS-rebinding attacker's, who picks both
- * Origin and Host: "same origin" only counts for these. */
-static bool host_is_literal(struct http_span host)
-{
-	char name[256];
-	if (host.len == 0 || host.len >= sizeof name)
-		return false;
-	memcpy(name, host.at, host.len);
-	name[host.len] = '\0';
-	char *end = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':');
-	if (name[0] == '[') {
-		if (!end)
-			return false;
-		*end = '\0';
-		struct in6_addr a6;
-		return inet_pton(AF_INET6, name + 1, &a6) == 1;
-	}
-	if (end)
-		*end = '\0';
-	struct in_addr a4;
-	return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, &a4) == 1;
-}
-
-/* A browser's Origin must be listed, or be this server itself (reached by
- * address or as localhost). Clients that send no Origin (not browsers) are
- * not subject to it. */
-static bool origin_allowed(const struct listener *l, const struct http_request *req)
-{
-	const struct http_header *origin = http_header(req, "Origin");
-	if (!origin)
-		return true;
-	const struct http_header *host = http_header(req, "Host");
-	if (host && !host_is_literal(host->value))
-		host = NULL; /* a name: only the allow-list speaks for it */
-	const char *o = origin->value.at;
-	size_t olen = origin->value.len;
-	for (size_t skip = 0; host && skip < 2; skip++) {
-		const char *scheme = skip ? "https://" : "http://";
-		size_t slen = strlen(scheme);
-		if (olen == slen + host->value.len && strncmp(o, scheme, slen) == 0 &&
-		    strncmp(o + slen, host->value.at, host->value.len) == 0)
-			return true;
-	}
-	for (const char *at = l->allowed_origins; at && *at;) {
-		while (*at == ' ' || *at == ',')
-			at++;
-		const char *end = at;
-		while (*end && *end != ',' && *end != ' ')
-			end++;
-		if ((size_t)(end - at) == olen && strncmp(at, o, olen) == 0)
-			return true;
-		if (end - at == 1 && *at == '*')
-			return true;
-		at = end;
-	}
-	return false;
-}
-
-/* A token given with the upgrade: "Authorization: Bearer T", or (browsers
- * cannot set headers on a WebSocket) an access_token query parameter. */
-/* A query value as the browser sent it, %XX-decoded into buf ('+' is a
- * space in forms but a literal '+' in tokens, so it stays). */
-static bool percent_decode(struct http_span *value, char *buf, size_t cap)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < value->len; i++) {
-		char ch = value->at[i];
-		if (ch == '%' && i + 2 < value->len && isxdigit((unsigned char)value->at[i + 1]) &&
-		    isxdigit((unsigned char)value->at[i + 2])) {
-			char hex[3] = { value->at[i + 1], value->at[i + 2], 0 };
-			ch = (char)strtol(hex, NULL, 16);
-			i += 2;
-		}
-		if (n + 1 >= cap)
-			return false;
-		buf[n++] = ch;
-	}
-	buf[n] = '\0';
-	*value = (struct http_span){ buf, n };
-	return true;
-}
-
-static bool upgrade_token(const struct http_request *req, struct http_span *token,
-                          char *decoded, size_t decoded_cap)
-{
-	const struct http_header *h = http_header(req, "Authorization");
-	if (h && h->value.len > 7 && strncasecmp(h->value.at, "Bearer ", 7) == 0) {
-		*token = (struct http_span){ h->value.at + 7, h->value.len - 7 };
-		return true;
-	}
-	const char *q = memchr(req->target.at, '?', req->target.len);
-	const char *end = req->target.at + req->target.len;
-	for (const char *at = q; at && at < end;) {
-		at++;
-		const char *amp = memchr(at, '&', (size_t)(end - at));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - at) > 13 && memcmp(at, "access_token=", 13) == 0) {
-			*token = (struct http_span){ at + 13, (size_t)(stop - at - 13) };
-			return percent_decode(token, decoded, decoded_cap);
-		}
-		at = amp;
-	}
-	return false;
-}
-
 static void handle_frames(struct conn *c);
 
-static void handle_request(struct conn *c, const struct http_request *req)
+/* A preflight: may this origin send that method with those headers? */
+static void answer_preflight(struct conn *c, bool allowed)
+{
+	if (!allowed) {
+		http_error(c, 403, "origin not allowed");
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+	                    "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+	                    "Access-Control-Allow-Headers: Content-Type, Cache-Control, Pragma, Expires, "
+	                    "Authorization\r\nAccess-Control-Max-Age: 600\r\nContent-Length: 0\r\n"
+	                    "Connection: %s\r\n\r\n",
+	                    c->origin, c->keep_alive ? "keep-alive" : "close");
+	conn_http_answered(c);
+}
+
+/* A request that is not an upgrade: the HTTP API, a preflight, /health and
+ * the like, or a file. */
+static void handle_plain(struct conn *c, const struct http_request *req, const char *body,
+                         size_t body_len)
+{
+	struct listener *l = c->listener;
+	l->counters.http_requests++;
+	size_t len = req->target.len;
+	const char *q = memchr(req->target.at, '?', len);
+	struct http_span path = { req->target.at, q ? (size_t)(q - req->target.at) : len };
+	const struct http_header *origin = http_header(req, "Origin");
+	bool allowed = origin_allowed(l->allowed_origins, req);
+	if (origin && allowed && origin->value.len < sizeof c->origin) {
+		memcpy(c->origin, origin->value.at, origin->value.len);
+		c->origin[origin->value.len] = '\0';
+	}
+	if (!api_path_known(l->api, path)) {
+		if (!http_serve(c, req))
+			http_error(c, 404, "not found");
+		return;
+	}
+	if (http_span_equals(req->method, "OPTIONS")) {
+		answer_preflight(c, origin && allowed);
+		return;
+	}
+	if (!allowed) { /* a page elsewhere must not act with this user's reach */
+		http_error(c, 403, "origin not allowed");
+		return;
+	}
+	if (auth_enabled(l->auth)) {
+		struct http_span token;
+		char decoded[8192];
+		const char *refused = "a token is required";
+		if (!request_token(req, &token, decoded, sizeof decoded) ||
+		    auth_check(l->auth, token.at, token.len, c->auth_user, &refused) < 0) {
+			http_error(c, 401, refused);
+			return;
+		}
+	}
+	if (!api_handle(c, req, path, body, body_len))
+		http_error(c, 405, "method not allowed");
+}
+
+/* Returns true when the request became a WebSocket, which took its head
+ * off the input itself. */
+static bool handle_request(struct conn *c, const struct http_request *req, const char *body,
+                           size_t body_len)
 {
 	struct listener *l = c->listener;
 	bool legacy;
 	char user_id[65];
 	if (!ws_endpoint(l, req->target, &legacy, user_id)) {
-		l->counters.http_requests++;
-		if (!http_serve(c, req))
-			http_error(c, 404, "not found");
-		return;
+		handle_plain(c, req, body, body_len);
+		return false;
 	}
 	char accept[WS_ACCEPT_LEN];
 	const char *why = NULL;
 	int status = ws_handshake_check(req, accept, &why);
 	if (status) {
+		c->keep_alive = false; /* it wanted a WebSocket, not a conversation */
 		http_error(c, status, why);
-		return;
+		return false;
 	}
-	if (!origin_allowed(l, req)) {
+	if (!origin_allowed(l->allowed_origins, req)) {
+		c->keep_alive = false;
 		http_error(c, 403, "origin not allowed");
-		return;
+		return false;
 	}
 	struct http_span token;
 	char decoded[8192];
-	if (auth_enabled(l->auth) && upgrade_token(req, &token, decoded, sizeof decoded)) {
+	if (auth_enabled(l->auth) && request_token(req, &token, decoded, sizeof decoded)) {
 		const char *refused;
 		if (auth_check(l->auth, token.at, token.len, c->auth_user, &refused) < 0) {
+			c->keep_alive = false;
 			http_error(c, 401, refused);
-			return;
+			return false;
 		}
 	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -393,26 +356,99 @@ static void handle_request(struct conn *c, const struct http_request *req)
 	c->session = session_open(l, c, legacy, user_id);
 	if (!c->session) {
 		conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
-		return;
+		return true;
 	}
 	handle_frames(c); /* frames sent right behind the upgrade */
+	return true;
 }
 
+/* How many body bytes follow the head: 0 without Content-Length, or -1
+ * after answering a request we will not read. */
+static long long body_length(struct conn *c, const struct http_request *req)
+{
+	if (http_header(req, "Transfer-Encoding")) {
+		http_error(c, 411, "send the body with Content-Length");
+		return -1;
+	}
+	const struct http_header *h = http_header(req, "Content-Length");
+	if (!h)
+		return 0;
+	char text[24];
+	size_t len = h->value.len;
+	if (len == 0 || len >= sizeof text || strspn(h->value.at, "0123456789") < len) {
+		http_error(c, 400, "bad Content-Length");
+		return -1;
+	}
+	memcpy(text, h->value.at, len);
+	text[len] = '\0';
+	unsigned long long n = strtoull(text, NULL, 10);
+	if (n > c->listener->max_message) {
+		http_error(c, 413, "request body too large");
+		return -1;
+	}
+	return (long long)n;
+}
+
+/* Read requests while whole ones are there: several may come back to back
+ * (pipelining); each is answered in order, the next read only after. */
 static void handle_head(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t len = evbuffer_get_length(in);
-	size_t look = len < MAX_HEAD ? len : MAX_HEAD;
-	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
-	struct http_request req;
-	int rc = http_parse_request(buf, look, MAX_HEAD, &req);
-	if (rc == 0)
-		return;
-	if (rc != 1) {
-		http_error(c, rc, rc == 431 ? "request head too large" : rc == 505 ? "HTTP/1.x only" : "malformed request");
+	c->parsing = true;
+	while (c->state == CONN_HTTP_HEAD && evbuffer_get_length(in)) {
+		size_t len = evbuffer_get_length(in);
+		size_t look = len < MAX_HEAD ? len : MAX_HEAD;
+		const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+		struct http_request req;
+		int rc = http_parse_request(buf, look, MAX_HEAD, &req);
+		if (rc == 0)
+			break;
+		c->keep_alive = false; /* an unreadable request ends the connection */
+		if (rc != 1) {
+			http_error(c, rc, rc == 431 ? "request head too large" : rc == 505 ? "HTTP/1.x only" : "malformed request");
+			break;
+		}
+		long long body = body_length(c, &req);
+		if (body < 0)
+			break;
+		size_t whole = req.head_len + (size_t)body;
+		if (len < whole) {
+			if (!c->continued && http_header_has_token(&req, "Expect", "100-continue")) {
+				evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+				c->continued = true;
+			}
+			break; /* the rest of the body is on its way (the timer bounds the wait) */
+		}
+		/* The body too, in one piece; the head moved with it. */
+		buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)whole);
+		http_parse_request(buf, whole, MAX_HEAD, &req);
+		c->keep_alive = req.minor >= 1 ? !http_header_has_token(&req, "Connection", "close")
+		                               : http_header_has_token(&req, "Connection", "keep-alive");
+		c->continued = false;
+		c->origin[0] = '\0';
+		if (!handle_request(c, &req, buf + req.head_len, (size_t)body))
+			evbuffer_drain(in, whole);
+	}
+	c->parsing = false;
+}
+
+void conn_http_wait(struct conn *c, struct api_call *call)
+{
+	c->call = call;
+	set_state(c, CONN_HTTP_WAIT);
+	evtimer_del(c->timer); /* the broker answers every request within its route's deadline */
+}
+
+void conn_http_answered(struct conn *c)
+{
+	if (!c->keep_alive || c->listener->stopping) {
+		conn_flush_and_close(c);
 		return;
 	}
-	handle_request(c, &req);
+	set_state(c, CONN_HTTP_HEAD);
+	arm(c, c->listener->handshake_timeout_ms); /* for the next request to come whole */
+	if (!c->parsing)
+		handle_head(c); /* requests pipelined behind the one answered */
 }
 
 /* ---- frames ----------------------------------------------------------------- */
@@ -501,7 +537,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == CONN_HTTP_HEAD)
 		handle_head(c);
-	else
+	else if (c->state == CONN_HTTP_WAIT) {
+		/* Pipelined requests wait their turn, within bounds. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > MAX_HEAD + c->listener->max_message)
+			conn_flush_and_close(c);
+	} else
 		handle_frames(c);
 }
 
@@ -527,7 +567,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct listener *l = c->listener;
 	switch (c->state) {
 	case CONN_HTTP_HEAD: /* slowloris, or a silent client */
-		http_error(c, 408, "request head not received in time");
+		c->keep_alive = false;
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+			http_error(c, 408, "request not received in time");
+		else
+			conn_flush_and_close(c); /* an idle keep-alive connection: nothing to answer */
+		return;
+	case CONN_HTTP_WAIT:
 		return;
 	case CONN_OPEN: {
 		/* A message trickled in a byte at a time is not a live client: it

@@ -16,9 +16,11 @@
 
 struct listener;
 struct session;
+struct api_call;
 
 enum conn_state {
-	CONN_HTTP_HEAD, /* reading the request head */
+	CONN_HTTP_HEAD, /* reading a request (head and body) */
+	CONN_HTTP_WAIT, /* an HTTP API request waits for its reply (http_api.c) */
 	CONN_OPEN,      /* WebSocket frames both ways */
 	CONN_CLOSING,   /* we sent a close frame; waiting for the peer's */
 	CONN_FLUSHING,  /* closing the TCP connection once the output is written */
@@ -41,6 +43,12 @@ struct conn {
 	uint64_t last_heard_ms;
 	uint64_t message_started_ms; /* the first byte of a message still being read; 0: none */
 	bool ping_outstanding;
+	/* plain HTTP: the request being answered */
+	bool keep_alive;      /* read the next request after this answer */
+	bool parsing;         /* inside the loop reading requests (handle_head) */
+	bool continued;       /* sent "100 Continue" for this request */
+	char origin[256];     /* an allowed browser Origin to name in the answer; "" none */
+	struct api_call *call;
 	struct conn *prev, *next;
 };
 
@@ -69,6 +77,13 @@ void conn_close(struct conn *c, uint16_t code, const char *reason);
 /* Close the TCP connection once the output is written (plain HTTP answers,
  * failed connections). */
 void conn_flush_and_close(struct conn *c);
+
+/* An HTTP API request went to the broker: wait for call's answer. */
+void conn_http_wait(struct conn *c, struct api_call *call);
+
+/* A plain HTTP answer was written: read the next request (keep-alive,
+ * pipelining) or close. */
+void conn_http_answered(struct conn *c);
 
 /* Free at once (the listener is going away). */
 void conn_free(struct conn *c);

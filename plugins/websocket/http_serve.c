@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <yajl/yajl_gen.h>
 
 #include "conn.h"
 #include "http_serve.h"
@@ -28,6 +29,13 @@ static const char *status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 502: return "Bad Gateway";
+	case 504: return "Gateway Timeout";
 	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -44,12 +52,16 @@ static void respond(struct conn *c, int status, const char *content_type, const 
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-	                    "Connection: close\r\n%s\r\n",
+	                    "Connection: %s\r\n%s",
 	                    status, status_text(status), content_type, len,
+	                    c->keep_alive ? "keep-alive" : "close",
 	                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+	if (c->origin[0]) /* an allowed browser origin may read the answer */
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", c->origin);
+	evbuffer_add(out, "\r\n", 2);
 	if (len && !head_only)
 		evbuffer_add(out, body, len);
-	conn_flush_and_close(c);
+	conn_http_answered(c);
 }
 
 void http_respond(struct conn *c, int status, const char *content_type, const char *body,
@@ -60,11 +72,17 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
 
 void http_error(struct conn *c, int status, const char *why)
 {
-	char body[256];
-	/* why is one of our own messages: plain ASCII without quotes. */
-	int len = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", why);
 	ws_log(c->listener, AB_LOG_INFO, "%s: HTTP %d: %s", c->peer, status, why);
-	respond(c, status, "application/json", body, (size_t)len, false);
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"detail", 6);
+	yajl_gen_string(g, (const unsigned char *)why, strlen(why));
+	yajl_gen_map_close(g);
+	const unsigned char *body;
+	size_t len;
+	yajl_gen_get_buf(g, &body, &len);
+	respond(c, status, "application/json", (const char *)body, len, false);
+	yajl_gen_free(g);
 }
 
 /* ---- /health, /ready, /metrics ------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The plain HTTP side of the WebSocket listener: GET /health, /ready and
  * /metrics (rendered by the core from every plugin's report), and the web
- * console's static files. One request per connection for now. */
+ * console's static files. Answers keep the connection open when the
+ * request allows it, and name an allowed browser Origin (CORS). */
 #ifndef AB_WS_HTTP_SERVE_H
 #define AB_WS_HTTP_SERVE_H
 
@@ -14,7 +15,8 @@ struct conn;
  * (the caller answers 404). */
 bool http_serve(struct conn *c, const struct http_request *req);
 
-/* Answer with a status, content type and body, then close. */
+/* Answer with a status, content type and body; then the next request, or
+ * close (conn_http_answered). */
 void http_respond(struct conn *c, int status, const char *content_type, const char *body,
                   size_t len);
 

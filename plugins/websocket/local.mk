@@ -6,6 +6,7 @@ plugins_websocket_libwscodec_la_SOURCES = \
 	plugins/websocket/utf8.c plugins/websocket/utf8.h \
 	plugins/websocket/ws_codec.c plugins/websocket/ws_codec.h \
 	plugins/websocket/http_parse.c plugins/websocket/http_parse.h \
+	plugins/websocket/http_access.c plugins/websocket/http_access.h \
 	plugins/websocket/ws_handshake.c plugins/websocket/ws_handshake.h \
 	plugins/websocket/stamp.c plugins/websocket/stamp.h \
 	plugins/websocket/replay.c plugins/websocket/replay.h \
@@ -19,6 +20,7 @@ plugins_websocket_websocket_la_SOURCES = \
 	plugins/websocket/conn.c plugins/websocket/conn.h \
 	plugins/websocket/session.c plugins/websocket/session.h \
 	plugins/websocket/http_serve.c plugins/websocket/http_serve.h \
+	plugins/websocket/http_api.c plugins/websocket/http_api.h \
 	plugins/websocket/tls.c plugins/websocket/tls.h \
 	plugins/websocket/auth.c plugins/websocket/auth.h
 plugins_websocket_websocket_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)

@@ -183,6 +183,8 @@ static void handshake_expired(void *arg)
 struct session *session_open(struct listener *l, struct conn *c, bool legacy, const char *user_id)
 {
 	struct session *s = calloc(1, sizeof *s);
+	if (s)
+		s->kind = AGENT_SESSION;
 	if (!s)
 		return NULL;
 	s->l = l;

@@ -15,11 +15,13 @@
 #include <agentbus/types.h>
 
 #include "replay.h"
+#include "websocket.h"
 
 struct conn;
 struct listener;
 
 struct session {
+	enum agent_kind kind; /* AGENT_SESSION: first, see enum agent_kind */
 	struct listener *l;
 	struct conn *conn; /* NULL once the connection is gone */
 	char agent_id[129];

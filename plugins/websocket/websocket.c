@@ -12,6 +12,7 @@
 #include <event2/util.h>
 
 #include "conn.h"
+#include "http_api.h"
 #include "ip_counts.h"
 #include "tls.h"
 #include "auth.h"
@@ -165,7 +166,7 @@ static int websocket_init(ab_instance *self, const struct ab_services *svc, void
 		svc->log(self, AB_LOG_ERROR, "listen: '%s' is not HOST:PORT", listen);
 		return -1;
 	}
-	if (build_tls(l, &l->tls) < 0 || build_auth(l, &l->auth) < 0)
+	if (build_tls(l, &l->tls) < 0 || build_auth(l, &l->auth) < 0 || !(l->api = api_routes_load(l)))
 		return -1;
 	return read_settings(l);
 }
@@ -202,7 +203,10 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 	case AB_RELOAD_PREPARE:
 		/* The certificate and token files again, renewed or not: a bad one
 		 * rejects the whole reload, and what runs stays. */
-		return build_tls(l, (SSL_CTX **)&l->tls_next) < 0 || build_auth(l, &l->auth_next) < 0 ? -1 : 0;
+		return build_tls(l, (SSL_CTX **)&l->tls_next) < 0 || build_auth(l, &l->auth_next) < 0 ||
+		               !(l->api_next = api_routes_load(l))
+		           ? -1
+		           : 0;
 	case AB_RELOAD_COMMIT:
 		/* Connections keep the context they began with (OpenSSL counts
 		 * its references); new ones get the new one. */
@@ -219,12 +223,17 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 		auth_free(l->auth);
 		l->auth = l->auth_next;
 		l->auth_next = NULL;
+		api_routes_unref(l->api); /* calls in flight keep theirs */
+		l->api = l->api_next;
+		l->api_next = NULL;
 		return read_settings(l);
 	case AB_RELOAD_ABORT:
 		SSL_CTX_free(l->tls_next);
 		l->tls_next = NULL;
 		auth_free(l->auth_next);
 		l->auth_next = NULL;
+		api_routes_unref(l->api_next);
+		l->api_next = NULL;
 		return 0;
 	}
 	return 0;
@@ -250,8 +259,8 @@ static int websocket_stop(void *state)
 		next = c->next;
 		if (c->state == CONN_OPEN)
 			conn_close(c, WS_CLOSE_GOING_AWAY, "broker shutting down");
-		else if (c->state == CONN_HTTP_HEAD)
-			conn_flush_and_close(c); /* a request still arriving: no answer now */
+		else if (c->state == CONN_HTTP_HEAD || c->state == CONN_HTTP_WAIT)
+			conn_flush_and_close(c); /* a request still arriving or unanswered: no answer now */
 	}
 	return AB_DRAINING;
 }
@@ -272,6 +281,8 @@ static void websocket_destroy(void *state)
 	SSL_CTX_free(l->tls_next);
 	auth_free(l->auth);
 	auth_free(l->auth_next);
+	api_routes_unref(l->api);
+	api_routes_unref(l->api_next);
 	ip_counts_free(l->per_ip);
 	free(l);
 }
@@ -379,11 +390,14 @@ static void websocket_report(void *state, ab_report *r)
 static int websocket_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
                              unsigned flags)
 {
+	if (*(enum agent_kind *)agent_ctx == AGENT_HTTP_CALL)
+		return api_call_deliver(agent_ctx, msg, flags);
 	return session_deliver(agent_ctx, msg, flags);
 }
 
-AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSPORT, "websocket", PACKAGE_VERSION,
+AB_PLUGIN_DEFINE_WITH_SECTIONS(AB_PLUGIN_TRANSPORT, "websocket", PACKAGE_VERSION,
                  "frontends over WebSocket (RFC 6455) and HTTP", websocket_options, NULL,
+                 "http_route", api_route_options,
                  .init = websocket_init, .start = websocket_start, .reload = websocket_reload,
                  .stop = websocket_stop, .destroy = websocket_destroy,
                  .deliver = websocket_deliver, .report = websocket_report);

@@ -13,6 +13,7 @@
 #include <agentbus/services.h>
 
 struct conn;
+struct api_routes;
 struct evconnlistener;
 struct ssl_ctx_st;
 struct auth;
@@ -41,12 +42,14 @@ struct listener {
 	uint64_t replay_window_ms;
 	size_t replay_max, replay_max_bytes; /* per session, taken when it starts */
 	char *static_dir; /* the web console's files; NULL: none served */
+	struct api_routes *api, *api_next; /* [http_route:*]; next: built by a reload's PREPARE */
 	struct ssl_ctx_st *tls;      /* wss when set */
 	struct ssl_ctx_st *tls_next; /* built by a reload's PREPARE */
 	struct auth *auth, *auth_next;
 	/* what /metrics shows */
 	struct {
 		uint64_t messages_in, messages_out, bytes_in, bytes_out, upgrades, http_requests;
+		uint64_t http_api_calls;
 		struct { uint16_t code; uint64_t count; } closes[24]; /* close frames sent, by code */
 		uint64_t in_by_type[16];     /* messages in, by listener_type_index */
 		uint64_t errors_by_type[16]; /* error replies the transport made, by listener_error_index */
@@ -54,6 +57,13 @@ struct listener {
 	bool legacy_paths;
 	bool stopping;   /* shutting down: closing sessions end them */
 	bool destroying; /* freeing everything: no stopped() any more */
+};
+
+/* What an agent this plugin registered is: the first member of the
+ * agent_ctx it registered with (a struct session or a struct api_call). */
+enum agent_kind {
+	AGENT_SESSION = 1,
+	AGENT_HTTP_CALL,
 };
 
 /* Logging shorthands. */

@@ -580,7 +580,7 @@ def test_shutdown_answers_requests_in_flight_then_closes_with_1001():
 def http_get(port, path, method="GET"):
     """(status, headers, body) of one plain HTTP request."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (method, path, port)).encode())
+    s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (method, path, port)).encode())
     data = b""
     while True:
         chunk = s.recv(65536)
