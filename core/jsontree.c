@@ -35,12 +35,13 @@ void jsontree_gen(yajl_gen g, yajl_val v)
 	}
 }
 
-/* The value at "a.b.c" under root, or NULL. */
+/* The value at "a.b.c" under root, or NULL (also for an empty segment,
+ * trailing ones included: "a..b", "a.", ""). */
 static yajl_val lookup(yajl_val root, const char *path)
 {
 	char key[256];
 	yajl_val v = root;
-	for (const char *at = path; v && *at;) {
+	for (const char *at = path; v && at;) {
 		const char *dot = strchr(at, '.');
 		size_t len = dot ? (size_t)(dot - at) : strlen(at);
 		if (len == 0 || len >= sizeof key || !YAJL_IS_OBJECT(v))
@@ -53,7 +54,7 @@ static yajl_val lookup(yajl_val root, const char *path)
 				next = v->u.object.values[i];
 		}
 		v = next;
-		at = dot ? dot + 1 : at + len;
+		at = dot ? dot + 1 : NULL;
 	}
 	return v;
 }

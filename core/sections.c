@@ -84,7 +84,8 @@ int sections_resolve(const struct config *cfg, struct ab_instance *const *instan
 	size_t errors = d->count;
 	for (size_t i = 0; i < cfg->n_sections; i++) {
 		const struct config_section *s = cfg->sections[i];
-		if (sections_core_kind(s->kind))
+		/* A [KIND] without a NAME is check_sections' (broker.c) to report. */
+		if (sections_core_kind(s->kind) || !*s->label)
 			continue;
 		struct ab_instance *inst = owner_of(s, instances, n, d);
 		if (inst && append(next ? &inst->next_sections : &inst->sections, s, inst, d) < 0)

@@ -43,7 +43,8 @@ UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
 	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse \
-	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts
+	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
+	tests/unit/test_jsontree tests/unit/test_sections
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c $(UNIT_MAIN)
@@ -68,6 +69,12 @@ tests_unit_test_router_LDADD = $(UNIT_LIBS)
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c $(UNIT_MAIN)
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_loader_LDADD = $(UNIT_LIBS)
+tests_unit_test_jsontree_SOURCES = tests/unit/test_jsontree.c $(UNIT_MAIN)
+tests_unit_test_jsontree_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jsontree_LDADD = $(UNIT_LIBS)
+tests_unit_test_sections_SOURCES = tests/unit/test_sections.c $(UNIT_MAIN)
+tests_unit_test_sections_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sections_LDADD = $(UNIT_LIBS)
 # The WebSocket transport's codecs.
 WS_UNIT_LIBS = plugins/websocket/libwscodec.la $(CHECK_LIBS)
 tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c $(UNIT_MAIN)
@@ -107,9 +114,9 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
-	tests/integration/test_end_to_end.py \
+	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
-	tests/peers/ws_driver.mjs
+	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs

@@ -215,7 +215,8 @@ struct ab_services {
 	/* Write a template filled from root into g: a string "$" stands for
 	 * root, "$.a.b" for root's member a's member b; an object member or
 	 * array element whose source is absent is left out (a reference at the
-	 * top that is absent is written as null); everything else is copied.
+	 * top that is absent is written as null; so is a path with an empty
+	 * segment or one of 256 bytes or more); everything else is copied.
 	 * {"sql_stmt": "$.query", "limit": 100} with {"query": "SELECT 1"}
 	 * writes {"sql_stmt": "SELECT 1", "limit": 100}. */
 	void (*gen_template)(yajl_gen g, yajl_val tmpl, yajl_val root);

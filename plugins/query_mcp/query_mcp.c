@@ -43,6 +43,11 @@ static const struct ab_option route_options[] = {
 	{ "then_tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "database_select: the tool listing the selected database's tables (show_tables), "
 	  "called after the switch for the reply's tables and table_count" },
+	{ "session_tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
+	  "on an upstream session shared by all: the tool that selects a database (switch_database), "
+	  "called first whenever the request's session_id has selected one" },
+	{ "session_arguments", AB_OPT_JSON, "{\"db_name\": \"$.database\"}", 0, 0, 0, NULL,
+	  "session_tool's arguments: \"$.database\" is the session's database" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
 	{ "started_type", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "an interim reply sent at once (query_processing_started)" },
@@ -58,11 +63,13 @@ struct selection {
 	char selected_at[AB_TIMESTAMP_LEN];
 };
 
-/* When a request went out, for processing_time_ms. */
+/* When a request went out, for processing_time_ms, and whether its first
+ * leg re-selects its session's database. */
 struct started {
 	struct started *next;
 	char *correlation_id;
 	struct timespec at;
+	bool reselected;
 };
 
 struct translator {
@@ -74,9 +81,10 @@ struct translator {
 
 struct route_state {
 	bool list_tools; /* method = tools/list */
-	char *tool, *then_tool, *reply_type, *started_type, *progress_type;
+	char *tool, *then_tool, *session_tool, *reply_type, *started_type, *progress_type;
 	enum shape shape;
-	yajl_val arguments; /* the template */
+	yajl_val arguments;         /* the template */
+	yajl_val session_arguments; /* session_tool's, over {"database": the session's} */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -138,7 +146,7 @@ static void select_database(struct translator *tr, const char *session_id, const
  * cancel) leave their entry: the list is kept to this many, newest first. */
 #define MAX_STARTED 4096
 
-static void mark_started(struct translator *tr, const char *cid)
+static void mark_started(struct translator *tr, const char *cid, bool reselected)
 {
 	size_t n = 0;
 	for (struct started **link = &tr->started; *link; n++) {
@@ -157,8 +165,18 @@ static void mark_started(struct translator *tr, const char *cid)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &s->at);
+	s->reselected = reselected;
 	s->next = tr->started;
 	tr->started = s;
+}
+
+static bool was_reselected(const struct translator *tr, const char *cid)
+{
+	for (const struct started *s = tr->started; s; s = s->next) {
+		if (strcmp(s->correlation_id, cid) == 0)
+			return s->reselected;
+	}
+	return false;
 }
 
 /* Milliseconds since the request went out (and forget it); -1 if unknown. */
@@ -240,9 +258,30 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 			svc->translation_reply(t, notice);
 		svc->msg_unref(notice);
 	}
-	if (forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request) < 0)
+	/* On an upstream session shared by every frontend, the database is
+	 * whichever was switched to last: put this session's back first. */
+	const struct selection *sel = rs->session_tool ? selection_of(tr, member_string(request, "session_id")) : NULL;
+	if (sel) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		gen_text(g, "database");
+		gen_text(g, sel->database);
+		yajl_gen_map_close(g);
+		const unsigned char *buf;
+		size_t len;
+		yajl_gen_get_buf(g, &buf, &len);
+		char *text = strndup((const char *)buf, len);
+		yajl_val root = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+		free(text);
+		yajl_gen_free(g);
+		int rc = root ? forward_call(tr, t, rs->session_tool, rs->session_arguments, root) : -1;
+		yajl_tree_free(root);
+		if (rc < 0)
+			return -1;
+	} else if (forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request) < 0) {
 		return -1;
-	mark_started(tr, svc->msg_correlation_id(in));
+	}
+	mark_started(tr, svc->msg_correlation_id(in), sel != NULL);
 	return 0;
 }
 
@@ -479,7 +518,11 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		const char *text = error_text(result);
 		return svc->translation_fail(t, AB_ERR_TOOL_ERROR, text ? text : "the tool failed");
 	}
-	if (rs->shape == SHAPE_SELECT && rs->then_tool && svc->translation_step(t) == 1)
+	/* The legs: [the session's database back,] the tool, [then_tool]. */
+	unsigned step = svc->translation_step(t), main_step = was_reselected(tr, cid) ? 2 : 1;
+	if (step < main_step) /* the session's database is back: now the call */
+		return forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request);
+	if (rs->shape == SHAPE_SELECT && rs->then_tool && step == main_step)
 		return forward_call(tr, t, rs->then_tool, NULL, NULL); /* switched: now its tables */
 	yajl_val owned;
 	yajl_val value = tool_value(result, &owned);
@@ -540,6 +583,8 @@ static void free_route(struct route_state *rs)
 {
 	free(rs->tool);
 	free(rs->then_tool);
+	free(rs->session_tool);
+	yajl_tree_free(rs->session_arguments);
 	free(rs->reply_type);
 	free(rs->started_type);
 	free(rs->progress_type);
@@ -566,6 +611,9 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 	rs->tool = tool ? strdup(tool) : NULL;
 	const char *then_tool = svc->route_string(route, "then_tool");
 	rs->then_tool = then_tool ? strdup(then_tool) : NULL;
+	const char *session_tool = svc->route_string(route, "session_tool");
+	rs->session_tool = session_tool ? strdup(session_tool) : NULL;
+	rs->session_arguments = yajl_tree_parse(svc->route_string(route, "session_arguments"), NULL, 0);
 	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
 	rs->started_type = started ? strdup(started) : NULL;
 	rs->progress_type = strdup(svc->route_string(route, "progress_type"));

@@ -352,3 +352,31 @@ class RawWS:
 
     def close(self):
         self.sock.close()
+
+
+def default_broker(edit=None):
+    """The shipped default config (etc/agentbus.ini) on a free port, with the
+    built plugins and the bundled SQLite server on a fresh data dir; edit,
+    if given, rewrites the config text first. Returns (daemon, port, dirs)
+    for cleanup()."""
+    data = tempfile.mkdtemp(prefix="ab-e2e-data-")
+    plugins = tempfile.mkdtemp(prefix="ab-e2e-plugins-")
+    for name in ("websocket", "mcp", "query_mcp"):
+        shutil.copy(os.path.join(TOP_BUILDDIR, "plugins", name, ".libs", name + ".so"), plugins)
+    port = free_port()
+    text = open(os.path.join(TOP_BUILDDIR, "etc", "agentbus.ini")).read()
+    server = os.path.join(TOP_BUILDDIR, "tools", "sqlite-mcp", "agentbus-sqlite-mcp")
+    text = re.sub(r"(?m)^;plugin_dir = .*$", "plugin_dir = " + plugins, text)
+    text = re.sub(r"(?m)^listen = .*$", "listen = 127.0.0.1:%d" % port, text)
+    text = re.sub(r"(?m)^url = stdio:.*$", "url = stdio:%s --data-dir %s" % (server, data), text)
+    if edit:
+        text = edit(text)
+    d = Daemon(text, raw=True).start()
+    d.wait_log(r"ready as sqlite_mcp_[0-9a-f]{8}")
+    return d, port, (data, plugins)
+
+
+def cleanup(d, dirs):
+    d.close()
+    for path in dirs:
+        shutil.rmtree(path, ignore_errors=True)

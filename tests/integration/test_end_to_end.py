@@ -13,32 +13,7 @@ import shutil
 import tempfile
 import time
 
-from agentbus_test import TOP_BUILDDIR, Daemon, RawWS, free_port, run
-
-PLUGINS = os.path.join(TOP_BUILDDIR, "plugins")
-
-
-def default_broker():
-    data = tempfile.mkdtemp(prefix="ab-e2e-data-")
-    plugins = tempfile.mkdtemp(prefix="ab-e2e-plugins-")
-    for name in ("websocket", "mcp", "query_mcp"):
-        shutil.copy(os.path.join(PLUGINS, name, ".libs", name + ".so"), plugins)
-    port = free_port()
-    text = open(os.path.join(TOP_BUILDDIR, "etc", "agentbus.ini")).read()
-    server = os.path.join(TOP_BUILDDIR, "tools", "sqlite-mcp", "agentbus-sqlite-mcp")
-    text = re.sub(r"(?m)^;plugin_dir = .*$", "plugin_dir = " + plugins, text)
-    text = re.sub(r"(?m)^listen = .*$", "listen = 127.0.0.1:%d" % port, text)
-    text = re.sub(r"(?m)^url = stdio:.*$", "url = stdio:%s --data-dir %s" % (server, data), text)
-    d = Daemon(text, raw=True).start()
-    d.wait_log(r"ready as sqlite_mcp_[0-9a-f]{8}")
-    return d, port, (data, plugins)
-
-
-def cleanup(d, dirs):
-    d.close()
-    for path in dirs:
-        shutil.rmtree(path, ignore_errors=True)
-
+from agentbus_test import RawWS, cleanup, default_broker, run
 
 def ask(ws, msg):
     ws.send_json(msg)
@@ -97,6 +72,33 @@ def test_handshake_databases_select_query_over_ws():
             bad = ws.recv_json(timeout=10)
         assert bad["type"] == "query_error" and bad["error"]["error_type"] == "tool_error", bad
         assert bad["error"]["message"] == "no such table: nowhere", bad
+    finally:
+        cleanup(d, dirs)
+
+
+def test_two_sessions_with_different_databases_never_see_each_others():
+    # One upstream session serves both: the translator puts each session's
+    # database back before its query (session_tool).
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h"})
+        ws.recv_json()
+        for session, db in (("A", "demo"), ("B", "analytics")):
+            reply = ask(ws, {"type": "database_select", "correlation_id": "s" + session,
+                             "database_name": db, "session_id": session})
+            assert reply["response"]["database_name"] == db, reply
+        for session, table in (("A", "customers"), ("B", "daily_metrics"), ("A", "orders"), ("B", "daily_metrics")):
+            reply = ask(ws, {"type": "query", "correlation_id": "q" + session + table, "session_id": session,
+                             "query": "SELECT count(*) AS n FROM " + table})
+            assert reply["type"] == "query_response", (session, table, reply)
+            assert reply["response"]["data"][0]["n"] > 0, reply
+        ctx = ask(ws, {"type": "get_database_context", "correlation_id": "cA", "session_id": "A"})
+        assert ctx["database_context"]["table_names"] == ["customers", "orders", "products"], ctx
+        # A session that selected nothing queries the server's current database.
+        reply = ask(ws, {"type": "query", "correlation_id": "none", "query": "SELECT 1 AS one"})
+        assert reply["response"]["data"] == [{"one": 1}], reply
     finally:
         cleanup(d, dirs)
 
@@ -168,6 +170,7 @@ def test_python_websockets_client_end_to_end():
 if __name__ == "__main__":
     run([
         test_handshake_databases_select_query_over_ws,
+        test_two_sessions_with_different_databases_never_see_each_others,
         test_cancel_ends_a_long_query,
         test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
         test_python_websockets_client_end_to_end,

@@ -35,6 +35,7 @@ static const struct ab_option opt_size = { "s", AB_OPT_SIZE, NULL, 0, 0, 0, NULL
 static const struct ab_option opt_size_bounded = { "s", AB_OPT_SIZE, NULL, 0, 1024, 1048576, NULL, "" };
 static const struct ab_option opt_enum = { "e", AB_OPT_ENUM, NULL, 0, 0, 0, "stdio|http|ws", "" };
 static const struct ab_option opt_string = { "t", AB_OPT_STRING, NULL, 0, 0, 0, NULL, "" };
+static const struct ab_option opt_json = { "j", AB_OPT_JSON, NULL, 0, 0, 0, NULL, "" };
 
 /* Parses `text`, which must be accepted with value `expect`. */
 #define ck_parses(opt, text, expect)                                                          \
@@ -185,6 +186,30 @@ START_TEST(test_string)
 {
 	ck_parses(opt_string, "anything at all; really", 0);
 	ck_parses(opt_string, "", 0);
+}
+END_TEST
+
+START_TEST(test_json)
+{
+	/* Any JSON value; its typed value is 0 (the text is what is kept). */
+	ck_parses(opt_json, "{}", 0);
+	ck_parses(opt_json, "{\"sql\": \"$.query\", \"limit\": 100, \"opts\": {\"a\": [1, null]}}", 0);
+	ck_parses(opt_json, "[1, 2.5, true, false, null]", 0);
+	ck_parses(opt_json, "\"$.query\"", 0);
+	ck_parses(opt_json, "42", 0);
+	ck_parses(opt_json, "  { \"padded\" : true }  ", 0);
+}
+END_TEST
+
+START_TEST(test_json_refused_with_yajl_first_line)
+{
+	ck_refuses(opt_json, "{\"a\": }", "not JSON: parse error: unallowed token at this point in JSON text");
+	ck_refuses(opt_json, "{\"a\": 1,}", "not JSON: parse error: invalid object key (must be a string)");
+	ck_refuses(opt_json, "{\"a\": 1", "not JSON: parse error: premature EOF");
+	ck_refuses(opt_json, "", "not JSON: parse error: premature EOF");
+	ck_refuses(opt_json, "{} {}", "not JSON: parse error: trailing garbage");
+	ck_refuses(opt_json, "{'a': 1}", "not JSON: lexical error: invalid char in json text.");
+	ck_refuses(opt_json, "$.query", "not JSON: lexical error: invalid char in json text.");
 }
 END_TEST
 
@@ -402,6 +427,21 @@ START_TEST(test_resolve_bad_value_at_entry_line)
 }
 END_TEST
 
+START_TEST(test_resolve_bad_json_at_entry_line)
+{
+	static const struct ab_option schema[] = {
+		{ "arguments", AB_OPT_JSON, "{}", 0, 0, 0, NULL, "" },
+		AB_OPTION_END,
+	};
+	struct resolved r;
+	resolve(&r, "[route:r]\n\narguments = {\"sql\": \"$.query\"\n", "route", "r", schema, NULL);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_uint_eq(r.d.count, 1);
+	ck_assert_str_eq(r.d.lines[0], "mem.ini:3: arguments: not JSON: parse error: premature EOF");
+	resolved_free(&r);
+}
+END_TEST
+
 START_TEST(test_resolve_out_of_bounds)
 {
 	struct resolved r;
@@ -505,6 +545,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_size_bounds_in_bytes);
 	tcase_add_test(tc, test_enum);
 	tcase_add_test(tc, test_string);
+	tcase_add_test(tc, test_json);
+	tcase_add_test(tc, test_json_refused_with_yajl_first_line);
 	tcase_add_test(tc, test_option_find);
 	suite_add_tcase(s, tc);
 
@@ -516,6 +558,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_resolve_unknown_key_in_plain_section);
 	tcase_add_test(tc, test_resolve_required_missing);
 	tcase_add_test(tc, test_resolve_bad_value_at_entry_line);
+	tcase_add_test(tc, test_resolve_bad_json_at_entry_line);
 	tcase_add_test(tc, test_resolve_out_of_bounds);
 	tcase_add_test(tc, test_resolve_two_schemas);
 	tcase_add_test(tc, test_resolve_no_schema);

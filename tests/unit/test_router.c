@@ -6,6 +6,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +49,28 @@ static const char *const ROUTES =
 	"destination = up_1\n"
 	"translator = tr\n"
 	"interim = ask_started\n"
-	"error_reply = ask_error\n";
+	"error_reply = ask_error\n"
+	"[route:translated_quick]\n"
+	"source = front_*\n"
+	"type = ask_quick\n"
+	"destination = up_1\n"
+	"translator = tr\n"
+	"interim = ask_started\n"
+	"error_reply = ask_error\n"
+	"timeout = 400ms\n";
 
 /* ---- a translator in process: ask -> tool_call, replies -> ask_response,
- * with an interim ask_started first; payload "fail" fails it. */
+ * with an interim ask_started first; payload "fail" fails it. Payload
+ * "two_legs": the answer to the first tool_call is translated into a second
+ * one (show_tables), whose answer becomes the ask_response; payload
+ * "forward_and_reply": the first answer is translated into both a second
+ * tool_call and the final ask_response. Every call's translation_step and
+ * direction is recorded. */
+
+#define TR_MAX_CALLS 16
+static unsigned tr_steps[TR_MAX_CALLS];
+static bool tr_is_reply[TR_MAX_CALLS];
+static size_t tr_calls;
 
 static ab_msg *make(const char *json)
 {
@@ -61,6 +82,21 @@ static ab_msg *make(const char *json)
 static int tr_translate(void *state, ab_translation *t)
 {
 	ab_msg *in = router_translation_input(t);
+	if (tr_calls < TR_MAX_CALLS) {
+		tr_steps[tr_calls] = router_translation_step(t);
+		tr_is_reply[tr_calls] = router_translation_is_reply(t);
+	}
+	tr_calls++;
+	const char *mode = msg_get_string(router_translation_request(t), "payload");
+	if (router_translation_is_reply(t) && router_translation_step(t) == 1 && mode &&
+	    (strcmp(mode, "two_legs") == 0 || strcmp(mode, "forward_and_reply") == 0)) {
+		ab_msg *next = make("{\"type\":\"tool_call\",\"name\":\"show_tables\"}");
+		ck_assert_int_eq(router_translation_forward(t, next), 0);
+		ck_assert_int_eq(router_translation_forward(t, next), -EINVAL); /* once per translation */
+		msg_unref(next);
+		if (strcmp(mode, "two_legs") == 0)
+			return 0;
+	}
 	if (router_translation_is_reply(t)) {
 		ab_msg *out = make("{\"type\":\"ask_response\",\"answer\":42}");
 		router_translation_reply(t, out);
@@ -88,6 +124,7 @@ static struct ab_instance *find_tr(const char *name, void *arg)
 
 static void setup(void)
 {
+	tr_calls = 0;
 	base = event_base_new();
 	router = router_new(base, "agentbus_test");
 	struct router_settings s = { .hold_window_ms = 300, .hold_max = 2 };
@@ -636,6 +673,240 @@ START_TEST(new_routes_leave_requests_in_flight_alone)
 }
 END_TEST
 
+/* ---- a translator that asks the destination more than once ------------------------ */
+
+static uint64_t late_count(void)
+{
+	struct router_stats st;
+	router_stats(router, &st);
+	return st.late;
+}
+
+/* A later leg's delivered correlation id: "<prefix>-<id>.<n>". */
+static void assert_later_leg_cid(const char *cid, const char *leg)
+{
+	ck_assert_ptr_nonnull(cid);
+	ck_assert_msg(strncmp(cid, "ab-", 3) == 0, "leg cid '%s' lacks the core's prefix", cid);
+	const char *dot = strrchr(cid, '.');
+	ck_assert_msg(dot && strcmp(dot, leg) == 0, "leg cid '%s' does not end in '%s'", cid, leg);
+}
+
+static void answer_from_up_1(const char *cid, const char *type)
+{
+	char json[256];
+	snprintf(json, sizeof json, "{\"type\":\"%s\",\"correlation_id\":\"%s\"}", type, cid);
+	send_from(&B, "up_1", json);
+}
+
+START_TEST(translator_asks_a_second_leg_and_answers_once)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1",
+	          "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\",\"query_id\":7}");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_str_eq(A.got[0].type, "ask_started");
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].type, "tool_call");
+	ck_assert_str_eq(fake_field(&B, 0, "name"), "db_query");
+	ck_assert_str_eq(B.got[0].cid, "k1"); /* the first leg: the requester's id */
+
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(A.n, 1); /* nothing for the requester yet */
+	ck_assert_uint_eq(in_flight(), 1);
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_eq(B.got[1].agent, "up_1");
+	ck_assert_uint_eq(B.got[1].flags, AB_DELIVER_REQUEST);
+	ck_assert_str_eq(B.got[1].type, "tool_call");
+	ck_assert_str_eq(fake_field(&B, 1, "name"), "show_tables");
+	ck_assert_str_ne(B.got[1].cid, B.got[0].cid);
+	assert_later_leg_cid(B.got[1].cid, ".1");
+
+	answer_from_up_1(B.got[1].cid, "tool_result");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].agent, "front_1");
+	ck_assert_str_eq(A.got[1].type, "ask_response");
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[1].cid, "k1");
+	ck_assert_uint_eq(in_flight(), 0);
+	ck_assert_uint_eq(B.n, 2); /* no third leg, no cancel */
+	ck_assert_uint_eq(late_count(), 0);
+}
+END_TEST
+
+START_TEST(translation_step_counts_the_legs)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\"}");
+	drain();
+	ck_assert_uint_eq(tr_calls, 1);
+	ck_assert(!tr_is_reply[0]);
+	ck_assert_uint_eq(tr_steps[0], 0); /* the request itself */
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(tr_calls, 2);
+	ck_assert(tr_is_reply[1]);
+	ck_assert_uint_eq(tr_steps[1], 1); /* the answer to the first forward */
+	ck_assert_uint_eq(B.n, 2);
+	answer_from_up_1(B.got[1].cid, "tool_result");
+	drain();
+	ck_assert_uint_eq(tr_calls, 3);
+	ck_assert(tr_is_reply[2]);
+	ck_assert_uint_eq(tr_steps[2], 2); /* the second leg's answer */
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].type, "ask_response");
+
+	/* A plain translated request: its one answer is step 1. */
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k2\"}");
+	drain();
+	answer_from_up_1("k2", "tool_result");
+	drain();
+	ck_assert_uint_eq(tr_calls, 5);
+	ck_assert_uint_eq(tr_steps[3], 0);
+	ck_assert_uint_eq(tr_steps[4], 1);
+}
+END_TEST
+
+START_TEST(late_answer_to_the_first_leg_is_dropped)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\"}");
+	drain();
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_uint_eq(tr_calls, 2);
+
+	/* A duplicate on leg 1's id, after leg 2 went out: late, not leg 2's
+	 * answer, not a new message. */
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(late_count(), 1);
+	ck_assert_uint_eq(tr_calls, 2); /* the translator never saw it */
+	ck_assert_uint_eq(A.n, 1);      /* only ask_started */
+	ck_assert_uint_eq(B.n, 2);      /* no no_route error back to up_1 */
+	ck_assert_uint_eq(in_flight(), 1);
+
+	answer_from_up_1(B.got[1].cid, "tool_result");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].type, "ask_response");
+	ck_assert_str_eq(A.got[1].cid, "k1");
+	ck_assert_uint_eq(tr_steps[2], 2);
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(deadline_spans_every_leg)
+{
+	/* 400ms for the whole request: leg 1 is answered after ~200ms, so the
+	 * deadline falls ~200ms into leg 2, and the check at ~500ms would miss
+	 * one restarted when leg 2 went out (~600ms). */
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1",
+	          "{\"type\":\"ask_quick\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\",\"query_id\":\"q1\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	run_for_ms(200);
+	ck_assert_uint_eq(A.n, 1); /* only ask_started */
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	assert_later_leg_cid(B.got[1].cid, ".1");
+	run_for_ms(300);
+
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].agent, "front_1");
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[1].type, "ask_error");
+	ck_assert_str_eq(A.got[1].cid, "k1");
+	ck_assert_str_eq(fake_field(&A, 1, "query_id"), "q1");
+	ck_assert_str_eq(fake_error_type(&A, 1), "timeout");
+	ck_assert_uint_eq(in_flight(), 0);
+	/* The destination is told to drop the leg it is working on. */
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(B.got[2].flags, AB_DELIVER_CANCEL);
+	ck_assert_str_eq(B.got[2].type, "cancel");
+	ck_assert_str_eq(B.got[2].cid, B.got[1].cid);
+	ck_assert_str_eq(fake_field(&B, 2, "reason"), "timeout");
+	struct router_stats st;
+	router_stats(router, &st);
+	ck_assert_uint_eq(st.timeouts, 1);
+
+	/* Answers to either leg that still come are late: dropped. */
+	answer_from_up_1(B.got[1].cid, "tool_result");
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(late_count(), 2);
+	ck_assert_uint_eq(tr_calls, 2);
+}
+END_TEST
+
+START_TEST(forward_and_final_reply_together_end_the_request)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1",
+	          "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"forward_and_reply\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 1);
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_str_eq(A.got[1].type, "ask_response");
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY);
+	ck_assert_str_eq(A.got[1].cid, "k1");
+	ck_assert_uint_eq(B.n, 1); /* the final reply won: no second leg */
+	ck_assert_uint_eq(in_flight(), 0);
+	run_for_ms(20);
+	ck_assert_uint_eq(A.n, 2);
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_uint_eq(tr_calls, 2);
+}
+END_TEST
+
+START_TEST(legs_of_two_requesters_with_one_correlation_id_never_cross)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\"}");
+	send_from(&A, "front_2", "{\"type\":\"ask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\"}");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_eq(B.got[0].cid, "k1");
+	assert_later_leg_cid(B.got[1].cid, ".0"); /* the collision: a unique first leg */
+	/* Both first legs answered, the second requester's first. */
+	answer_from_up_1(B.got[1].cid, "tool_result");
+	answer_from_up_1("k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(B.n, 4);
+	const char *cids[] = { B.got[0].cid, B.got[1].cid, B.got[2].cid, B.got[3].cid };
+	for (size_t i = 0; i < 4; i++)
+		for (size_t j = i + 1; j < 4; j++)
+			ck_assert_str_ne(cids[i], cids[j]);
+	assert_later_leg_cid(B.got[2].cid, ".1");
+	assert_later_leg_cid(B.got[3].cid, ".1");
+	ck_assert_uint_eq(A.n, 2); /* two ask_started */
+	/* Second legs answered in the other order: each reaches its own. */
+	answer_from_up_1(B.got[3].cid, "tool_result"); /* front_1's */
+	drain();
+	ck_assert_uint_eq(A.n, 3);
+	ck_assert_str_eq(A.got[2].agent, "front_1");
+	ck_assert_str_eq(A.got[2].type, "ask_response");
+	ck_assert_str_eq(A.got[2].cid, "k1");
+	answer_from_up_1(B.got[2].cid, "tool_result"); /* front_2's */
+	drain();
+	ck_assert_uint_eq(A.n, 4);
+	ck_assert_str_eq(A.got[3].agent, "front_2");
+	ck_assert_str_eq(A.got[3].type, "ask_response");
+	ck_assert_str_eq(A.got[3].cid, "k1");
+	ck_assert_uint_eq(in_flight(), 0);
+	ck_assert_uint_eq(late_count(), 0);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("router");
@@ -668,6 +939,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, translator_failure_is_an_error_reply);
 	tcase_add_test(tc, reply_waits_for_a_requester_that_reconnects);
 	tcase_add_test(tc, new_routes_leave_requests_in_flight_alone);
+	tcase_add_test(tc, translator_asks_a_second_leg_and_answers_once);
+	tcase_add_test(tc, translation_step_counts_the_legs);
+	tcase_add_test(tc, late_answer_to_the_first_leg_is_dropped);
+	tcase_add_test(tc, deadline_spans_every_leg);
+	tcase_add_test(tc, forward_and_final_reply_together_end_the_request);
+	tcase_add_test(tc, legs_of_two_requesters_with_one_correlation_id_never_cross);
 	suite_add_tcase(s, tc);
 	return s;
 }
