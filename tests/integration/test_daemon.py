@@ -79,6 +79,27 @@ def test_check_config_refuses_a_comment_run_into_a_message_type():
         d.close()
 
 
+def test_check_config_names_the_line_of_a_bad_http_route():
+    plugins = built_plugins()
+    d = Daemon("[plugin:websocket]\nmodule = websocket\n"
+               "[http_route:list]\nmethod = GET\npth = /api/x\ntype = get_databases\n"
+               "response = {\"success\": true,\n"
+               "[http_route:orphan]\nplugin = nobody\nmethod = GET\npath = /y\ntype = t\n"
+               "[htp_route:typo]\nmethod = GET\n")
+    try:
+        rc, err = check_config(d.path, plugins)
+        assert rc == 1, (rc, err)
+        lines = err.splitlines()
+        assert d.path + ":7: pth: unknown key in [http_route:list] (did you mean 'path'?)" in lines, err
+        assert d.path + ":5: path: required in [http_route:list]" in lines, err
+        assert any(l.startswith(d.path + ":9: response: not JSON: ") for l in lines), err
+        assert d.path + ":11: plugin: no loaded [plugin:nobody] takes [http_route:...] sections" in lines, err
+        assert any(l.startswith(d.path + ":15: unknown section [htp_route:typo]") for l in lines), err
+    finally:
+        d.close()
+        shutil.rmtree(plugins, ignore_errors=True)
+
+
 def test_check_config_lists_every_error():
     # One mistake in each kind of section: all are listed in one run.
     d = Daemon(
@@ -351,6 +372,7 @@ if __name__ == "__main__":
         test_every_shipped_config_checks_clean,
         test_check_config_names_file_and_line_of_a_misspelled_key,
         test_check_config_refuses_a_comment_run_into_a_message_type,
+        test_check_config_names_the_line_of_a_bad_http_route,
         test_check_config_lists_every_error,
         test_routes_requests_and_replies_through_the_daemon,
         test_held_request_reaches_an_upstream_that_connects_late,
