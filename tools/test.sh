@@ -51,8 +51,10 @@ stage "build and test with ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build_and_check _build-asan --enable-sanitizers
 count _build-asan
 stage "daemon under valgrind"
-(cd _build && AGENTBUS_VALGRIND=1 make check TESTS='tests/integration/test_daemon.py' ||
-	{ cat tests/integration/test_daemon.log; exit 1; })
+valgrind_tests='tests/integration/test_daemon.py tests/integration/test_end_to_end.py tests/integration/test_http_api.py'
+(cd _build && AGENTBUS_VALGRIND=1 make check TESTS="$valgrind_tests" ||
+	{ cat tests/integration/test_daemon.log tests/integration/test_end_to_end.log \
+		tests/integration/test_http_api.log; exit 1; })
 stage "done"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
