@@ -14,17 +14,6 @@
 #include "core/options.h"
 #include "tests/unit/unit_suite.h"
 
-#define ck_assert_diag(d, i, prefix, message)                                                   \
-	do {                                                                                    \
-		size_t i_ = (i);                                                                \
-		ck_assert_msg((d)->count > i_, "expected a diag #%zu, have %zu", i_, (d)->count); \
-		const char *line_ = (d)->lines[i_];                                             \
-		ck_assert_msg(strncmp(line_, (prefix), strlen(prefix)) == 0,                   \
-		              "diag #%zu is '%s', expected the prefix '%s'", i_, line_, (prefix)); \
-		ck_assert_msg(strstr(line_ + strlen(prefix), (message)) != NULL,                \
-		              "diag #%zu is '%s', expected it to say '%s'", i_, line_, (message)); \
-	} while (0)
-
 static const struct ab_option opt_int = { "n", AB_OPT_INT, NULL, 0, 0, 0, NULL, "unbounded" };
 static const struct ab_option opt_int_bounded = { "n", AB_OPT_INT, NULL, 0, 1, 64, NULL, "1..64" };
 static const struct ab_option opt_int_negative = { "n", AB_OPT_INT, NULL, 0, -10, -2, NULL, "" };
