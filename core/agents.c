@@ -74,7 +74,8 @@ struct agent *agents_get_or_add(struct agents *a, const char *id)
 
 bool agents_release_if_idle(struct agents *a, struct agent *agent)
 {
-	if (agent->owner || agent->held_head || agent->inflight || agent->flush_queued)
+	if (agent->owner || agent->held_head || agent->inflight || agent->flush_queued ||
+	    agent->exclusive_owner)
 		return false;
 	hashmap_remove(a->map, agent->id);
 	free_agent(agent);

@@ -35,6 +35,7 @@ struct agent {
 	size_t held_count;
 	struct event *hold_timer;
 	struct pending *inflight; /* requests delivered to it, awaiting replies */
+	struct pending *exclusive_owner; /* the request on an exclusive route it serves now */
 	bool flush_queued;
 };
 

@@ -133,6 +133,89 @@ static void unlink_waiting(struct pending *p)
 	p->waiting = NULL;
 }
 
+/* ---- exclusive routes: one request at a time per destination ---------------------- */
+
+static void exclusive_unlink(struct pending *p)
+{
+	struct router *r = p->router;
+	if (p->exclusive_prev)
+		p->exclusive_prev->exclusive_next = p->exclusive_next;
+	else
+		r->exclusive_head = p->exclusive_next;
+	if (p->exclusive_next)
+		p->exclusive_next->exclusive_prev = p->exclusive_prev;
+	else
+		r->exclusive_tail = p->exclusive_prev;
+	p->exclusive_prev = p->exclusive_next = NULL;
+}
+
+/* May p's first leg go to its destination now? If another exclusive
+ * request holds it, p waits in the queue with msg, and false. */
+static bool exclusive_enter(struct pending *p, ab_msg *msg)
+{
+	struct router *r = p->router;
+	struct agent *a = agents_get_or_add(r->agents, p->destination);
+	if (!a)
+		return true; /* without memory, no order to keep */
+	p->exclusive_at = a;
+	if (!a->exclusive_owner || a->exclusive_owner == p) {
+		a->exclusive_owner = p;
+		return true;
+	}
+	p->exclusive_msg = msg_ref(msg);
+	p->exclusive_prev = r->exclusive_tail;
+	if (r->exclusive_tail)
+		r->exclusive_tail->exclusive_next = p;
+	else
+		r->exclusive_head = p;
+	r->exclusive_tail = p;
+	r->n_exclusive++;
+	return false;
+}
+
+/* p is done: the next request waiting for its destination gets its turn. */
+static void exclusive_leave(struct pending *p)
+{
+	struct agent *a = p->exclusive_at;
+	if (!a)
+		return;
+	struct router *r = p->router;
+	p->exclusive_at = NULL;
+	if (a->exclusive_owner != p) { /* it was still waiting */
+		exclusive_unlink(p);
+		msg_unref(p->exclusive_msg);
+		p->exclusive_msg = NULL;
+		r->n_exclusive--;
+		return;
+	}
+	a->exclusive_owner = NULL;
+	struct pending *next = r->exclusive_head;
+	while (next && next->exclusive_at != a)
+		next = next->exclusive_next;
+	if (next) {
+		exclusive_unlink(next);
+		a->exclusive_owner = next;
+		next->exclusive_next = r->exclusive_ready; /* its order among others does not matter */
+		r->exclusive_ready = next;
+		router_wake(r);
+	}
+	router_sweep_later(r, a->id);
+}
+
+void requests_start_ready(struct router *r)
+{
+	while (r->exclusive_ready) {
+		struct pending *p = r->exclusive_ready;
+		r->exclusive_ready = p->exclusive_next;
+		p->exclusive_next = NULL;
+		r->n_exclusive--;
+		ab_msg *msg = p->exclusive_msg;
+		p->exclusive_msg = NULL;
+		request_forward(p, msg); /* the owner now: it goes */
+		msg_unref(msg);
+	}
+}
+
 /* Out of every structure now; freed after this dispatch turn. */
 void request_finish(struct pending *p)
 {
@@ -147,6 +230,7 @@ void request_finish(struct pending *p)
 	unlink_inflight(p);
 	unlink_held(p);
 	unlink_waiting(p);
+	exclusive_leave(p);
 	if (p->timer)
 		event_del(p->timer);
 	p->dead_next = r->dead;
@@ -441,6 +525,8 @@ void request_forward(struct pending *p, ab_msg *msg)
 		wait_for_destination(p, msg);
 		return;
 	}
+	if (p->route->exclusive && p->forwards == 0 && !exclusive_enter(p, msg))
+		return; /* its turn comes when the one before it ends */
 	struct router *r = p->router;
 	const char *cid = msg_correlation_id(p->request);
 	char *key = NULL;

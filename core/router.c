@@ -403,6 +403,7 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		free(job);
 	}
+	requests_start_ready(r);
 	requests_reap(r);
 	char **sweep = r->sweep;
 	size_t n = r->n_sweep;
@@ -533,16 +534,22 @@ static void collect_pending(const char *key, void *value, void *arg)
 	list->items[list->count++] = value;
 }
 
-/* Every request in flight, whether forwarded or waiting for a destination. */
+/* Every request in flight, whether forwarded, waiting for a destination or
+ * waiting its turn at one. */
 static struct pending_list all_pending(struct router *r)
 {
-	struct pending_list list = { calloc(hashmap_count(r->pending) + r->n_waiting + 1,
+	struct pending_list list = { calloc(hashmap_count(r->pending) + r->n_waiting + r->n_exclusive + 1,
 		                            sizeof *list.items), 0 };
 	if (!list.items)
 		return list;
 	hashmap_foreach(r->pending, collect_pending, &list);
 	for (struct waiting *w = r->waiting_head; w; w = w->next)
 		list.items[list.count++] = w->pending;
+	struct pending *const lists[] = { r->exclusive_head, r->exclusive_ready };
+	for (size_t i = 0; i < 2; i++) {
+		for (struct pending *p = lists[i]; p; p = p->exclusive_next)
+			list.items[list.count++] = p;
+	}
 	return list;
 }
 

@@ -42,6 +42,12 @@ struct pending {
 	struct agent *held_at;
 	struct waiting *waiting;     /* while no agent matches the route's pattern */
 	unsigned forwards; /* legs sent to the destination (a translator may ask again) */
+	/* Exclusive routes: the destination this request owns or waits for;
+	 * while it waits, what to forward and its place in the router's queue
+	 * (or, its turn come, in the ready list). */
+	struct agent *exclusive_at;
+	ab_msg *exclusive_msg;
+	struct pending *exclusive_prev, *exclusive_next;
 	bool finished;
 	struct pending *dead_next; /* on the router's list to reap */
 };
@@ -81,6 +87,9 @@ struct router {
 	struct waiting *waiting_head, *waiting_tail;
 	size_t n_waiting;
 	struct event *waiting_timer;
+	struct pending *exclusive_head, *exclusive_tail; /* waiting for their destination, in order */
+	struct pending *exclusive_ready;                 /* their turn came: forward on this turn */
+	size_t n_exclusive;                              /* in both */
 	struct hashmap *tombstones; /* key -> struct tombstone */
 	struct tombstone *tomb_head, *tomb_tail;
 	struct route_table *routes;
@@ -114,6 +123,8 @@ void request_finish(struct pending *p);
  * with a cancelled error. */
 void request_cancel(struct pending *p);
 void requests_reap(struct router *r);
+/* Forward the exclusive requests whose turn came (dispatch, before reap). */
+void requests_start_ready(struct router *r);
 bool request_is_interim(const struct pending *p, const char *type);
 void requests_resolve_waiting(struct router *r, const char *agent_id);
 bool requests_is_tombstoned(struct router *r, const char *key);

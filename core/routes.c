@@ -24,6 +24,9 @@ const struct ab_option routes_core_options[] = {
 	  "reply types that do not end the request (progress, started): patterns" },
 	{ "error_reply", AB_OPT_STRING, "error", 0, 0, 0, NULL,
 	  "the type of error replies to requests on this route, e.g. query_error" },
+	{ "exclusive", AB_OPT_BOOL, "false", 0, 0, 0, NULL,
+	  "requests on exclusive routes reach a destination one at a time, all legs of one "
+	  "before the next: for tools with connection state on an upstream session all share" },
 	{ "oneway", AB_OPT_BOOL, "false", 0, 0, 0, NULL,
 	  "messages on this route expect no reply (events, notifications): no deadline" },
 	AB_OPTION_END,
@@ -83,6 +86,7 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 		return -1;
 	}
 	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
+	r->exclusive = option_values_get(&r->options, "exclusive")->number != 0;
 	int rc = 0;
 	rc |= compile_list(r, "source", option_values_get(&r->options, "source")->text, &r->source, d, s);
 	rc |= compile_list(r, "type", option_values_get(&r->options, "type")->text, &r->type, d, s);

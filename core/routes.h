@@ -27,7 +27,8 @@ struct ab_route {
 	void *translator_state;         /* from the translator's route_attach */
 	bool attached;
 	int64_t timeout_ms;
-	bool oneway; /* no reply expected: delivered, not tracked */
+	bool oneway;    /* no reply expected: delivered, not tracked */
+	bool exclusive; /* one request at a time per destination (requests.c) */
 	const char *error_reply_type; /* the type of error replies: "error", "query_error"... */
 	struct option_values options; /* the core's route keys and the translator's */
 	char *last_destination;       /* pattern destinations: the agent chosen last */

@@ -94,6 +94,21 @@ def test_two_sessions_with_different_databases_never_see_each_others():
                              "query": "SELECT count(*) AS n FROM " + table})
             assert reply["type"] == "query_response", (session, table, reply)
             assert reply["response"]["data"][0]["n"] > 0, reply
+        # All at once: each session's restore and query run together (exclusive routes).
+        sent = []
+        for i in range(12):
+            session, table = (("A", "customers"), ("B", "daily_metrics"))[i % 2]
+            cid = "burst-%d" % i
+            ws.send_json({"type": "query", "correlation_id": cid, "session_id": session,
+                          "query": "SELECT count(*) AS n FROM " + table})
+            sent.append(cid)
+        replies = {}
+        for _ in sent:
+            reply = ws.recv_json(timeout=10)
+            replies[reply["correlation_id"]] = reply
+        assert sorted(replies) == sorted(sent), replies
+        wrong = {cid: r for cid, r in replies.items() if r["type"] != "query_response"}
+        assert not wrong, wrong
         ctx = ask(ws, {"type": "get_database_context", "correlation_id": "cA", "session_id": "A"})
         assert ctx["database_context"]["table_names"] == ["customers", "orders", "products"], ctx
         # A session that selected nothing queries the server's current database.
