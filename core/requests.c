@@ -188,6 +188,17 @@ static void exclusive_leave(struct pending *p)
 		r->n_exclusive--;
 		return;
 	}
+	if (p->exclusive_msg) { /* its turn came, but it ends before it went: off the ready list */
+		struct pending **link = &r->exclusive_ready;
+		while (*link && *link != p)
+			link = &(*link)->exclusive_next;
+		if (*link)
+			*link = p->exclusive_next;
+		p->exclusive_next = NULL;
+		msg_unref(p->exclusive_msg);
+		p->exclusive_msg = NULL;
+		r->n_exclusive--;
+	}
 	a->exclusive_owner = NULL;
 	struct pending *next = r->exclusive_head;
 	while (next && next->exclusive_at != a)

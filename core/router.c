@@ -69,7 +69,7 @@ const char *router_broker_agent_id(const struct router *r)
 void router_stats(const struct router *r, struct router_stats *out)
 {
 	*out = r->stats;
-	out->in_flight = hashmap_count(r->pending) + r->n_waiting;
+	out->in_flight = hashmap_count(r->pending) + r->n_waiting + r->n_exclusive;
 	out->agents = agents_count(r->agents);
 }
 

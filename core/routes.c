@@ -77,17 +77,17 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 	const struct option_value *timeout = option_values_get(&r->options, "timeout");
 	r->timeout_ms = timeout->text ? timeout->number : default_timeout_ms;
 	r->error_reply_type = option_values_get(&r->options, "error_reply")->text;
+	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
+	r->exclusive = option_values_get(&r->options, "exclusive")->number != 0;
+	int rc = 0;
 	if (!agents_valid_id(r->error_reply_type)) {
 		/* Catches a comment run into the value: "query_error ; see below". */
 		const struct config_entry *e = config_entry(s, "error_reply");
 		diag_add(d, s->file, e ? e->line : s->line,
 		         "error_reply: '%s' is not a message type (1 to 128 of [A-Za-z0-9_.:-])",
 		         r->error_reply_type);
-		return -1;
+		rc = -1;
 	}
-	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
-	r->exclusive = option_values_get(&r->options, "exclusive")->number != 0;
-	int rc = 0;
 	rc |= compile_list(r, "source", option_values_get(&r->options, "source")->text, &r->source, d, s);
 	rc |= compile_list(r, "type", option_values_get(&r->options, "type")->text, &r->type, d, s);
 	rc |= compile_list(r, "destination", option_values_get(&r->options, "destination")->text,

@@ -20,7 +20,8 @@
  *     ab_plugin_ops grow at their ends (the ops are a table of their own
  *     for that reason); struct ab_option never changes within a major.
  * History:
- *   1.0  first release.
+ *   1.0  first release (not yet released: until agentbus 1.0 ships it may
+ *        still change, as it did to add section kinds and services).
  *
  * Threads: every op runs on the broker's single loop thread. A message
  * submitted during an op is routed on a later loop turn, never re-entrantly.

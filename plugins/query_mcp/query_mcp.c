@@ -64,10 +64,10 @@ struct selection {
 };
 
 /* When a request went out, for processing_time_ms, and whether its first
- * leg re-selects its session's database. */
+ * leg re-selects its session's database. Keyed by request_key. */
 struct started {
 	struct started *next;
-	char *correlation_id;
+	char *key;
 	struct timespec at;
 	bool reselected;
 };
@@ -125,10 +125,31 @@ static const struct selection *selection_of(struct translator *tr, const char *s
 	return NULL;
 }
 
+/* Anyone may select for a new session_id (the HTTP API makes one per
+ * select without one): the newest MAX_SELECTIONS are kept. */
+#define MAX_SELECTIONS 10000
+
+static void forget_oldest_selections(struct translator *tr)
+{
+	size_t n = 0;
+	for (struct selection **link = &tr->selections; *link; n++) {
+		if (n + 1 < MAX_SELECTIONS) {
+			link = &(*link)->next;
+			continue;
+		}
+		struct selection *old = *link;
+		*link = old->next;
+		free(old->session_id);
+		free(old->database);
+		free(old);
+	}
+}
+
 static void select_database(struct translator *tr, const char *session_id, const char *database)
 {
 	struct selection *s = (struct selection *)selection_of(tr, session_id);
 	if (!s) {
+		forget_oldest_selections(tr);
 		s = calloc(1, sizeof *s);
 		if (!s || !(s->session_id = strdup(session_id))) {
 			free(s);
@@ -146,21 +167,32 @@ static void select_database(struct translator *tr, const char *session_id, const
  * cancel) leave their entry: the list is kept to this many, newest first. */
 #define MAX_STARTED 4096
 
-static void mark_started(struct translator *tr, const char *cid, bool reselected)
+/* A request in flight is known by its requester and correlation id: two
+ * frontends may well both send correlation_id "1". */
+#define REQUEST_KEY_LEN 400
+static void request_key(const struct ab_services *svc, ab_msg *request, char out[REQUEST_KEY_LEN])
 {
+	snprintf(out, REQUEST_KEY_LEN, "%s\x1f%s", svc->msg_source(request), svc->msg_correlation_id(request));
+}
+
+static double take_elapsed(struct translator *tr, const char *key);
+
+static void mark_started(struct translator *tr, const char *key, bool reselected)
+{
+	take_elapsed(tr, key); /* a requester's id used again after its request ended */
 	size_t n = 0;
 	for (struct started **link = &tr->started; *link; n++) {
 		if (n >= MAX_STARTED) {
 			struct started *old = *link;
 			*link = old->next;
-			free(old->correlation_id);
+			free(old->key);
 			free(old);
 		} else {
 			link = &(*link)->next;
 		}
 	}
 	struct started *s = calloc(1, sizeof *s);
-	if (!s || !(s->correlation_id = strdup(cid))) {
+	if (!s || !(s->key = strdup(key))) {
 		free(s);
 		return;
 	}
@@ -170,27 +202,27 @@ static void mark_started(struct translator *tr, const char *cid, bool reselected
 	tr->started = s;
 }
 
-static bool was_reselected(const struct translator *tr, const char *cid)
+static bool was_reselected(const struct translator *tr, const char *key)
 {
 	for (const struct started *s = tr->started; s; s = s->next) {
-		if (strcmp(s->correlation_id, cid) == 0)
+		if (strcmp(s->key, key) == 0)
 			return s->reselected;
 	}
 	return false;
 }
 
 /* Milliseconds since the request went out (and forget it); -1 if unknown. */
-static double take_elapsed(struct translator *tr, const char *cid)
+static double take_elapsed(struct translator *tr, const char *key)
 {
 	for (struct started **link = &tr->started; *link; link = &(*link)->next) {
 		struct started *s = *link;
-		if (strcmp(s->correlation_id, cid) != 0)
+		if (strcmp(s->key, key) != 0)
 			continue;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double ms = (double)(now.tv_sec - s->at.tv_sec) * 1e3 + (double)(now.tv_nsec - s->at.tv_nsec) / 1e6;
 		*link = s->next;
-		free(s->correlation_id);
+		free(s->key);
 		free(s);
 		return ms;
 	}
@@ -281,7 +313,9 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	} else if (forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request) < 0) {
 		return -1;
 	}
-	mark_started(tr, svc->msg_correlation_id(in), sel != NULL);
+	char key[REQUEST_KEY_LEN];
+	request_key(svc, in, key);
+	mark_started(tr, key, sel != NULL);
 	return 0;
 }
 
@@ -318,7 +352,7 @@ static const char *error_text(yajl_val result)
 }
 
 static void gen_query_reply(struct translator *tr, yajl_gen g, yajl_val rows, yajl_val request,
-                            const char *cid)
+                            const char *cid, const char *key)
 {
 	const struct ab_services *svc = tr->svc;
 	yajl_val qid = member(request, "query_id");
@@ -355,7 +389,7 @@ static void gen_query_reply(struct translator *tr, yajl_gen g, yajl_val rows, ya
 	yajl_val sql = member(request, "query");
 	svc->gen_tree(g, sql);
 	gen_text(g, "processing_time_ms");
-	double ms = take_elapsed(tr, cid);
+	double ms = take_elapsed(tr, key);
 	char number[32];
 	int n = snprintf(number, sizeof number, "%.1f", ms < 0 ? 0.0 : ms);
 	yajl_gen_number(g, number, (size_t)n);
@@ -485,6 +519,8 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	const char *type = svc->msg_type(in);
 	yajl_val reply = svc->msg_tree(in), request = svc->msg_tree(req);
 	const char *cid = svc->msg_correlation_id(req);
+	char key[REQUEST_KEY_LEN];
+	request_key(svc, req, key);
 	if (strcmp(type, "mcp_progress") == 0) {
 		yajl_gen g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
@@ -506,7 +542,7 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		return 0;
 	}
 	if (strcmp(type, "mcp_error") == 0) {
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		yajl_val error = member(reply, "error");
 		const char *kind = member_string(error, "error_type"), *text = member_string(error, "message");
 		return svc->translation_fail(t, kind ? kind : AB_ERR_UPSTREAM_ERROR, text ? text : "upstream error");
@@ -514,12 +550,12 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	yajl_val result = member(reply, "result");
 	yajl_val is_error = member(result, "isError");
 	if (is_error && YAJL_IS_TRUE(is_error)) {
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		const char *text = error_text(result);
 		return svc->translation_fail(t, AB_ERR_TOOL_ERROR, text ? text : "the tool failed");
 	}
 	/* The legs: [the session's database back,] the tool, [then_tool]. */
-	unsigned step = svc->translation_step(t), main_step = was_reselected(tr, cid) ? 2 : 1;
+	unsigned step = svc->translation_step(t), main_step = was_reselected(tr, key) ? 2 : 1;
 	if (step < main_step) /* the session's database is back: now the call */
 		return forward_call(tr, t, rs->list_tools ? NULL : rs->tool, rs->arguments, request);
 	if (rs->shape == SHAPE_SELECT && rs->then_tool && step == main_step)
@@ -532,23 +568,23 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	gen_text(g, rs->reply_type);
 	switch (rs->shape) {
 	case SHAPE_QUERY:
-		gen_query_reply(tr, g, value, request, cid);
+		gen_query_reply(tr, g, value, request, cid, key);
 		break;
 	case SHAPE_DATABASES:
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		gen_databases_reply(g, value);
 		break;
 	case SHAPE_SELECT:
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		gen_select_reply(tr, g, request, rs->then_tool ? value : NULL);
 		break;
 	case SHAPE_CONTEXT:
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		gen_context_reply(tr, g, value, request);
 		break;
 	case SHAPE_TOOLS:
 		/* {"agents": [{"agent_id": the upstream, "tools": [...]}]} */
-		take_elapsed(tr, cid);
+		take_elapsed(tr, key);
 		gen_text(g, "agents");
 		yajl_gen_array_open(g);
 		yajl_gen_map_open(g);
@@ -662,7 +698,7 @@ static void query_mcp_destroy(void *state)
 	while (tr->started) {
 		struct started *s = tr->started;
 		tr->started = s->next;
-		free(s->correlation_id);
+		free(s->key);
 		free(s);
 	}
 	free(tr);

@@ -82,6 +82,10 @@ void conn_free(struct conn *c)
 /* Close the TCP connection once what we wrote has gone out. */
 void conn_flush_and_close(struct conn *c)
 {
+	if (c->call) { /* its answer would have nowhere to go */
+		api_call_abandon(c->call);
+		c->call = NULL;
+	}
 	set_state(c, CONN_FLUSHING);
 	bufferevent_disable(c->bev, EV_READ);
 	/* on_write then means "all written", not "below the pacing mark". */
@@ -214,25 +218,22 @@ static bool valid_user_id(const char *at, size_t len)
 
 /* Which WebSocket endpoint a path names: /ws, or (legacy) /ws/query/{user}
  * and /ws/chat/{user}. Returns false for any other path. */
-static bool ws_endpoint(const struct listener *l, struct http_span target, bool *legacy,
+static bool ws_endpoint(const struct listener *l, struct http_span path, bool *legacy,
                         char user_id[65])
 {
-	size_t len = target.len;
-	const char *q = memchr(target.at, '?', len);
-	if (q)
-		len = (size_t)(q - target.at);
+	size_t len = path.len;
 	*legacy = false;
 	user_id[0] = '\0';
-	if (len == 3 && memcmp(target.at, "/ws", 3) == 0)
+	if (len == 3 && memcmp(path.at, "/ws", 3) == 0)
 		return true;
 	if (!l->legacy_paths)
 		return false;
 	static const char *const prefixes[] = { "/ws/query/", "/ws/chat/" };
 	for (size_t i = 0; i < 2; i++) {
 		size_t plen = strlen(prefixes[i]);
-		if (len > plen && memcmp(target.at, prefixes[i], plen) == 0 &&
-		    valid_user_id(target.at + plen, len - plen)) {
-			memcpy(user_id, target.at + plen, len - plen);
+		if (len > plen && memcmp(path.at, prefixes[i], plen) == 0 &&
+		    valid_user_id(path.at + plen, len - plen)) {
+			memcpy(user_id, path.at + plen, len - plen);
 			user_id[len - plen] = '\0';
 			*legacy = true;
 			return true;
@@ -243,24 +244,6 @@ static bool ws_endpoint(const struct listener *l, struct http_span target, bool 
 
 static void handle_frames(struct conn *c);
 
-/* A preflight: may this origin send that method with those headers? */
-static void answer_preflight(struct conn *c, bool allowed)
-{
-	if (!allowed) {
-		http_error(c, 403, "origin not allowed");
-		return;
-	}
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	evbuffer_add_printf(out,
-	                    "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-	                    "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
-	                    "Access-Control-Allow-Headers: Content-Type, Cache-Control, Pragma, Expires, "
-	                    "Authorization\r\nAccess-Control-Max-Age: 600\r\nContent-Length: 0\r\n"
-	                    "Connection: %s\r\n\r\n",
-	                    c->origin, c->keep_alive ? "keep-alive" : "close");
-	conn_http_answered(c);
-}
-
 /* A request that is not an upgrade: the HTTP API, a preflight, /health and
  * the like, or a file. */
 static void handle_plain(struct conn *c, const struct http_request *req, const char *body,
@@ -268,9 +251,7 @@ static void handle_plain(struct conn *c, const struct http_request *req, const c
 {
 	struct listener *l = c->listener;
 	l->counters.http_requests++;
-	size_t len = req->target.len;
-	const char *q = memchr(req->target.at, '?', len);
-	struct http_span path = { req->target.at, q ? (size_t)(q - req->target.at) : len };
+	struct http_span path = http_request_path(req);
 	const struct http_header *origin = http_header(req, "Origin");
 	bool allowed = origin_allowed(l->allowed_origins, req);
 	if (origin && allowed && origin->value.len < sizeof c->origin) {
@@ -283,7 +264,10 @@ static void handle_plain(struct conn *c, const struct http_request *req, const c
 		return;
 	}
 	if (http_span_equals(req->method, "OPTIONS")) {
-		answer_preflight(c, origin && allowed);
+		if (origin && allowed)
+			http_preflight(c);
+		else
+			http_error(c, 403, "origin not allowed");
 		return;
 	}
 	if (!allowed) { /* a page elsewhere must not act with this user's reach */
@@ -312,7 +296,7 @@ static bool handle_request(struct conn *c, const struct http_request *req, const
 	struct listener *l = c->listener;
 	bool legacy;
 	char user_id[65];
-	if (!ws_endpoint(l, req->target, &legacy, user_id)) {
+	if (!ws_endpoint(l, http_request_path(req), &legacy, user_id)) {
 		handle_plain(c, req, body, body_len);
 		return false;
 	}
@@ -373,6 +357,13 @@ static long long body_length(struct conn *c, const struct http_request *req)
 	const struct http_header *h = http_header(req, "Content-Length");
 	if (!h)
 		return 0;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		/* Two lengths: a proxy might believe the other one (smuggling). */
+		if (&req->headers[i] != h && http_span_equals(req->headers[i].name, "Content-Length")) {
+			http_error(c, 400, "more than one Content-Length");
+			return -1;
+		}
+	}
 	char text[24];
 	size_t len = h->value.len;
 	if (len == 0 || len >= sizeof text || strspn(h->value.at, "0123456789") < len) {
@@ -404,6 +395,8 @@ static void handle_head(struct conn *c)
 		if (rc == 0)
 			break;
 		c->keep_alive = false; /* an unreadable request ends the connection */
+		c->origin[0] = '\0';   /* named only once this request's Origin is checked */
+		c->head_request = rc == 1 && http_span_equals(req.method, "HEAD");
 		if (rc != 1) {
 			http_error(c, rc, rc == 431 ? "request head too large" : rc == 505 ? "HTTP/1.x only" : "malformed request");
 			break;
@@ -413,7 +406,7 @@ static void handle_head(struct conn *c)
 			break;
 		size_t whole = req.head_len + (size_t)body;
 		if (len < whole) {
-			if (!c->continued && http_header_has_token(&req, "Expect", "100-continue")) {
+			if (!c->continued && req.minor >= 1 && http_header_has_token(&req, "Expect", "100-continue")) {
 				evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
 				c->continued = true;
 			}
@@ -422,25 +415,28 @@ static void handle_head(struct conn *c)
 		/* The body too, in one piece; the head moved with it. */
 		buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)whole);
 		http_parse_request(buf, whole, MAX_HEAD, &req);
-		c->keep_alive = req.minor >= 1 ? !http_header_has_token(&req, "Connection", "close")
-		                               : http_header_has_token(&req, "Connection", "keep-alive");
+		c->keep_alive = !http_header_has_token(&req, "Connection", "close") &&
+		                (req.minor >= 1 || http_header_has_token(&req, "Connection", "keep-alive"));
 		c->continued = false;
-		c->origin[0] = '\0';
 		if (!handle_request(c, &req, buf + req.head_len, (size_t)body))
 			evbuffer_drain(in, whole);
 	}
 	c->parsing = false;
 }
 
-void conn_http_wait(struct conn *c, struct api_call *call)
+void conn_http_wait(struct conn *c, struct api_call *call, uint64_t timeout_ms)
 {
 	c->call = call;
 	set_state(c, CONN_HTTP_WAIT);
-	evtimer_del(c->timer); /* the broker answers every request within its route's deadline */
+	/* The broker answers within its route's deadline; this is the
+	 * backstop for a route that never answers (oneway, say). */
+	arm(c, timeout_ms);
 }
 
 void conn_http_answered(struct conn *c)
 {
+	if (c->state != CONN_HTTP_HEAD && c->state != CONN_HTTP_WAIT)
+		return; /* closing already */
 	if (!c->keep_alive || c->listener->stopping) {
 		conn_flush_and_close(c);
 		return;
@@ -557,6 +553,13 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CONN_HTTP_WAIT) {
+		/* The client sent its request and closed its side: it still
+		 * reads the answer, after which the connection closes. */
+		c->keep_alive = false;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		conn_free(c);
 }
@@ -574,6 +577,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			conn_flush_and_close(c); /* an idle keep-alive connection: nothing to answer */
 		return;
 	case CONN_HTTP_WAIT:
+		api_call_abandon(c->call);
+		c->call = NULL;
+		http_error(c, 504, "no reply in time");
 		return;
 	case CONN_OPEN: {
 		/* A message trickled in a byte at a time is not a live client: it
@@ -630,10 +636,7 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 	ip_counts_key(addr, c->ip);
 	c->tokens = l->rate_burst;
 	c->tokens_at_ms = ws_now_ms();
-	unsigned char raw[8];
-	evutil_secure_rng_get_bytes(raw, sizeof raw);
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(c->id + 2 * i, 3, "%02x", raw[i]);
+	random_hex(c->id, 8);
 	struct event_base *base = l->svc->event_base(l->self);
 	if (l->tls) {
 		SSL *ssl = SSL_new(l->tls);

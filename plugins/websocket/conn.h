@@ -47,6 +47,7 @@ struct conn {
 	bool keep_alive;      /* read the next request after this answer */
 	bool parsing;         /* inside the loop reading requests (handle_head) */
 	bool continued;       /* sent "100 Continue" for this request */
+	bool head_request;    /* a HEAD: answers carry no body */
 	char origin[256];     /* an allowed browser Origin to name in the answer; "" none */
 	struct api_call *call;
 	struct conn *prev, *next;
@@ -78,8 +79,9 @@ void conn_close(struct conn *c, uint16_t code, const char *reason);
  * failed connections). */
 void conn_flush_and_close(struct conn *c);
 
-/* An HTTP API request went to the broker: wait for call's answer. */
-void conn_http_wait(struct conn *c, struct api_call *call);
+/* An HTTP API request went to the broker: wait for call's answer, at most
+ * timeout_ms (then 504). */
+void conn_http_wait(struct conn *c, struct api_call *call, uint64_t timeout_ms);
 
 /* A plain HTTP answer was written: read the next request (keep-alive,
  * pipelining) or close. */

@@ -25,6 +25,9 @@ const struct ab_option api_route_options[] = {
 	  "the body of a success: a template over {\"reply\": the final reply, \"message\": what was sent}" },
 	{ "error_response", AB_OPT_JSON, "{\"detail\": \"$.reply.error.message\", \"error\": \"$.reply.error\"}",
 	  0, 0, 0, NULL, "the body of an error reply: a template over the same" },
+	{ "timeout", AB_OPT_DURATION, "120s", 0, 1, 86400000, NULL,
+	  "the longest a request waits for its reply (then 504); the broker's route deadline "
+	  "normally answers first" },
 	{ "error_status", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "statuses for error types over the defaults, e.g. tool_error:200, timeout:504" },
 	AB_OPTION_END,
@@ -170,6 +173,7 @@ static const char *load_route(struct listener *l, size_t i, struct api_route *r,
 		if (strcmp(key, "type") == 0 || strcmp(key, "correlation_id") == 0)
 			return "message: type and correlation_id are the broker's to set";
 	}
+	r->timeout_ms = svc->section_int(l->self, i, "timeout");
 	const char *generate = svc->section_string(l->self, i, "generate");
 	for (const char *at = generate; at && *at;) {
 		at += strspn(at, " ,");
@@ -287,12 +291,33 @@ static yajl_val member(yajl_val v, const char *key)
 	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
 }
 
-static void fresh_id(char out[33])
+/* yajl's tree parser has no depth limit (and frees recursively): bodies
+ * are checked first. The broker's own limit, [broker] max_json_depth,
+ * applies to the message built from the body. */
+#define MAX_BODY_DEPTH 64
+
+/* Do [ and { outside strings nest deeper than max? */
+static bool json_too_deep(const char *text, size_t len, int max)
 {
-	unsigned char raw[16];
-	evutil_secure_rng_get_bytes(raw, sizeof raw);
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	int depth = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > max)
+				return true;
+		} else if (ch == ']' || ch == '}') {
+			depth--;
+		}
+	}
+	return false;
 }
 
 /* The message for the request: the route's type, its template filled from
@@ -303,6 +328,10 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 {
 	const struct ab_services *svc = l->svc;
 	yajl_val parsed = NULL;
+	if (json_too_deep(body, body_len, MAX_BODY_DEPTH)) {
+		snprintf(why, cap, "the body nests deeper than %d levels", MAX_BODY_DEPTH);
+		return NULL;
+	}
 	if (body_len) {
 		char *text = strndup(body, body_len);
 		parsed = text ? yajl_tree_parse(text, NULL, 0) : NULL;
@@ -353,7 +382,7 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 		if (member(filled, r->generate[i]))
 			continue;
 		char id[33];
-		fresh_id(id);
+		random_hex(id, 16);
 		gen_text(g, r->generate[i]);
 		gen_text(g, id);
 	}
@@ -411,8 +440,12 @@ static bool start_call(struct conn *c, struct api_routes *t, const struct api_ro
 		http_error(c, 500, "cannot register the request's agent");
 		return true;
 	}
-	conn_http_wait(c, call);
-	svc->submit(l->self, call->agent_id, msg);
+	if (svc->submit(l->self, call->agent_id, msg) < 0) {
+		free_call(call);
+		http_error(c, 500, "cannot submit the request");
+		return true;
+	}
+	conn_http_wait(c, call, (uint64_t)r->timeout_ms);
 	return true;
 }
 
@@ -423,7 +456,9 @@ bool api_handle(struct conn *c, const struct http_request *req, struct http_span
 	struct params p;
 	for (size_t i = 0; t && i < t->count; i++) {
 		const struct api_route *r = &t->items[i];
-		if (http_span_equals(req->method, r->method) && path_matches(r, path, &p))
+		bool method = req->method.len == strlen(r->method) &&
+		              memcmp(req->method.at, r->method, req->method.len) == 0; /* case matters */
+		if (method && path_matches(r, path, &p))
 			return start_call(c, t, r, &p, body, body_len);
 	}
 	return false;
@@ -490,6 +525,24 @@ int api_call_deliver(struct api_call *call, ab_msg *msg, unsigned flags)
 
 void api_call_abandon(struct api_call *call)
 {
+	/* Nobody will read the answer: tell the broker to stop the work. */
+	const struct ab_services *svc = call->l->svc;
+	const char *cid = svc->msg_correlation_id(call->sent);
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, "cancel");
+	gen_text(g, "correlation_id");
+	gen_text(g, cid ? cid : "");
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	ab_msg *cancel = cid ? svc->msg_build((const char *)buf, len, NULL) : NULL;
+	yajl_gen_free(g);
+	if (cancel)
+		svc->submit(call->l->self, call->agent_id, cancel);
+	svc->msg_unref(cancel);
 	call->conn = NULL;
 	free_call(call);
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <agentbus/types.h>
 #include <yajl/yajl_tree.h>
@@ -37,6 +38,7 @@ struct api_route {
 	yajl_val message, response, error_response; /* templates */
 	char **generate; /* message fields given a fresh id when the request has none */
 	size_t n_generate;
+	int64_t timeout_ms;          /* the HTTP side's backstop */
 	struct api_status *statuses; /* overrides of the default error statuses */
 	size_t n_statuses;
 };

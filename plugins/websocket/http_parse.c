@@ -104,6 +104,12 @@ int http_parse_request(const char *buf, size_t len, size_t max_head, struct http
 	return 1;
 }
 
+struct http_span http_request_path(const struct http_request *req)
+{
+	const char *q = memchr(req->target.at, '?', req->target.len);
+	return (struct http_span){ req->target.at, q ? (size_t)(q - req->target.at) : req->target.len };
+}
+
 bool http_span_equals(struct http_span s, const char *text)
 {
 	return strlen(text) == s.len && strncasecmp(s.at, text, s.len) == 0;

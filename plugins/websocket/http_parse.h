@@ -39,6 +39,9 @@ const struct http_header *http_header(const struct http_request *req, const char
  * insensitive), as "Connection: keep-alive, Upgrade" lists "upgrade"? */
 bool http_header_has_token(const struct http_request *req, const char *name, const char *token);
 
+/* The request target's path: up to its '?', if it has a query. */
+struct http_span http_request_path(const struct http_request *req);
+
 /* Does the span equal text, ignoring ASCII case? */
 bool http_span_equals(struct http_span s, const char *text);
 

@@ -45,21 +45,23 @@ static const char *status_text(int status)
 	}
 }
 
-static void respond(struct conn *c, int status, const char *content_type, const char *body,
-                    size_t len, bool head_only)
+/* The one writer of plain HTTP answers: a HEAD request gets the head only. */
+static void respond(struct conn *c, int status, const char *content_type, const char *extra_headers,
+                    const char *body, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_add_printf(out,
-	                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                    "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
 	                    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-	                    "Connection: %s\r\n%s",
-	                    status, status_text(status), content_type, len,
-	                    c->keep_alive ? "keep-alive" : "close",
-	                    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+	                    "Connection: %s\r\n%s%s%s%s",
+	                    status, status_text(status), len, c->keep_alive ? "keep-alive" : "close",
+	                    content_type ? "Content-Type: " : "", content_type ? content_type : "",
+	                    content_type ? "\r\n" : "", extra_headers);
 	if (c->origin[0]) /* an allowed browser origin may read the answer */
-		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", c->origin);
-	evbuffer_add(out, "\r\n", 2);
-	if (len && !head_only)
+		evbuffer_add_printf(out, "Access-Control-Allow-Origin: %s\r\n", c->origin);
+	/* Answers differ by Origin wherever one could be allowed. */
+	evbuffer_add_printf(out, "Vary: Origin\r\n\r\n");
+	if (len && !c->head_request)
 		evbuffer_add(out, body, len);
 	conn_http_answered(c);
 }
@@ -67,7 +69,16 @@ static void respond(struct conn *c, int status, const char *content_type, const 
 void http_respond(struct conn *c, int status, const char *content_type, const char *body,
                   size_t len)
 {
-	respond(c, status, content_type, body, len, false);
+	respond(c, status, content_type, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", body, len);
+}
+
+void http_preflight(struct conn *c)
+{
+	respond(c, 204, NULL,
+	        "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+	        "Access-Control-Allow-Headers: Content-Type, Cache-Control, Pragma, Expires, Authorization\r\n"
+	        "Access-Control-Max-Age: 600\r\n",
+	        NULL, 0);
 }
 
 void http_error(struct conn *c, int status, const char *why)
@@ -81,7 +92,7 @@ void http_error(struct conn *c, int status, const char *why)
 	const unsigned char *body;
 	size_t len;
 	yajl_gen_get_buf(g, &body, &len);
-	respond(c, status, "application/json", (const char *)body, len, false);
+	http_respond(c, status, "application/json", (const char *)body, len);
 	yajl_gen_free(g);
 }
 
@@ -160,15 +171,12 @@ static bool safe_path(const char *path, size_t len)
 	return true;
 }
 
-static bool serve_static(struct conn *c, const struct http_request *req, bool head_only)
+static bool serve_static(struct conn *c, const struct http_request *req)
 {
 	struct listener *l = c->listener;
 	if (!l->static_dir)
 		return false;
-	size_t len = req->target.len;
-	const char *q = memchr(req->target.at, '?', len);
-	if (q)
-		len = (size_t)(q - req->target.at);
+	size_t len = http_request_path(req).len;
 	if (!safe_path(req->target.at, len))
 		return false;
 	char path[PATH_MAX];
@@ -192,7 +200,7 @@ static bool serve_static(struct conn *c, const struct http_request *req, bool he
 		http_error(c, 500, "cannot read the file");
 		return true;
 	}
-	respond(c, 200, content_type_of(path), body, (size_t)got, head_only);
+	http_respond(c, 200, content_type_of(path), body, (size_t)got);
 	free(body);
 	return true;
 }
@@ -200,11 +208,7 @@ static bool serve_static(struct conn *c, const struct http_request *req, bool he
 bool http_serve(struct conn *c, const struct http_request *req)
 {
 	bool get = http_span_equals(req->method, "GET"), head = http_span_equals(req->method, "HEAD");
-	size_t len = req->target.len;
-	const char *q = memchr(req->target.at, '?', len);
-	if (q)
-		len = (size_t)(q - req->target.at);
-	struct http_span path = { req->target.at, len };
+	struct http_span path = http_request_path(req);
 	if (http_span_equals(path, "/health") || http_span_equals(path, "/ready") ||
 	    http_span_equals(path, "/metrics")) {
 		if (!get) {
@@ -217,5 +221,5 @@ bool http_serve(struct conn *c, const struct http_request *req)
 			serve_health(c, http_span_equals(path, "/ready"));
 		return true;
 	}
-	return (get || head) && serve_static(c, req, head);
+	return (get || head) && serve_static(c, req);
 }

@@ -20,6 +20,10 @@ bool http_serve(struct conn *c, const struct http_request *req);
 void http_respond(struct conn *c, int status, const char *content_type, const char *body,
                   size_t len);
 
+/* 204 to an allowed origin's preflight (CORS): the methods and headers
+ * docs/protocol.md lists. */
+void http_preflight(struct conn *c);
+
 /* An error status with {"detail": why}. */
 void http_error(struct conn *c, int status, const char *why);
 

@@ -114,14 +114,6 @@ static void finish(struct session *s, yajl_gen g)
 	send_built(s, g);
 }
 
-static void random_hex(char *out, size_t bytes)
-{
-	unsigned char raw[16];
-	evutil_secure_rng_get_bytes(raw, bytes);
-	for (size_t i = 0; i < bytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
 /* The request's correlation id, or (the protocol's rule for requests that
  * have none) a fresh one, returned in the reply. */
 static const char *reply_cid(const struct session *s, ab_msg *msg, char fresh[24])

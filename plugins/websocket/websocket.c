@@ -203,10 +203,12 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 	case AB_RELOAD_PREPARE:
 		/* The certificate and token files again, renewed or not: a bad one
 		 * rejects the whole reload, and what runs stays. */
-		return build_tls(l, (SSL_CTX **)&l->tls_next) < 0 || build_auth(l, &l->auth_next) < 0 ||
-		               !(l->api_next = api_routes_load(l))
-		           ? -1
-		           : 0;
+		if (build_tls(l, (SSL_CTX **)&l->tls_next) == 0 && build_auth(l, &l->auth_next) == 0 &&
+		    (l->api_next = api_routes_load(l)))
+			return 0;
+		/* The core sends ABORT only to the plugins that prepared. */
+		websocket_reload(l, AB_RELOAD_ABORT);
+		return -1;
 	case AB_RELOAD_COMMIT:
 		/* Connections keep the context they began with (OpenSSL counts
 		 * its references); new ones get the new one. */
@@ -237,6 +239,14 @@ static int websocket_reload(void *state, enum ab_reload_phase phase)
 		return 0;
 	}
 	return 0;
+}
+
+void random_hex(char *out, size_t bytes)
+{
+	unsigned char raw[16];
+	evutil_secure_rng_get_bytes(raw, bytes);
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
 void listener_conn_gone(struct listener *l)

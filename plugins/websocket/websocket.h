@@ -71,6 +71,9 @@ enum agent_kind {
 
 uint64_t ws_now_ms(void);
 
+/* 2 * bytes random hex digits and a NUL into out (bytes at most 16). */
+void random_hex(char *out, size_t bytes);
+
 /* The message types counted by name in /metrics (the frontend protocol's
  * own; everything else counts as "other", so clients cannot grow the label
  * set), and the error types the transport makes. NULL-terminated. */

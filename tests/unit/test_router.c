@@ -57,7 +57,41 @@ static const char *const ROUTES =
 	"translator = tr\n"
 	"interim = ask_started\n"
 	"error_reply = ask_error\n"
-	"timeout = 400ms\n";
+	"timeout = 400ms\n"
+	/* Exclusive routes: one request at a time per destination. xq and
+	 * xq_quick differ in their deadlines only; xq2 goes to another
+	 * destination; xask is translated. */
+	"[route:exclusive]\n"
+	"source = front_*\n"
+	"type = xq\n"
+	"destination = up_1\n"
+	"interim = xq_progress\n"
+	"error_reply = xq_error\n"
+	"timeout = 2s\n"
+	"exclusive = true\n"
+	"[route:exclusive_quick]\n"
+	"source = front_*\n"
+	"type = xq_quick\n"
+	"destination = up_1\n"
+	"error_reply = xq_error\n"
+	"timeout = 150ms\n"
+	"exclusive = true\n"
+	"[route:exclusive_elsewhere]\n"
+	"source = front_*\n"
+	"type = xq2\n"
+	"destination = up_2\n"
+	"error_reply = xq_error\n"
+	"timeout = 2s\n"
+	"exclusive = true\n"
+	"[route:exclusive_translated]\n"
+	"source = front_*\n"
+	"type = xask\n"
+	"destination = up_1\n"
+	"translator = tr\n"
+	"interim = ask_started\n"
+	"error_reply = ask_error\n"
+	"timeout = 2s\n"
+	"exclusive = true\n";
 
 /* ---- a translator in process: ask -> tool_call, replies -> ask_response,
  * with an interim ask_started first; payload "fail" fails it. Payload
@@ -907,6 +941,431 @@ START_TEST(legs_of_two_requesters_with_one_correlation_id_never_cross)
 }
 END_TEST
 
+/* ---- exclusive routes: one request at a time per destination ---------------------- */
+
+static void ask_as(const char *requester, const char *type, const char *cid)
+{
+	char json[256];
+	snprintf(json, sizeof json, "{\"type\":\"%s\",\"correlation_id\":\"%s\",\"who\":\"%s\"}", type,
+	         cid, requester);
+	send_from(&A, requester, json);
+}
+
+static void answer_from(const char *agent, const char *cid, const char *type)
+{
+	char json[256];
+	snprintf(json, sizeof json, "{\"type\":\"%s\",\"correlation_id\":\"%s\"}", type, cid);
+	send_from(&B, agent, json);
+}
+
+/* The requests B's agents were given, in order: "up_1:c1 up_2:c2". */
+static const char *b_requests(void)
+{
+	static char out[1024];
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < B.n; i++) {
+		if (B.got[i].flags != AB_DELIVER_REQUEST)
+			continue;
+		len += (size_t)snprintf(out + len, sizeof out - len, "%s%s:%s", len ? " " : "",
+		                        B.got[i].agent, B.got[i].cid ? B.got[i].cid : "?");
+		ck_assert_uint_lt(len, sizeof out);
+	}
+	return out;
+}
+
+/* The final replies the requesters got, in order: "front_1:c1:xq_response". */
+static const char *a_finals(void)
+{
+	static char out[1024];
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < A.n; i++) {
+		if (A.got[i].flags != AB_DELIVER_REPLY)
+			continue;
+		len += (size_t)snprintf(out + len, sizeof out - len, "%s%s:%s:%s", len ? " " : "",
+		                        A.got[i].agent, A.got[i].cid ? A.got[i].cid : "?", A.got[i].type);
+		ck_assert_uint_lt(len, sizeof out);
+	}
+	return out;
+}
+
+/* How many final replies requester got for cid; the index of the last in *at. */
+static size_t finals_for(const char *requester, const char *cid, size_t *at)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < A.n; i++) {
+		if (A.got[i].flags == AB_DELIVER_REPLY && strcmp(A.got[i].agent, requester) == 0 &&
+		    A.got[i].cid && strcmp(A.got[i].cid, cid) == 0) {
+			n++;
+			if (at)
+				*at = i;
+		}
+	}
+	return n;
+}
+
+static size_t b_cancels(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < B.n; i++)
+		n += B.got[i].flags == AB_DELIVER_CANCEL;
+	return n;
+}
+
+START_TEST(exclusive_requests_reach_a_destination_one_at_a_time)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	ask_as("front_1", "xq", "c3");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1"); /* the first only */
+	ck_assert_str_eq(fake_field(&B, 0, "who"), "front_1");
+	ck_assert_uint_eq(A.n, 0);
+	ck_assert_uint_eq(in_flight(), 3); /* waiting their turn is being in flight */
+
+	/* An interim reply does not end the turn. */
+	answer_from("up_1", "c1", "xq_progress");
+	drain();
+	ck_assert_uint_eq(A.n, 1);
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+
+	answer_from("up_1", "c1", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_response");
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c2"); /* the next in arrival order */
+	ck_assert_str_eq(fake_field(&B, 1, "who"), "front_2");
+	ck_assert_uint_eq(in_flight(), 2);
+
+	answer_from("up_1", "c2", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_response front_2:c2:xq_response");
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c2 up_1:c3");
+
+	answer_from("up_1", "c3", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(),
+	                 "front_1:c1:xq_response front_2:c2:xq_response front_1:c3:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+	run_for_ms(20);
+	ck_assert_uint_eq(A.n, 4); /* each its one final reply, nothing more */
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(b_cancels(), 0);
+	ck_assert_uint_eq(late_count(), 0);
+}
+END_TEST
+
+START_TEST(exclusive_translated_request_keeps_the_destination_for_every_leg)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	send_from(&A, "front_1", "{\"type\":\"xask\",\"correlation_id\":\"k1\",\"payload\":\"two_legs\"}");
+	send_from(&A, "front_2", "{\"type\":\"xask\",\"correlation_id\":\"k2\"}");
+	ask_as("front_1", "xq", "c3"); /* another exclusive route, the same destination */
+	drain();
+	ck_assert_uint_eq(A.n, 2); /* both translations ran: two ask_started */
+	ck_assert_uint_eq(A.got[0].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_uint_eq(A.got[1].flags, AB_DELIVER_REPLY | AB_DELIVER_INTERIM);
+	ck_assert_uint_eq(B.n, 1);
+	ck_assert_str_eq(B.got[0].cid, "k1");
+	ck_assert_str_eq(fake_field(&B, 0, "name"), "db_query");
+
+	/* k1's first leg answered: its second leg goes, not k2. */
+	answer_from("up_1", "k1", "tool_result");
+	drain();
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_str_eq(fake_field(&B, 1, "name"), "show_tables");
+	assert_later_leg_cid(B.got[1].cid, ".1");
+	ck_assert_str_eq(a_finals(), "");
+
+	/* Its second leg answered: k1 ends, and k2 gets its turn. */
+	answer_from("up_1", B.got[1].cid, "tool_result");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:k1:ask_response");
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(B.got[2].flags, AB_DELIVER_REQUEST);
+	ck_assert_str_eq(B.got[2].cid, "k2");
+	ck_assert_str_eq(fake_field(&B, 2, "name"), "db_query");
+
+	answer_from("up_1", "k2", "tool_result");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:k1:ask_response front_2:k2:ask_response");
+	ck_assert_uint_eq(B.n, 4);
+	ck_assert_str_eq(B.got[3].cid, "c3");
+
+	answer_from("up_1", "c3", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(),
+	                 "front_1:k1:ask_response front_2:k2:ask_response front_1:c3:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+	ck_assert_uint_eq(b_cancels(), 0);
+	ck_assert_uint_eq(late_count(), 0);
+}
+END_TEST
+
+START_TEST(queued_request_past_its_deadline_times_out_and_is_never_delivered)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");       /* 2 s */
+	ask_as("front_2", "xq_quick", "c2"); /* 150 ms, waiting its turn */
+	ask_as("front_1", "xq", "c3");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+	run_for_ms(250);
+	ck_assert_str_eq(a_finals(), "front_2:c2:xq_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "timeout");
+	ck_assert_uint_eq(B.n, 1); /* no cancel for what it never got, nor the request */
+	struct router_stats st;
+	router_stats(router, &st);
+	ck_assert_uint_eq(st.timeouts, 1);
+	ck_assert_uint_eq(in_flight(), 2);
+
+	answer_from("up_1", "c1", "xq_response");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c3"); /* c2 skipped */
+	answer_from("up_1", "c3", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(),
+	                 "front_2:c2:xq_error front_1:c1:xq_response front_1:c3:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+	run_for_ms(50);
+	ck_assert_uint_eq(A.n, 3);
+	ck_assert_uint_eq(B.n, 2);
+	ck_assert_uint_eq(b_cancels(), 0);
+}
+END_TEST
+
+START_TEST(exclusive_owner_that_times_out_passes_the_turn)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq_quick", "c1"); /* 150 ms */
+	ask_as("front_2", "xq", "c2");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+	run_for_ms(250);
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "timeout");
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(B.got[1].flags, AB_DELIVER_CANCEL); /* told first, */
+	ck_assert_str_eq(B.got[1].cid, "c1");
+	ck_assert_str_eq(fake_field(&B, 1, "reason"), "timeout");
+	ck_assert_uint_eq(B.got[2].flags, AB_DELIVER_REQUEST); /* then the next */
+	ck_assert_str_eq(B.got[2].cid, "c2");
+
+	answer_from("up_1", "c1", "xq_response"); /* late: dropped */
+	answer_from("up_1", "c2", "xq_response");
+	drain();
+	ck_assert_uint_eq(late_count(), 1);
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error front_2:c2:xq_response");
+	ck_assert_uint_eq(B.n, 3);
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(queued_request_cancelled_by_its_requester_is_skipped)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	ask_as("front_1", "xq", "c3");
+	drain();
+	send_from(&A, "front_2", "{\"type\":\"cancel\",\"correlation_id\":\"c2\"}");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_2:c2:xq_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "cancelled");
+	ck_assert_uint_eq(B.n, 1); /* no cancel notice for what it never got */
+	struct router_stats st;
+	router_stats(router, &st);
+	ck_assert_uint_eq(st.cancelled, 1);
+	ck_assert_uint_eq(in_flight(), 2);
+
+	answer_from("up_1", "c1", "xq_response");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c3");
+	answer_from("up_1", "c3", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(),
+	                 "front_2:c2:xq_error front_1:c1:xq_response front_1:c3:xq_response");
+	ck_assert_uint_eq(b_cancels(), 0);
+	ck_assert_uint_eq(in_flight(), 0);
+	/* Cancelled once is cancelled: a second cancel finds nothing. */
+	send_from(&A, "front_2", "{\"type\":\"cancel\",\"correlation_id\":\"c2\"}");
+	drain();
+	ck_assert_uint_eq(A.n, 4);
+	ck_assert_str_eq(fake_error_type(&A, 3), "invalid_message");
+}
+END_TEST
+
+START_TEST(fail_all_fails_the_exclusive_owner_and_every_queued_request_once)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	ask_as("front_1", "xq", "c3");
+	send_from(&A, "front_2", "{\"type\":\"xask\",\"correlation_id\":\"k4\"}");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+	ck_assert_uint_eq(A.n, 1); /* k4's ask_started */
+	router_fail_all(router, "upstream_unavailable", "broker shutting down");
+	drain();
+	const char *const who[] = { "front_1", "front_2", "front_1", "front_2" };
+	const char *const cid[] = { "c1", "c2", "c3", "k4" };
+	for (size_t i = 0; i < 4; i++) {
+		size_t at = 0;
+		ck_assert_msg(finals_for(who[i], cid[i], &at) == 1, "%s's %s: %zu final replies", who[i],
+		              cid[i], finals_for(who[i], cid[i], NULL));
+		ck_assert_str_eq(fake_error_type(&A, at), "upstream_unavailable");
+		ck_assert_str_eq(fake_error_message(&A, at), "broker shutting down");
+	}
+	ck_assert_uint_eq(A.n, 5);
+	ck_assert_uint_eq(in_flight(), 0);
+	run_for_ms(50);
+	ck_assert_str_eq(b_requests(), "up_1:c1"); /* none of the queued went after all */
+	ck_assert_uint_eq(A.n, 5);
+}
+END_TEST
+
+START_TEST(shutdown_while_a_turn_passes_fails_and_frees_each_once)
+{
+	/* The owner ends outside a dispatch turn (its destination leaves): the
+	 * next one's turn has come, but it has not gone yet when the broker
+	 * shuts down, and broker_free drops what is left before router_free
+	 * does it again. */
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	ask_as("front_1", "xq", "c3");
+	drain();
+	ck_assert_int_eq(router_unregister(router, &B.inst, "up_1"), 0);
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	router_fail_all(router, "upstream_unavailable", "broker shutting down");
+	ck_assert_uint_eq(A.n, 3);
+	size_t at = 0;
+	ck_assert_uint_eq(finals_for("front_2", "c2", &at), 1); /* the one whose turn came */
+	ck_assert_str_eq(fake_error_message(&A, at), "broker shutting down");
+	ck_assert_uint_eq(finals_for("front_1", "c3", &at), 1);
+	ck_assert_str_eq(fake_error_message(&A, at), "broker shutting down");
+	ck_assert_uint_eq(in_flight(), 0);
+	router_drop_pending(router);
+	router_drop_pending(router); /* as broker_free, then router_free */
+	ck_assert_uint_eq(A.n, 3);
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+}
+END_TEST
+
+START_TEST(router_freed_with_requests_queued_leaks_nothing)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	ask_as("front_1", "xq", "c3");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+	/* teardown frees the router with one owner and two waiting (ASan: no
+	 * leak, no use after free) */
+}
+END_TEST
+
+START_TEST(exclusive_gates_are_per_destination_and_for_exclusive_routes_only)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	router_register(router, &B.inst, "up_2", NULL);
+	ask_as("front_1", "xq", "c1");    /* up_1's owner */
+	ask_as("front_2", "xq2", "c2");   /* up_2's owner: does not wait for up_1 */
+	ask_as("front_2", "xq", "c3");    /* waits for c1 */
+	ask_as("front_1", "query", "q4"); /* not exclusive: to up_1 now */
+	ask_as("front_2", "xq2", "c5");   /* waits for c2 */
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_2:c2 up_1:q4");
+
+	answer_from("up_1", "q4", "query_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:q4:query_response");
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_2:c2 up_1:q4"); /* c3 still waits for c1 */
+
+	answer_from("up_2", "c2", "xq_response");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_2:c2 up_1:q4 up_2:c5"); /* up_2's next */
+
+	answer_from("up_1", "c1", "xq_response");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_2:c2 up_1:q4 up_2:c5 up_1:c3");
+	answer_from("up_1", "c3", "xq_response");
+	answer_from("up_2", "c5", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:q4:query_response front_2:c2:xq_response "
+	                             "front_1:c1:xq_response front_2:c3:xq_response "
+	                             "front_2:c5:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+	ck_assert_uint_eq(b_cancels(), 0);
+}
+END_TEST
+
+START_TEST(exclusive_requests_for_an_absent_destination_wait_in_order)
+{
+	ask_as("front_1", "xq", "c1"); /* up_1 is not registered: held */
+	ask_as("front_2", "xq", "c2"); /* waits its turn */
+	drain();
+	ck_assert_uint_eq(A.n, 0);
+	ck_assert_uint_eq(B.n, 0);
+	ck_assert_uint_eq(in_flight(), 2);
+	ck_assert_int_eq(router_register(router, &B.inst, "up_1", NULL), 0);
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1"); /* the held owner only */
+	answer_from("up_1", "c1", "xq_response");
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c2");
+	answer_from("up_1", "c2", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_response front_2:c2:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(held_exclusive_owner_that_expires_passes_the_turn)
+{
+	struct router_settings s = { .hold_window_ms = 100, .hold_max = 2 };
+	router_configure(router, &s);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	drain();
+	run_for_ms(150); /* c1's hold window passes; c2's turn: held in its turn */
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error");
+	ck_assert_str_eq(fake_error_type(&A, 0), "upstream_unavailable");
+	ck_assert_uint_eq(in_flight(), 1);
+	router_register(router, &B.inst, "up_1", NULL);
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c2");
+	answer_from("up_1", "c2", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error front_2:c2:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
+START_TEST(exclusive_destination_leaving_passes_the_turn)
+{
+	router_register(router, &B.inst, "up_1", NULL);
+	ask_as("front_1", "xq", "c1");
+	ask_as("front_2", "xq", "c2");
+	drain();
+	ck_assert_int_eq(router_unregister(router, &B.inst, "up_1"), 0);
+	drain(); /* c1 fails; c2, its turn come, is held for up_1 */
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error");
+	ck_assert_str_eq(b_requests(), "up_1:c1");
+	ck_assert_uint_eq(in_flight(), 1);
+	router_register(router, &B.inst, "up_1", NULL);
+	drain();
+	ck_assert_str_eq(b_requests(), "up_1:c1 up_1:c2");
+	answer_from("up_1", "c2", "xq_response");
+	drain();
+	ck_assert_str_eq(a_finals(), "front_1:c1:xq_error front_2:c2:xq_response");
+	ck_assert_uint_eq(in_flight(), 0);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("router");
@@ -945,6 +1404,18 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, deadline_spans_every_leg);
 	tcase_add_test(tc, forward_and_final_reply_together_end_the_request);
 	tcase_add_test(tc, legs_of_two_requesters_with_one_correlation_id_never_cross);
+	tcase_add_test(tc, exclusive_requests_reach_a_destination_one_at_a_time);
+	tcase_add_test(tc, exclusive_translated_request_keeps_the_destination_for_every_leg);
+	tcase_add_test(tc, queued_request_past_its_deadline_times_out_and_is_never_delivered);
+	tcase_add_test(tc, exclusive_owner_that_times_out_passes_the_turn);
+	tcase_add_test(tc, queued_request_cancelled_by_its_requester_is_skipped);
+	tcase_add_test(tc, fail_all_fails_the_exclusive_owner_and_every_queued_request_once);
+	tcase_add_test(tc, shutdown_while_a_turn_passes_fails_and_frees_each_once);
+	tcase_add_test(tc, router_freed_with_requests_queued_leaks_nothing);
+	tcase_add_test(tc, exclusive_gates_are_per_destination_and_for_exclusive_routes_only);
+	tcase_add_test(tc, exclusive_requests_for_an_absent_destination_wait_in_order);
+	tcase_add_test(tc, held_exclusive_owner_that_expires_passes_the_turn);
+	tcase_add_test(tc, exclusive_destination_leaving_passes_the_turn);
 	suite_add_tcase(s, tc);
 	return s;
 }
