@@ -389,6 +389,8 @@ static void cancel(struct upstream *u, ab_msg *msg)
 	gen_text(g, reason ? reason : "cancelled");
 	yajl_gen_map_close(g);
 	rpc_send(u, g);
+	u->svc->log(u->self, AB_LOG_INFO, "request %lld abandoned (%s): notifications/cancelled sent",
+	            (long long)call->id, reason ? reason : "cancelled");
 	free_call(take_call(u, call->id));
 }
 

@@ -553,13 +553,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CONN_HTTP_WAIT) {
-		/* The client sent its request and closed its side: it still
-		 * reads the answer, after which the connection closes. */
-		c->keep_alive = false;
-		bufferevent_disable(bev, EV_READ);
-		return;
-	}
+	/* End of input while an answer is pending counts as the client
+	 * leaving (as nginx takes it): its call is cancelled upstream. */
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		conn_free(c);
 }

@@ -374,6 +374,10 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 	yajl_gen_map_open(g);
 	gen_text(g, "type");
 	gen_text(g, r->type);
+	char cid[33]; /* ours, so a cancel can name the request */
+	random_hex(cid, 16);
+	gen_text(g, "correlation_id");
+	gen_text(g, cid);
 	for (size_t i = 0; filled && YAJL_IS_OBJECT(filled) && i < filled->u.object.len; i++) {
 		gen_text(g, filled->u.object.keys[i]);
 		svc->gen_tree(g, filled->u.object.values[i]);
@@ -533,12 +537,12 @@ void api_call_abandon(struct api_call *call)
 	gen_text(g, "type");
 	gen_text(g, "cancel");
 	gen_text(g, "correlation_id");
-	gen_text(g, cid ? cid : "");
+	gen_text(g, cid);
 	yajl_gen_map_close(g);
 	const unsigned char *buf;
 	size_t len;
 	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *cancel = cid ? svc->msg_build((const char *)buf, len, NULL) : NULL;
+	ab_msg *cancel = svc->msg_build((const char *)buf, len, NULL);
 	yajl_gen_free(g);
 	if (cancel)
 		svc->submit(call->l->self, call->agent_id, cancel);

@@ -118,6 +118,32 @@ def test_two_sessions_with_different_databases_never_see_each_others():
         cleanup(d, dirs)
 
 
+def test_two_frontends_using_the_same_correlation_ids_get_their_own_answers():
+    # Deployed frontends number their requests from 1: the broker keeps
+    # them apart, and so must the translator's per-request state.
+    d, port, dirs = default_broker()
+    try:
+        clients = []
+        for user in ("x", "y"):
+            ws = RawWS(port)
+            ws.recv_json()
+            ws.send_json({"type": "connection_handshake", "correlation_id": "h", "user_id": user})
+            ws.recv_json()
+            clients.append(ws)
+        x, y = clients
+        assert ask(x, {"type": "database_select", "correlation_id": "0", "database_name": "analytics",
+                       "session_id": "sx"})["type"] == "database_select_response"
+        # Both send correlation_id "1" at once; x's needs its database restored first.
+        x.send_json({"type": "query", "correlation_id": "1", "session_id": "sx",
+                     "query": "SELECT count(*) AS n FROM daily_metrics"})
+        y.send_json({"type": "query", "correlation_id": "1", "query": "SELECT 42 AS answer"})
+        rx, ry = x.recv_json(timeout=10), y.recv_json(timeout=10)
+        assert rx["type"] == "query_response" and rx["response"]["data"][0]["n"] > 0, rx
+        assert ry["type"] == "query_response" and ry["response"]["data"] == [{"answer": 42}], ry
+    finally:
+        cleanup(d, dirs)
+
+
 def test_cancel_ends_a_long_query():
     d, port, dirs = default_broker()
     try:
@@ -186,6 +212,7 @@ if __name__ == "__main__":
     run([
         test_handshake_databases_select_query_over_ws,
         test_two_sessions_with_different_databases_never_see_each_others,
+        test_two_frontends_using_the_same_correlation_ids_get_their_own_answers,
         test_cancel_ends_a_long_query,
         test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
         test_python_websockets_client_end_to_end,

@@ -142,6 +142,8 @@ def test_a_session_selects_over_http_and_queries_over_the_websocket():
         status, _, body = curl(port, "POST", "/api/database/select",
                                {"database_name": "analytics", "session_id": "shared-1"})
         assert status == 200 and body["database_name"] == "analytics", body
+        # Another session moves the shared upstream elsewhere meanwhile.
+        assert curl(port, "POST", "/api/database/select", {"database_name": "demo", "session_id": "other"})[0] == 200
         ws = ws_session(port)
         ws.send_json({"type": "get_database_context", "correlation_id": "c1", "session_id": "shared-1"})
         ctx = ws.recv_json(timeout=10)
@@ -159,6 +161,7 @@ def test_a_session_selects_over_http_and_queries_over_the_websocket():
         assert body["database_context"]["database_name"] == "demo", body
         status, _, body = curl(port, "GET", "/api/database/context/shared-1")
         assert body["database_context"]["database_name"] == "analytics", body
+        ws.close()
     finally:
         cleanup(d, dirs)
 
@@ -293,6 +296,66 @@ def test_an_upstream_killed_mid_request_is_an_error_body_not_a_hang():
         cleanup(d, dirs)
 
 
+def raw_exchange(port, data):
+    """Send raw bytes; read until the broker closes. Returns the bytes read."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW)
+    s.sendall(data)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+
+def test_http_details_a_strict_client_relies_on():
+    d, port, dirs = default_broker()
+    try:
+        # HEAD answers have no body, so the next answer on the connection
+        # starts where the client expects it.
+        out = raw_exchange(port, b"HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                                 b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        first, _, rest = out.partition(b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 404 ") and rest.startswith(b"HTTP/1.1 200 "), out
+        # Two lengths could mean two things to two servers: refused.
+        out = raw_exchange(port, b"POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                 b"Content-Length: 30\r\n\r\n{}")
+        assert out.startswith(b"HTTP/1.1 400 ") and b"more than one Content-Length" in out, out
+        # HTTP/1.0: answered, then closed.
+        out = raw_exchange(port, b"GET /api/database/list HTTP/1.0\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in out, out
+        assert json.loads(out.partition(b"\r\n\r\n")[2])["success"] is True, out
+        # A body nested deeper than anything real: 400, and the broker lives.
+        deep = b"[" * 500000 + b"]" * 500000
+        status, _, body = curl(port, "POST", "/api/query", raw=deep)
+        assert status == 400 and body == {"detail": "the body nests deeper than 64 levels"}, body
+        # Methods are case-sensitive.
+        out = raw_exchange(port, b"get /api/database/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 405 "), out
+        assert curl(port, "GET", "/api/database/list")[0] == 200
+    finally:
+        cleanup(d, dirs)
+
+
+def test_a_client_that_leaves_mid_request_costs_nothing_after():
+    d, port, dirs = default_broker()
+    try:
+        body = json.dumps({"query": SLOW_QUERY}).encode()
+        s = socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW)
+        s.sendall(b"POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        time.sleep(0.3 * SLOW)
+        s.close()  # gone before its answer
+        # Its request is cancelled upstream, and the next one is answered.
+        d.wait_log(r"\[sqlite\] request \d+ abandoned \(cancelled\): notifications/cancelled sent",
+                   timeout=10 * SLOW)
+        status, _, reply = curl(port, "POST", "/api/query", {"query": "SELECT 2 AS two"})
+        assert status == 200 and reply["result"]["data"] == [{"two": 2}], reply
+    finally:
+        cleanup(d, dirs)
+
+
 def test_with_auth_on_the_api_needs_a_token():
     fd, tokens = tempfile.mkstemp(prefix="ab-tokens-")
     os.write(fd, b"s3cret-token alice\n")
@@ -325,5 +388,7 @@ if __name__ == "__main__":
         test_keep_alive_and_pipelined_requests_are_answered_in_order,
         test_a_routes_deadline_is_a_504_with_the_error_body,
         test_an_upstream_killed_mid_request_is_an_error_body_not_a_hang,
+        test_http_details_a_strict_client_relies_on,
+        test_a_client_that_leaves_mid_request_costs_nothing_after,
         test_with_auth_on_the_api_needs_a_token,
     ])

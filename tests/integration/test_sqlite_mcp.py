@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 from agentbus_test import TOP_BUILDDIR, run
 
@@ -141,10 +142,31 @@ def test_json_rpc_errors():
         shutil.rmtree(data)
 
 
+
+def test_a_cancelled_query_stops_and_gets_no_answer():
+    c, data, _ = start()
+    try:
+        slow = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000000000) "
+                "SELECT count(*) FROM c")  # minutes, if nothing stops it
+        c.send({"jsonrpc": "2.0", "id": "long-1", "method": "tools/call",
+                "params": {"name": "db_query", "arguments": {"sql_stmt": slow}}})
+        time.sleep(0.3)
+        started = time.monotonic()
+        c.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": "long-1", "reason": "the user gave up"}})
+        # The next request is answered at once, and it is the first thing on stdout.
+        reply = c.request("ping", id_=8)
+        assert reply == {"jsonrpc": "2.0", "id": 8, "result": {}}, reply
+        assert time.monotonic() - started < 5, "the cancelled statement kept running"
+        assert "request cancelled: the statement was interrupted" in c.close()
+    finally:
+        shutil.rmtree(data)
+
 if __name__ == "__main__":
     run([
         test_lifecycle_and_tools_list,
         test_tools_on_the_demo_databases,
         test_read_only_query_and_transactional_execute,
         test_json_rpc_errors,
+        test_a_cancelled_query_stops_and_gets_no_answer,
     ])

@@ -3,6 +3,7 @@
 bin_PROGRAMS = tools/sqlite-mcp/agentbus-sqlite-mcp
 tools_sqlite_mcp_agentbus_sqlite_mcp_SOURCES = \
 	tools/sqlite-mcp/main.c \
+	tools/sqlite-mcp/input.c tools/sqlite-mcp/input.h \
 	tools/sqlite-mcp/jsonrpc.c tools/sqlite-mcp/jsonrpc.h \
 	tools/sqlite-mcp/tools.c tools/sqlite-mcp/tools.h \
 	tools/sqlite-mcp/demo.c tools/sqlite-mcp/demo.h \

@@ -9,10 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "jsonrpc.h"
 #include "tools.h"
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
+
+static struct input input;
+
+/* The request a tool is running for, while SQLite asks whether to go on. */
+struct running {
+	yajl_val id;
+	bool cancelled;
+};
+
+/* SQLite's progress handler: stop when the client cancelled the request
+ * (it will not read the answer, and a long query would hold up the rest). */
+static int still_wanted(void *arg)
+{
+	struct running *r = arg;
+	if (!r->cancelled && input_cancelled(&input, r->id))
+		r->cancelled = true;
+	return r->cancelled;
+}
 
 static const char *tree_string(yajl_val v, const char *key)
 {
@@ -86,7 +105,16 @@ static void handle(struct catalog *c, yajl_val msg)
 	} else if (strcmp(method, "tools/call") == 0) {
 		const char *name = tree_string(params, "name");
 		yajl_gen g = rpc_result_begin(id);
-		if (!name || tools_call(c, name, tree_member(params, "arguments"), g) < 0) {
+		struct running running = { id, false };
+		sqlite3_progress_handler(c->db, 10000, still_wanted, &running);
+		int rc = name ? tools_call(c, name, tree_member(params, "arguments"), g) : -1;
+		sqlite3_progress_handler(c->db, 0, NULL, NULL);
+		if (running.cancelled) { /* no answer to a cancelled request */
+			yajl_gen_free(g);
+			fprintf(stderr, "agentbus-sqlite-mcp: request cancelled: the statement was interrupted\n");
+			return;
+		}
+		if (rc < 0) {
 			yajl_gen_free(g);
 			char text[160];
 			snprintf(text, sizeof text, "Unknown tool: %s", name ? name : "(none)");
@@ -130,11 +158,9 @@ int main(int argc, char **argv)
 	if (catalog_open(&c, dir, database) < 0)
 		return 1;
 	fprintf(stderr, "agentbus-sqlite-mcp: serving %s/%s.db\n", dir, database);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		if (n == 1 && line[0] == '\n')
+	char *line;
+	while ((line = input_next_line(&input))) {
+		if (!*line)
 			continue;
 		char error[128];
 		yajl_val msg = yajl_tree_parse(line, error, sizeof error);
@@ -144,7 +170,7 @@ int main(int argc, char **argv)
 			handle(&c, msg);
 		yajl_tree_free(msg);
 	}
-	free(line);
+	input_free(&input);
 	catalog_close(&c);
 	return 0;
 }
