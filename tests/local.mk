@@ -101,8 +101,9 @@ tests_unit_test_services_LDADD = $(UNIT_LIBS)
 endif
 
 # ---- integration: the real daemon, driven from Python (stdlib only).
-TEST_EXTENSIONS = .py
+TEST_EXTENSIONS = .py .mjs
 PY_LOG_COMPILER = $(PYTHON)
+MJS_LOG_COMPILER = node
 AM_TESTS_ENVIRONMENT = \
 	AGENTBUSD='$(abs_top_builddir)/core/agentbusd'; \
 	FIXTURE_PLUGIN_DIR='$(abs_top_builddir)/tests/fixtures/plugins/.libs'; \
@@ -115,8 +116,9 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
+	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
-	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs
+	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs

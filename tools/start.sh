@@ -7,9 +7,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 tools/deps.sh
 [ -x configure ] || autoreconf -fi
-mkdir -p _build
-cd _build
+# A build tree of its own: tools/test.sh's _build installs elsewhere.
+mkdir -p _build-run
+cd _build-run
 [ -f Makefile ] || ../configure --prefix="$top/_run" -q
 make -j"$(nproc)" -s
 make -s install >/dev/null
+echo "agentbus: starting; the web console will be at http://localhost:8080/ (Ctrl-C stops)"
 exec "$top/_run/sbin/agentbusd" -f -c "$top/_run/etc/agentbus/agentbus.ini" "$@"

@@ -61,9 +61,21 @@ class Daemon:
         if VALGRIND:
             cmd = ["valgrind", "-q", "--leak-check=full", "--error-exitcode=99"] + cmd
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, env=self.env, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         if ready:
             self.wait_log(r"ready as ", timeout=10 * SLOW)
+        return self
+
+    def restart(self, ready_pattern=r"ready as "):
+        """Stop (cleanly) and start again on the same config."""
+        assert self.stop() == 0, self.log()
+        self.reader.join(5)  # the old process's last lines, and its end of input
+        mark = self.mark()
+        with self.cond:
+            self.eof = False
+        self.start(ready=False)
+        self.wait_log(ready_pattern, timeout=10 * SLOW, start=mark)
         return self
 
     def _read(self):
@@ -369,6 +381,7 @@ def default_broker(edit=None):
     text = re.sub(r"(?m)^;plugin_dir = .*$", "plugin_dir = " + plugins, text)
     text = re.sub(r"(?m)^listen = .*$", "listen = 127.0.0.1:%d" % port, text)
     text = re.sub(r"(?m)^url = stdio:.*$", "url = stdio:%s --data-dir %s" % (server, data), text)
+    text = re.sub(r"(?m)^static_dir = .*$", "static_dir = " + os.path.join(TOP_SRCDIR, "www"), text)
     if edit:
         text = edit(text)
     d = Daemon(text, raw=True).start()
