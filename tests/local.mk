@@ -119,6 +119,6 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py \
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py tests/fixtures/paging_mcp_server.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
 	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs

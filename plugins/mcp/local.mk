@@ -2,7 +2,8 @@
 plugin_LTLIBRARIES += plugins/mcp/mcp.la
 plugins_mcp_mcp_la_SOURCES = \
 	plugins/mcp/mcp.c plugins/mcp/mcp.h \
-	plugins/mcp/child.c plugins/mcp/child.h
+	plugins/mcp/child.c plugins/mcp/child.h \
+	plugins/mcp/tool_cache.c plugins/mcp/tool_cache.h
 plugins_mcp_mcp_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_mcp_mcp_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_mcp_mcp_la_LIBADD = $(LIBEVENT_LIBS) $(YAJL_LIBS) $(OPENSSL_LIBS)

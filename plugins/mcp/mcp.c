@@ -83,6 +83,21 @@ static void send_initialize(struct upstream *u)
 	rpc_send(u, g);
 }
 
+/* Ask for the tools (a page after cursor, or the first). */
+static void fetch_tools(struct upstream *u, const char *cursor)
+{
+	u->tools.request_id = ++u->next_id;
+	yajl_gen g = rpc_begin(u->tools.request_id, "tools/list");
+	if (cursor) {
+		gen_text(g, "params");
+		yajl_gen_map_open(g);
+		gen_text(g, "cursor");
+		gen_text(g, cursor);
+		yajl_gen_map_close(g);
+	}
+	rpc_send(u, g);
+}
+
 /* ---- replies to the broker ---------------------------------------------------------- */
 
 static void submit(struct upstream *u, yajl_gen g)
@@ -180,6 +195,7 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 	}
 	drop_calls(u);
 	u->initialize_id = 0;
+	tool_cache_clear(&u->tools);
 }
 
 static const char *tree_string(yajl_val v, const char *key)
@@ -222,7 +238,11 @@ static void initialized(struct upstream *u, yajl_val result)
 	u->registered = true;
 	u->state = UP_READY;
 	u->last_error[0] = '\0';
+	const char *changed[] = { "capabilities", "tools", "listChanged", NULL };
+	yajl_val lists = yajl_tree_get(result, changed, yajl_t_true);
+	u->lists_changes = lists != NULL;
 	up_log(u, AB_LOG_NOTICE, "ready as %s (protocol %s)", u->agent_id, version);
+	fetch_tools(u, NULL);
 }
 
 static void on_response(struct upstream *u, yajl_val msg, int64_t id)
@@ -237,6 +257,16 @@ static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 			set_down(u, UP_DOWN, "initialize failed");
 			child_restart(u->child);
 		}
+		return;
+	}
+	if (u->tools.request_id && id == u->tools.request_id) {
+		u->tools.request_id = 0;
+		const char *cursor = result ? tool_cache_add_page(&u->tools, result, u->svc->gen_tree) : NULL;
+		if (cursor)
+			fetch_tools(u, cursor);
+		else if (u->tools.count >= 0)
+			up_log(u, AB_LOG_INFO, "%lld tools%s", (long long)u->tools.count,
+			       u->lists_changes ? " (the server announces changes)" : "");
 		return;
 	}
 	struct mcp_call *call = take_call(u, id);
@@ -319,7 +349,11 @@ static void on_line(struct upstream *u, const char *line, size_t len)
 		on_server_request(u, id, method);
 	else if (method && strcmp(method, "notifications/progress") == 0)
 		on_progress(u, tree_member(msg, "params"));
-	else if (method && strcmp(method, "notifications/message") == 0)
+	else if (method && strcmp(method, "notifications/tools/list_changed") == 0) {
+		up_log(u, AB_LOG_INFO, "the server's tools changed: listing them again");
+		tool_cache_clear(&u->tools);
+		fetch_tools(u, NULL);
+	} else if (method && strcmp(method, "notifications/message") == 0)
 		up_log(u, AB_LOG_INFO, "server says: %s", line);
 	else if (id && YAJL_IS_INTEGER(id))
 		on_response(u, msg, YAJL_GET_INTEGER(id));
@@ -412,6 +446,15 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "this upstream takes mcp_request messages with a method", NULL);
 		return 0;
 	}
+	yajl_val params = tree_member(tree, "params");
+	if (strcmp(method, "tools/list") == 0 && u->tools.result && !tree_member(params, "cursor")) {
+		/* Known already: every page, in one answer. */
+		yajl_gen g = reply_begin("mcp_response", cid);
+		gen_text(g, "result");
+		svc->gen_tree(g, u->tools.result);
+		submit(u, g);
+		return 0;
+	}
 	struct mcp_call *call = calloc(1, sizeof *call);
 	if (!call || !(call->correlation_id = strdup(cid))) {
 		free(call);
@@ -454,6 +497,7 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	struct upstream *u = calloc(1, sizeof *u);
 	if (!u)
 		return -1;
+	tool_cache_init(&u->tools);
 	u->self = self;
 	u->svc = svc;
 	*state = u;
@@ -516,6 +560,7 @@ static void mcp_destroy(void *state)
 	struct upstream *u = state;
 	child_free(u->child);
 	drop_calls(u);
+	tool_cache_clear(&u->tools);
 	free(u->url);
 	free(u);
 }
@@ -525,7 +570,7 @@ static void mcp_report(void *state, ab_report *report)
 	struct upstream *u = state;
 	static const char *const names[] = { "connecting", "ready", "down" };
 	u->svc->report_upstream(report, u->agent_id, "stdio", names[u->state], u->required,
-	                        u->last_error[0] ? u->last_error : NULL, -1);
+	                        u->last_error[0] ? u->last_error : NULL, u->tools.count);
 }
 
 AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSPORT, "mcp", PACKAGE_VERSION, "a Model Context Protocol client",

@@ -21,6 +21,8 @@
 #include <agentbus/plugin.h>
 #include <agentbus/services.h>
 
+#include "tool_cache.h"
+
 struct child;
 
 enum upstream_state { UP_CONNECTING, UP_READY, UP_DOWN };
@@ -46,7 +48,8 @@ struct upstream {
 	int64_t initialize_id; /* the initialize request in flight, or 0 */
 	char protocol_version[16];
 	struct mcp_call *calls;
-	ab_timer *ping_timer;
+	struct tool_cache tools;
+	bool lists_changes; /* the server announced tools.listChanged */
 };
 
 #define up_log(u, level, ...) (u)->svc->log((u)->self, (level), __VA_ARGS__)

@@ -247,6 +247,8 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order():
         assert all(a[1] == "keep-alive" for a in answers), answers
         assert answers[0][2]["query_id"] == "first", answers[0]
         assert answers[1][2]["service"] == "agentbus", answers[1]
+        # The upstream's tools as its cache knows them (the SQLite server has five).
+        assert [(u["state"], u["tools"]) for u in answers[1][2]["upstreams"]] == [("ready", 5)], answers[1]
         assert "databases" in answers[2][2], answers[2]
         # Connection: close is honoured.
         s.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

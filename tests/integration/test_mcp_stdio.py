@@ -11,10 +11,12 @@ import shutil
 import signal
 import tempfile
 import time
+import urllib.request
 
-from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port, run
+from agentbus_test import TOP_BUILDDIR, TOP_SRCDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port, run
 
 MCP_SO = os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so")
+WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
 SERVER = os.path.join(TOP_BUILDDIR, "tools", "sqlite-mcp", "agentbus-sqlite-mcp")
 
 
@@ -125,9 +127,41 @@ def test_broken_servers_are_restarted_not_trusted():
         d.close()
 
 
+
+def test_tools_are_listed_once_every_page_and_again_when_they_change():
+    tap_port, http_port = free_port(), free_port()
+    server = "python3 " + os.path.join(TOP_SRCDIR, "tests", "fixtures", "paging_mcp_server.py")
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:http]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
+        "[plugin:paging]\nmodule = %s\nurl = stdio:%s\nagent_type = paging\n"
+        "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = paging_*\ntimeout = 10s\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO, server)).start()
+    try:
+        d.wait_log(r"\[paging\] 3 tools \(the server announces changes\)")
+        front = Tap(tap_port)
+        front.register("front_1")
+        names = lambda reply: [t["name"] for t in reply["result"]["tools"]]
+        for cid in ("l1", "l2"):
+            reply = call(front, cid, "tools/list", {})
+            assert names(reply) == ["tool_0", "tool_1", "tool_2"] and "nextCursor" not in reply["result"], reply
+        # Both pages were asked for once, at start; the two lists came from the cache.
+        asked = [l for l in d.log().splitlines() if "server: tools/list" in l]
+        assert len(asked) == 2 and asked[0].endswith("cursor=None") and asked[1].endswith("cursor=2"), asked
+        health = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/health" % http_port, timeout=5).read())
+        assert [u["tools"] for u in health["upstreams"]] == [3], health
+        # The server changes its tools: listed again, and the cache follows.
+        call(front, "add", "tools/call", {"name": "add_tool", "arguments": {}})
+        d.wait_log(r"\[paging\] 4 tools")
+        assert names(call(front, "l3", "tools/list", {})) == ["tool_0", "tool_1", "tool_2", "tool_3"]
+        front.close()
+    finally:
+        d.close()
+
 if __name__ == "__main__":
     run([
         test_calls_through_the_broker,
         test_killed_server_fails_in_flight_then_recovers,
         test_broken_servers_are_restarted_not_trusted,
+        test_tools_are_listed_once_every_page_and_again_when_they_change,
     ])
