@@ -21,6 +21,9 @@ static const struct ab_option mcp_options[] = {
 	  "the MCP server: stdio:COMMAND ARGS (http(s):// and ws(s):// to come)" },
 	{ "agent_type", AB_OPT_STRING, "mcp", 0, 0, 0, NULL,
 	  "the first part of the upstream's agent id, e.g. tidb_mcp" },
+	{ "ping_interval", AB_OPT_DURATION, "30s", 0, 0, 86400000, NULL,
+	  "ping an idle server this often; one that has not answered by the next ping is "
+	  "restarted (0: no pings)" },
 	{ "required", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "the broker is degraded (and /ready 503) while this upstream is not ready" },
 	AB_OPTION_END,
@@ -195,6 +198,7 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 	}
 	drop_calls(u);
 	u->initialize_id = 0;
+	u->ping_id = 0;
 	tool_cache_clear(&u->tools);
 }
 
@@ -257,6 +261,10 @@ static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 			set_down(u, UP_DOWN, "initialize failed");
 			child_restart(u->child);
 		}
+		return;
+	}
+	if (u->ping_id && id == u->ping_id) {
+		u->ping_id = 0; /* alive (an error answer is an answer too) */
 		return;
 	}
 	if (u->tools.request_id && id == u->tools.request_id) {
@@ -504,6 +512,7 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	const char *url = svc->config_string(self, "url");
 	snprintf(u->agent_type, sizeof u->agent_type, "%s", svc->config_string(self, "agent_type"));
 	u->required = svc->config_bool(self, "required");
+	u->ping_interval_ms = (uint64_t)svc->config_int(self, "ping_interval");
 	if (strncmp(url, "stdio:", 6) != 0) {
 		svc->log(self, AB_LOG_ERROR, "url: '%s': only stdio:COMMAND is supported yet", url);
 		return -1;
@@ -523,11 +532,33 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	return 0;
 }
 
+/* Our ping, every ping_interval while the session is ready and idle (a
+ * server busy with a request may answer nothing else meanwhile). */
+static void on_ping_timer(void *arg)
+{
+	struct upstream *u = arg;
+	if (u->state != UP_READY)
+		return;
+	if (u->ping_id) {
+		up_log(u, AB_LOG_WARNING, "the server did not answer a ping within %llu ms: restarting it",
+		       (unsigned long long)u->ping_interval_ms);
+		set_down(u, UP_CONNECTING, "no answer to ping");
+		child_restart(u->child);
+		return;
+	}
+	if (u->calls)
+		return; /* the broker's requests have their own deadlines */
+	u->ping_id = ++u->next_id;
+	rpc_send(u, rpc_begin(u->ping_id, "ping"));
+}
+
 static int mcp_start(void *state)
 {
 	struct upstream *u = state;
 	u->state = UP_CONNECTING;
 	child_start(u->child);
+	if (u->ping_interval_ms)
+		u->ping_timer = u->svc->timer_start(u->self, u->ping_interval_ms, true, on_ping_timer, u);
 	return 0;
 }
 
@@ -548,6 +579,9 @@ static int mcp_stop(void *state)
 {
 	struct upstream *u = state;
 	u->stopping = true;
+	if (u->ping_timer)
+		u->svc->timer_cancel(u->ping_timer);
+	u->ping_timer = NULL;
 	set_down(u, UP_DOWN, "the broker is stopping");
 	if (child_pid(u->child) <= 0)
 		return AB_STOPPED;

@@ -50,6 +50,9 @@ struct upstream {
 	struct mcp_call *calls;
 	struct tool_cache tools;
 	bool lists_changes; /* the server announced tools.listChanged */
+	uint64_t ping_interval_ms; /* 0: we send no pings */
+	ab_timer *ping_timer;
+	int64_t ping_id; /* our ping awaiting its answer, or 0 */
 };
 
 #define up_log(u, level, ...) (u)->svc->log((u)->self, (level), __VA_ARGS__)

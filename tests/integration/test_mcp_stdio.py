@@ -158,10 +158,35 @@ def test_tools_are_listed_once_every_page_and_again_when_they_change():
     finally:
         d.close()
 
+
+def test_our_pings_restart_a_server_that_stopped_answering():
+    # deaf answers initialize and then reads on without a word: stuck.
+    tap_port = free_port()
+    deaf = ("python3 -c \"import json,sys; m=json.loads(sys.stdin.readline()); "
+            "print(json.dumps({'jsonrpc':'2.0','id':m['id'],'result':{'protocolVersion':'2025-06-18',"
+            "'capabilities':{},'serverInfo':{'name':'deaf','version':'0'}}}),flush=True); sys.stdin.read()\"")
+    sqlite = "%s --data-dir %s" % (SERVER, tempfile.mkdtemp(prefix="ab-ping-"))
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:deaf]\nmodule = %s\nurl = stdio:%s\nagent_type = deaf\nping_interval = 300ms\n"
+        "[plugin:sqlite]\nmodule = %s\nurl = stdio:%s\nagent_type = sqlite_mcp\nping_interval = 300ms\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, deaf, MCP_SO, sqlite)).start()
+    try:
+        d.wait_log(r"\[deaf\] ready as deaf_")
+        d.wait_log(r"\[deaf\] the server did not answer a ping within 300 ms: restarting it", timeout=5)
+        d.wait_log(r"\[deaf\] the server killed by signal", timeout=10)
+        time.sleep(1)  # three more pings for the SQLite server, each answered
+        assert "[sqlite] the server did not answer" not in d.log(), d.log()
+        assert len([l for l in d.log().splitlines() if "[sqlite] ready as" in l]) == 1, d.log()
+    finally:
+        d.close()
+        shutil.rmtree(sqlite.split()[-1], ignore_errors=True)
+
 if __name__ == "__main__":
     run([
         test_calls_through_the_broker,
         test_killed_server_fails_in_flight_then_recovers,
         test_broken_servers_are_restarted_not_trusted,
         test_tools_are_listed_once_every_page_and_again_when_they_change,
+        test_our_pings_restart_a_server_that_stopped_answering,
     ])
