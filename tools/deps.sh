@@ -25,4 +25,8 @@ fi
 
 # The Node test peers (tests/peers): the registry's packages, as locked.
 peers="$(cd "$(dirname "$0")/.." && pwd)/tests/peers"
-[ -d "$peers/node_modules/ws" ] || (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error)
+# Again whenever the lock is newer than what is installed.
+if [ ! -f "$peers/node_modules/.package-lock.json" ] ||
+	[ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
+	(cd "$peers" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -37,6 +37,11 @@ export function resolveUrl({ url, config = globalThis.AGENTBUS_CONFIG ?? {}, loc
   return fallback;
 }
 
+// crypto's randomness where there is one (the agent id is the session's
+// key when auth is off); the tests pass their own.
+const defaultRandom = () => (globalThis.crypto?.getRandomValues
+  ? globalThis.crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32 : Math.random());
+
 function randomPart(random) {
   let text = '';
   for (let i = 0; i < 9; i++) text += Math.floor(random() * 36).toString(36);
@@ -45,18 +50,19 @@ function randomPart(random) {
 
 /** This tab's agent id, frontend_{user}_{session}: made once, then kept in
  * storage so a reload or a reconnect is the same session. */
-export function agentId({ userId = 'anonymous', storage = globalThis.sessionStorage, random = Math.random,
+export function agentId({ userId = 'anonymous', storage = globalThis.sessionStorage, random = defaultRandom,
                           now = () => Date.now() } = {}) {
-  const kept = storage?.getItem(STORAGE_KEY);
-  if (kept && ID_CHARS.test(kept)) return kept;
   const user = String(userId).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'anonymous';
+  const kept = storage?.getItem(STORAGE_KEY);
+  // Kept for the same user only: with auth on, another user's id is refused.
+  if (kept && ID_CHARS.test(kept) && kept.startsWith(`frontend_${user}_`)) return kept;
   const id = `frontend_${user}_session_${Math.floor(now() / 1000)}_${randomPart(random)}`;
   storage?.setItem(STORAGE_KEY, id);
   return id;
 }
 
 /** This tab's session_id for session state (the selected database). */
-export function sessionId({ storage = globalThis.sessionStorage, random = Math.random } = {}) {
+export function sessionId({ storage = globalThis.sessionStorage, random = defaultRandom } = {}) {
   const kept = storage?.getItem(SESSION_KEY);
   if (kept && ID_CHARS.test(kept)) return kept;
   const id = `session_${randomPart(random)}${randomPart(random)}`;
@@ -92,11 +98,14 @@ const INTERIM = new Set(['query_processing_started', 'query_progress']);
 const FINAL_CLOSES = new Set([1008, 4002]);
 
 export class AgentbusClient extends EventTarget {
-  constructor({ url, userId = 'anonymous', WebSocket = globalThis.WebSocket, storage = globalThis.sessionStorage,
-                timeoutMs = 60000, random = Math.random, setTimer = (fn, ms) => setTimeout(fn, ms),
-                clearTimer = (timer) => clearTimeout(timer),
+  // timeoutMs: past the default route deadlines (60 s), so the broker's
+  // own timeout error comes first.
+  constructor({ url, userId = 'anonymous', token, WebSocket = globalThis.WebSocket,
+                storage = globalThis.sessionStorage, timeoutMs = 65000, random = defaultRandom,
+                setTimer = (fn, ms) => setTimeout(fn, ms), clearTimer = (timer) => clearTimeout(timer),
                 config, location, warn } = {}) {
     super();
+    this._token = token;
     this.url = resolveUrl({ url, config, location, warn });
     this.userId = userId;
     this.agentId = agentId({ userId, storage, random });
@@ -110,8 +119,11 @@ export class AgentbusClient extends EventTarget {
     this._random = random;
     this._setTimer = setTimer;
     this._clearTimer = clearTimer;
-    this._pending = new Map(); // correlation_id -> { resolve, reject, onProgress, timer, message }
-    this._outbox = [];         // messages waiting for the session
+    // correlation_id -> { resolve, reject, onProgress, timer, sentOn }: sentOn is
+    // the connection (a count) it went out on, null while in the outbox.
+    this._pending = new Map();
+    this._outbox = []; // messages waiting for the session
+    this._connection = 0;
     this._attempt = 0;
     this._next = 0;
     this._ws = null;
@@ -139,6 +151,7 @@ export class AgentbusClient extends EventTarget {
     this._clearTimer(this._reconnect);
     this._stopHeartbeat();
     if (this._ws) this._ws.close(1000);
+    this._outbox = [];
     this._failAll('cancelled', 'the client was closed');
     this._setState('closed');
   }
@@ -148,24 +161,52 @@ export class AgentbusClient extends EventTarget {
   request(type, fields = {}, { timeoutMs = this._timeoutMs, onProgress } = {}) {
     const correlationId = fields.correlation_id ?? `c${Date.now().toString(36)}_${++this._next}`;
     const message = { ...fields, type, correlation_id: correlationId };
+    if (this.state === 'closed') return Promise.reject(new AgentbusError('cancelled', 'the client is closed'));
     return new Promise((resolve, reject) => {
       const timer = this._setTimer(() => {
+        const queued = this._unqueue(correlationId);
         this._pending.delete(correlationId);
+        if (!queued) this._send({ type: 'cancel', correlation_id: correlationId }); // stop the work
         reject(new AgentbusError('timeout', `no reply to ${type} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this._pending.set(correlationId, { resolve, reject, onProgress, timer, message });
+      this._pending.set(correlationId, { resolve, reject, onProgress, timer, sentOn: null });
       this._send(message);
     });
   }
 
-  /** Ask the broker to end a request: it then fails with 'cancelled'. */
+  /** Ask the broker to end a request: it then fails with 'cancelled'. One
+   * still waiting to be sent ends here. */
   cancel(correlationId) {
+    const waiting = this._pending.get(correlationId);
+    if (waiting && this._unqueue(correlationId)) {
+      this._settle(correlationId, waiting, new AgentbusError('cancelled', 'cancelled before it was sent'));
+      return;
+    }
     this._send({ type: 'cancel', correlation_id: correlationId });
   }
 
+  _unqueue(correlationId) {
+    const before = this._outbox.length;
+    this._outbox = this._outbox.filter((m) => m.correlation_id !== correlationId);
+    return this._outbox.length !== before;
+  }
+
+  _settle(correlationId, waiting, error, reply) {
+    this._pending.delete(correlationId);
+    this._clearTimer(waiting.timer);
+    if (error) waiting.reject(error);
+    else waiting.resolve(reply);
+  }
+
+  // Only on a socket that is open and handshaken; else later, in order.
   _send(message) {
-    if (this.state === 'open') this._ws.send(JSON.stringify(message));
-    else this._outbox.push(message);
+    if (this.state !== 'open' || this._ws?.readyState !== 1 /* OPEN */) {
+      this._outbox.push(message);
+      return;
+    }
+    this._ws.send(JSON.stringify(message));
+    const waiting = this._pending.get(message.correlation_id);
+    if (waiting && message.type !== 'cancel') waiting.sentOn = this._connection;
   }
 
   _onMessage(data) {
@@ -176,7 +217,7 @@ export class AgentbusClient extends EventTarget {
       return;
     }
     if (typeof msg.seq === 'number') {
-      if (msg.seq <= this.lastSeq && msg.type !== 'connection_acknowledged') return; // seen it
+      if (msg.seq <= this.lastSeq && msg.type !== 'connection_acknowledged') return; // seen it: a replay
       this.lastSeq = Math.max(this.lastSeq, msg.seq);
     }
     if (msg.type === 'connection_established') {
@@ -196,10 +237,8 @@ export class AgentbusClient extends EventTarget {
       waiting.onProgress?.(msg);
       return;
     }
-    this._pending.delete(msg.correlation_id);
-    this._clearTimer(waiting.timer);
-    if (isErrorReply(msg)) waiting.reject(new AgentbusError(msg.error.error_type, msg.error.message, msg));
-    else waiting.resolve(msg);
+    if (isErrorReply(msg)) this._settle(msg.correlation_id, waiting, new AgentbusError(msg.error.error_type, msg.error.message, msg));
+    else this._settle(msg.correlation_id, waiting, null, msg);
   }
 
   _handshake() {
@@ -207,8 +246,10 @@ export class AgentbusClient extends EventTarget {
       type: 'connection_handshake', correlation_id: `hs_${++this._next}`, agent_id: this.agentId,
       agent_type: 'frontend', user_id: this.userId,
       capabilities: ['query_processing', 'real_time_updates', 'heartbeat'],
-      client_info: { library: 'agentbus.js' },
+      client_info: { library: 'agentbus.js', browser: globalThis.navigator?.userAgent,
+                     url: globalThis.location?.href },
     };
+    if (this._token) handshake.token = this._token;
     if (this.lastSeq > 0) handshake.resume = { last_seq: this.lastSeq };
     this._ws.send(JSON.stringify(handshake));
   }
@@ -221,35 +262,38 @@ export class AgentbusClient extends EventTarget {
     this.messagesLost = ack.messages_lost === true;
     const resumed = ack.session_resumed === true;
     this._attempt = 0;
-    this._setState('open', { resumed, messagesLost: this.messagesLost });
+    this._connection++;
+    this.state = 'open';
     if (this.messagesLost) {
-      // What the broker no longer holds will not come: say so, now.
-      this._failAll('upstream_unavailable', 'the reply was lost while disconnected', true);
+      // What went out on an earlier connection and is no longer held will
+      // not be answered: say so now, before anything new is sent.
+      this._failAll('upstream_unavailable', 'the reply was lost while disconnected',
+                    (waiting) => waiting.sentOn !== null && waiting.sentOn < this._connection);
     }
-    this._startHeartbeat();
     const outbox = this._outbox;
     this._outbox = [];
     for (const message of outbox) this._send(message);
+    this._startHeartbeat();
+    this._setState('open', { resumed, messagesLost: this.messagesLost });
   }
 
-  _failAll(errorType, text, onlySent = false) {
-    const queued = new Set(this._outbox.map((m) => m.correlation_id));
+  _failAll(errorType, text, which = () => true) {
     for (const [cid, waiting] of this._pending) {
-      if (onlySent && queued.has(cid)) continue;
-      this._pending.delete(cid);
-      this._clearTimer(waiting.timer);
-      waiting.reject(new AgentbusError(errorType, text));
+      if (which(waiting)) this._settle(cid, waiting, new AgentbusError(errorType, text));
     }
   }
 
   _startHeartbeat() {
     this._stopHeartbeat();
-    this._heartbeat = setInterval(() => this._send({ type: 'heartbeat', correlation_id: `hb_${++this._next}` }),
-                                  this.heartbeatInterval * 1000);
+    const beat = () => {
+      this._send({ type: 'heartbeat', correlation_id: `hb_${++this._next}` });
+      this._heartbeat = this._setTimer(beat, this.heartbeatInterval * 1000);
+    };
+    this._heartbeat = this._setTimer(beat, this.heartbeatInterval * 1000);
   }
 
   _stopHeartbeat() {
-    if (this._heartbeat) clearInterval(this._heartbeat);
+    if (this._heartbeat) this._clearTimer(this._heartbeat);
     this._heartbeat = null;
   }
 
@@ -258,7 +302,10 @@ export class AgentbusClient extends EventTarget {
     this._ws = null;
     if (this._stopped) return;
     if (FINAL_CLOSES.has(code)) {
-      this._failAll('forbidden', `the broker closed the connection (${code})`);
+      this._outbox = [];
+      this._failAll(code === 4002 ? 'cancelled' : 'forbidden',
+                    code === 4002 ? 'the session was taken over by another connection'
+                                  : `the broker refused the connection (${code})`);
       this._setState('closed', { code });
       return;
     }

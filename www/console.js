@@ -27,8 +27,10 @@ bus.addEventListener('state', (event) => {
     : state === 'reconnecting' ? `reconnecting${retryInMs ? ` in ${(retryInMs / 1000).toFixed(1)} s` : '…'}`
     : state;
   $('agent').textContent = bus.agentId;
+  $('run').disabled = state !== 'open' || running !== null;
   if (state === 'open') {
-    if (messagesLost) showError('Some replies were lost while the connection was down.');
+    if (messagesLost && running) showError('The reply was lost while the connection was down.');
+    $('database-info').textContent = '';
     loadDatabases();
   }
 });
@@ -45,6 +47,7 @@ async function loadDatabases() {
     await selectDatabase(select.value);
   } catch (error) {
     showError(`Cannot list the databases: ${describe(error)}`);
+    setTimeout(() => bus.state === 'open' && loadDatabases(), 5000); // try again
   }
 }
 
@@ -54,48 +57,59 @@ async function selectDatabase(name) {
     const reply = await bus.request('database_select', { database_name: name, session_id: bus.sessionId });
     sessionStorage.setItem('agentbus.console.database', name);
     const tables = reply.response.tables ?? [];
-    $('database-info').textContent = `${tables.length} tables: ${tables.map((t) => t.name).join(', ')}`;
+    $('database-info').textContent =
+      `${tables.length} ${tables.length === 1 ? 'table' : 'tables'}: ${tables.map((t) => t.name).join(', ')}`;
   } catch (error) {
     showError(`Cannot select ${name}: ${describe(error)}`);
+    $('database').value = sessionStorage.getItem('agentbus.console.database') ?? '';
   }
 }
 
-function renderTable() {
+function cellText(value) {
+  if (value === null || value === undefined) return 'NULL';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+// Numbers in number order, NULLs last, the rest as text.
+function compare(x, y) {
+  if (x === null || x === undefined) return y === null || y === undefined ? 0 : 1;
+  if (y === null || y === undefined) return -1;
+  if (typeof x === 'number' && typeof y === 'number') return x - y;
+  return cellText(x).localeCompare(cellText(y));
+}
+
+function renderTable(focusColumn = null) {
   const table = $('results');
   const head = document.createElement('tr');
   for (const column of columns) {
     const th = document.createElement('th');
     th.scope = 'col';
-    th.textContent = column;
-    th.tabIndex = 0;
     if (sort.column === column) th.setAttribute('aria-sort', sort.descending ? 'descending' : 'ascending');
-    const sortBy = () => {
+    const button = document.createElement('button'); // a button: Enter and Space sort
+    button.type = 'button';
+    button.className = 'sort';
+    button.textContent = column;
+    button.addEventListener('click', () => {
       sort = { column, descending: sort.column === column && !sort.descending };
-      renderTable();
-    };
-    th.addEventListener('click', sortBy);
-    th.addEventListener('keydown', (e) => { if (e.key === 'Enter') sortBy(); });
+      renderTable(column);
+    });
+    th.append(button);
     head.append(th);
   }
-  let shown = rows;
-  if (sort.column) {
-    const key = sort.column;
-    shown = [...rows].sort((a, b) => {
-      const x = a[key], y = b[key];
-      const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-      return sort.descending ? -order : order;
-    });
-  }
+  const shown = sort.column
+    ? [...rows].sort((a, b) => (sort.descending ? -1 : 1) * compare(a[sort.column], b[sort.column]))
+    : rows;
   const body = shown.map((row) => {
     const tr = document.createElement('tr');
     for (const column of columns) {
       const td = document.createElement('td');
-      td.textContent = row[column] === null ? 'NULL' : String(row[column]);
+      td.textContent = cellText(row[column]);
       tr.append(td);
     }
     return tr;
   });
   table.replaceChildren(head, ...body);
+  if (focusColumn !== null) head.children[columns.indexOf(focusColumn)]?.firstChild.focus();
 }
 
 async function run() {
@@ -118,14 +132,15 @@ async function run() {
     columns = result.columns ?? [];
     sort = { column: null, descending: false };
     renderTable();
-    $('summary').textContent = `${result.row_count} ${result.row_count === 1 ? 'row' : 'rows'} in ${result.processing_time_ms} ms`;
+    $('summary').textContent =
+      `${result.row_count} ${result.row_count === 1 ? 'row' : 'rows'} in ${result.processing_time_ms} ms`;
   } catch (error) {
     showError(error.errorType === 'cancelled' ? 'The query was cancelled.' : describe(error));
     $('summary').textContent = '';
   } finally {
     running = null;
     $('progress').textContent = '';
-    $('run').disabled = false;
+    $('run').disabled = bus.state !== 'open';
     $('cancel').disabled = true;
   }
 }
@@ -154,8 +169,9 @@ async function refreshHealth() {
       return li;
     }));
     const metrics = await (await fetch('/metrics', { cache: 'no-store' })).text();
-    const now = { at: performance.now(), count: sampleSum(metrics, 'agentbus_ws_messages_total') };
-    if (lastMessages && now.at > lastMessages.at) {
+    // Messages the broker routed, from every transport.
+    const now = { at: performance.now(), count: sampleSum(metrics, 'agentbus_messages_submitted_total') };
+    if (lastMessages && now.at > lastMessages.at && now.count >= lastMessages.count) { // else: a new broker
       $('h-rate').textContent = ((now.count - lastMessages.count) / ((now.at - lastMessages.at) / 1000)).toFixed(1);
     }
     lastMessages = now;
@@ -165,7 +181,12 @@ async function refreshHealth() {
 }
 
 $('run').addEventListener('click', run);
-$('cancel').addEventListener('click', () => running && bus.cancel(running));
+$('cancel').addEventListener('click', () => {
+  if (!running) return;
+  bus.cancel(running);
+  $('cancel').disabled = true;
+  $('progress').textContent = 'cancelling…';
+});
 $('sql').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) run(); });
 $('database').addEventListener('change', (e) => selectDatabase(e.target.value));
 bus.connect();

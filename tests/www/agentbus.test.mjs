@@ -47,7 +47,9 @@ test('the agent id follows the protocol rules and is kept for the tab', () => {
   const id = agentId({ userId: 'u 1/é', storage, now: () => 1732550450000, random: () => 0.5 });
   assert.match(id, /^frontend_u_1___session_1732550450_[a-z0-9]{9}$/);
   assert.match(id, /^[A-Za-z0-9_.:-]{1,128}$/);
-  assert.equal(agentId({ userId: 'someone-else', storage }), id, 'the same tab keeps its id');
+  assert.equal(agentId({ userId: 'u 1/é', storage }), id, 'the same tab and user keep their id');
+  const other = agentId({ userId: 'bob', storage });
+  assert.match(other, /^frontend_bob_session_/, 'another user gets an id of their own');
   storage.setItem('agentbus.agent_id', 'bad id!');
   assert.notEqual(agentId({ userId: 'u', storage }), 'bad id!', 'a stored id that breaks the rules is replaced');
   assert.ok(agentId({ userId: 'x'.repeat(500), storage: new MemoryStorage() }).length <= 128);
@@ -73,13 +75,14 @@ class ScriptedSocket {
   static all = [];
   constructor(url) {
     this.url = url;
+    this.readyState = 1; // OPEN: the scripts begin talking at once
     this.sent = [];
     ScriptedSocket.all.push(this);
   }
   send(text) { this.sent.push(JSON.parse(text)); }
-  close(code = 1000) { this.onclose?.({ code }); }
+  close(code = 1000) { this.readyState = 3; this.onclose?.({ code }); }
   deliver(msg) { this.onmessage({ data: JSON.stringify(msg) }); }
-  drop(code = 1006) { this.onclose({ code }); }
+  drop(code = 1006) { this.readyState = 3; this.onclose({ code }); }
 }
 
 function client(extra = {}) {
@@ -140,12 +143,57 @@ test('an error reply rejects with its error_type and message', async () => {
   bus.close();
 });
 
-test('a request with no reply in time rejects with timeout', async () => {
+test('a request with no reply in time rejects with timeout, and the broker is told to stop', async () => {
   const { bus, timers } = client();
-  open(bus);
-  const answer = bus.request('query', { query: 'x' }, { timeoutMs: 50 });
+  const { ws } = open(bus);
+  const answer = bus.request('query', { query: 'x', correlation_id: 't1' }, { timeoutMs: 50 });
   timers.find((t) => t.ms === 50).fn();
   await assert.rejects(answer, (e) => e.errorType === 'timeout');
+  assert.deepEqual(ws.sent.at(-1), { type: 'cancel', correlation_id: 't1' });
+  bus.close();
+});
+
+test('a request that times out while waiting to be sent is never sent', async () => {
+  const { bus, timers } = client();
+  const { ws } = open(bus);
+  ws.drop(1006);
+  const answer = bus.request('query', { query: 'x', correlation_id: 'late' }, { timeoutMs: 40 });
+  timers.find((t) => t.ms === 40).fn();
+  await assert.rejects(answer, (e) => e.errorType === 'timeout');
+  timers.find((t) => t.ms === 250).fn(); // reconnect
+  const ws2 = ScriptedSocket.all.at(-1);
+  ws2.deliver({ type: 'connection_established', connection_id: 'c2', protocol_version: 1 });
+  ws2.deliver({ type: 'connection_acknowledged', session_resumed: true, seq: 2 });
+  assert.ok(!ws2.sent.some((m) => m.correlation_id === 'late'), JSON.stringify(ws2.sent));
+  bus.close();
+});
+
+test('heartbeats go at the interval the broker announces; backoff starts over after an ack', () => {
+  const { bus, timers } = client();
+  const { ws } = open(bus, { heartbeat_interval: 7 });
+  const beat = timers.filter((t) => t.ms === 7000).at(-1);
+  assert.ok(beat, 'a heartbeat timer at 7 s');
+  beat.fn();
+  assert.equal(ws.sent.at(-1).type, 'heartbeat');
+  ws.drop(1006);
+  assert.equal(timers.at(-1).ms, 250);
+  timers.at(-1).fn();
+  const ws2 = ScriptedSocket.all.at(-1);
+  ws2.drop(1006); // failed again before any ack: the wait grows
+  assert.equal(timers.at(-1).ms, 500);
+  timers.at(-1).fn();
+  const ws3 = ScriptedSocket.all.at(-1);
+  ws3.deliver({ type: 'connection_established', connection_id: 'c3', protocol_version: 1 });
+  ws3.deliver({ type: 'connection_acknowledged', session_resumed: true, seq: 3, heartbeat_interval: 7 });
+  ws3.drop(1006);
+  assert.equal(timers.at(-1).ms, 250, 'a connection that worked resets the backoff');
+  bus.close();
+});
+
+test('a token goes in the handshake (browsers cannot set headers)', () => {
+  const { bus } = client({ token: 'jwt-abc' });
+  const { handshake } = open(bus);
+  assert.equal(handshake.token, 'jwt-abc');
   bus.close();
 });
 
@@ -168,11 +216,17 @@ test('after a drop it reconnects with backoff, resumes from the last seq, and a 
   const handshake = ws2.sent.at(-1);
   assert.equal(handshake.agent_id, bus.agentId, 'the same session');
   assert.deepEqual(handshake.resume, { last_seq: 2 });
-  // The broker replays what the client missed, then acknowledges.
+  // The broker replays what the client missed, then acknowledges; a
+  // message seen before (seq 2, and seq 3 twice) is dropped, not dispatched.
+  const strays = [];
+  bus.addEventListener('message', (e) => strays.push(e.detail));
+  ws2.deliver({ type: 'heartbeat_response', correlation_id: 'other', seq: 2 });
   ws2.deliver({ type: 'query_response', correlation_id: cid, seq: 3, response: { data: ['replayed'] } });
   ws2.deliver({ type: 'query_response', correlation_id: cid, seq: 3, response: { data: ['twice'] } });
+  assert.deepEqual(ws2.sent.map((m) => m.type), ['connection_handshake'], 'nothing but the handshake before the ack');
   ws2.deliver({ type: 'connection_acknowledged', session_resumed: true, seq: 4, heartbeat_interval: 30 });
   assert.deepEqual((await answer).response.data, ['replayed']);
+  assert.deepEqual(strays, [], 'no duplicate reached anyone');
   assert.equal(bus.lastSeq, 4);
   const queued = ws2.sent.find((m) => m.type === 'get_databases');
   assert.ok(queued, 'the request made while away went out after the ack');
@@ -187,17 +241,29 @@ test('a broker that lost the session says so: waiting requests fail, seq starts 
   const answer = bus.request('query', { query: 'SELECT 1' });
   ws.deliver({ type: 'heartbeat_response', correlation_id: 'x', seq: 9 });
   ws.drop(1001);
-  timers.at(-1).fn();
+  const madeWhileAway = bus.request('get_databases', { correlation_id: 'away' });
+  // A listener that asks at once when the session is back (the console does).
+  let askedOnOpen = null;
+  bus.addEventListener('state', (e) => {
+    if (e.detail.state === 'open' && !askedOnOpen) askedOnOpen = bus.request('list_tools', { correlation_id: 'on-open' });
+  });
+  timers.find((t) => t.ms === 250).fn(); // the reconnect
   const ws2 = ScriptedSocket.all.at(-1);
   ws2.deliver({ type: 'connection_established', connection_id: 'c2', protocol_version: 1 });
   assert.deepEqual(ws2.sent.at(-1).resume, { last_seq: 9 });
   ws2.deliver({ type: 'connection_acknowledged', session_resumed: false, messages_lost: true, seq: 1 });
   await assert.rejects(answer, (e) => e.errorType === 'upstream_unavailable');
-  assert.equal(bus.lastSeq, 1);
+  assert.equal(bus.messagesLost, true);
+  // What was never sent, and what is asked now, are not lost: they go out.
+  for (const cid of ['away', 'on-open'])
+    ws2.deliver({ type: 'x_response', correlation_id: cid, seq: cid === 'away' ? 2 : 3 });
+  assert.equal((await madeWhileAway).correlation_id, 'away');
+  assert.equal((await askedOnOpen).correlation_id, 'on-open');
+  assert.equal(bus.lastSeq, 3);
   assert.equal(bus.messagesLost, true);
   // New messages count from the new session's seq, not dropped as old.
   const next = bus.request('get_databases', {});
-  ws2.deliver({ type: 'databases_response', correlation_id: ws2.sent.at(-1).correlation_id, seq: 2, databases: [] });
+  ws2.deliver({ type: 'databases_response', correlation_id: ws2.sent.at(-1).correlation_id, seq: 4, databases: [] });
   assert.deepEqual((await next).databases, []);
   bus.close();
 });
@@ -213,11 +279,15 @@ test('taken over (4002) or refused (1008): no reconnect loop', () => {
   }
 });
 
-test('cancel sends the protocol cancel for the request', () => {
+test('cancel sends the protocol cancel; a request not yet sent just ends', async () => {
   const { bus } = client();
   const { ws } = open(bus);
   bus.request('query', { query: 'slow', correlation_id: 'q9' }).catch(() => {});
   bus.cancel('q9');
   assert.deepEqual(ws.sent.at(-1), { type: 'cancel', correlation_id: 'q9' });
+  ws.drop(1006);
+  const queued = bus.request('query', { query: 'slow', correlation_id: 'q10' });
+  bus.cancel('q10');
+  await assert.rejects(queued, (e) => e.errorType === 'cancelled');
   bus.close();
 });
