@@ -32,12 +32,15 @@ build_and_check() { # build dir, configure flags...
 passed=0
 failed=0
 # Add up what the suites' logs say: Check's "Checks: N, Failures: F,
-# Errors: E" and the integration scripts' "N passed, N failed".
+# Errors: E", the integration scripts' "N passed, N failed", and Node's
+# test runner's "# pass N" / "# fail N".
 count() { # build dir
 	local p f
 	read -r p f < <(cat "$1"/tests/*/*.log | awk '
 		/^[0-9]+%: Checks: / { gsub(",", ""); n += $3; bad += $5 + $7 }
 		/^[0-9]+ passed, [0-9]+ failed$/ { n += $1 + $3; bad += $3 }
+		/^# pass [0-9]+$/ { n += $3 }
+		/^# fail [0-9]+$/ { n += $3; bad += $3 }
 		END { print n - bad, bad }')
 	passed=$((passed + p))
 	failed=$((failed + f))
