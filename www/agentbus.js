@@ -210,6 +210,7 @@ export class AgentbusClient extends EventTarget {
   }
 
   _onMessage(data) {
+    this._heardBeats = 0; // anything at all says the connection lives
     let msg;
     try {
       msg = JSON.parse(data);
@@ -283,9 +284,17 @@ export class AgentbusClient extends EventTarget {
     }
   }
 
+  // A heartbeat every interval; a connection that brought nothing in two
+  // intervals (a laptop asleep, a NAT that forgot it) is closed with 4000,
+  // not 1000 (which would end the session), and the client reconnects.
   _startHeartbeat() {
     this._stopHeartbeat();
+    this._heardBeats = 0;
     const beat = () => {
+      if (++this._heardBeats > 2) {
+        this._ws?.close(4000, 'no answer to heartbeats');
+        return;
+      }
       this._send({ type: 'heartbeat', correlation_id: `hb_${++this._next}` });
       this._heartbeat = this._setTimer(beat, this.heartbeatInterval * 1000);
     };

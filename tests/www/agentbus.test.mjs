@@ -190,6 +190,24 @@ test('heartbeats go at the interval the broker announces; backoff starts over af
   bus.close();
 });
 
+test('a connection silent through two heartbeats is closed with 4000 and reconnected', () => {
+  const { bus, timers } = client();
+  const { ws } = open(bus, { heartbeat_interval: 5 });
+  const closes = [];
+  const close = ws.close.bind(ws);
+  ws.close = (code, reason) => { closes.push(code); close(code, reason); };
+  const beats = () => timers.filter((t) => t.ms === 5000);
+  beats().at(-1).fn(); // first beat sent
+  ws.deliver({ type: 'heartbeat_response', correlation_id: 'hb', seq: 2 }); // heard: the count starts over
+  beats().at(-1).fn();
+  beats().at(-1).fn(); // two beats unanswered
+  assert.deepEqual(closes, []);
+  beats().at(-1).fn(); // nothing heard for two intervals
+  assert.deepEqual(closes, [4000]);
+  assert.equal(bus.state, 'reconnecting');
+  bus.close();
+});
+
 test('a token goes in the handshake (browsers cannot set headers)', () => {
   const { bus } = client({ token: 'jwt-abc' });
   const { handshake } = open(bus);
