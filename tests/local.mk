@@ -42,7 +42,7 @@ UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
-	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse \
+	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access \
 	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
 	tests/unit/test_jsontree tests/unit/test_sections
 check_PROGRAMS += $(UNIT_SUITES)
@@ -86,6 +86,9 @@ tests_unit_test_ws_codec_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c $(UNIT_MAIN)
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_http_access_SOURCES = tests/unit/test_http_access.c $(UNIT_MAIN)
+tests_unit_test_http_access_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_http_access_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_replay_SOURCES = tests/unit/test_replay.c $(UNIT_MAIN)
 tests_unit_test_replay_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_replay_LDADD = $(WS_UNIT_LIBS)

@@ -1,7 +1,6 @@
 #include "websocket.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +14,12 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "http_access.h"
 #include "http_api.h"
 #include "http_serve.h"
 #include "ip_counts.h"
-#include "auth.h"
-#include <strings.h>
 #include "session.h"
 #include "ws_handshake.h"
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/util.h>
 #include <yajl/yajl_gen.h>
 
 #include "conn.h"
