@@ -42,7 +42,7 @@ UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
-	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access \
+	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse \
 	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
 	tests/unit/test_jsontree tests/unit/test_sections
 check_PROGRAMS += $(UNIT_SUITES)
@@ -98,6 +98,9 @@ tests_unit_test_stamp_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_ip_counts_SOURCES = tests/unit/test_ip_counts.c $(UNIT_MAIN)
 tests_unit_test_ip_counts_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ip_counts_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_sse_SOURCES = tests/unit/test_sse.c plugins/mcp/sse.c $(UNIT_MAIN)
+tests_unit_test_sse_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sse_LDADD = $(CHECK_LIBS)
 tests_unit_test_services_SOURCES = tests/unit/test_services.c $(UNIT_MAIN)
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)
@@ -118,6 +121,7 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
+	tests/integration/test_mcp_http.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py

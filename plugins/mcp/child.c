@@ -25,7 +25,7 @@
 struct child {
 	struct upstream *u;
 	char **argv;
-	struct child_events ev;
+	struct link_events ev;
 	pid_t pid;
 	struct bufferevent *in, *out, *err;
 	struct event *timer; /* restart, or the stop's escalation */
@@ -280,7 +280,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct child *child_new(struct upstream *u, char **argv, const struct child_events *ev)
+struct child *child_new(struct upstream *u, char **argv, const struct link_events *ev)
 {
 	struct child *c = calloc(1, sizeof *c);
 	if (!c)
@@ -355,3 +355,42 @@ pid_t child_pid(const struct child *c)
 {
 	return c->pid;
 }
+
+/* ---- as a link (link.h) -------------------------------------------------------------- */
+
+static void link_start(void *link)
+{
+	child_start(link);
+}
+
+static bool link_send(void *link, const char *data, size_t len)
+{
+	return child_send(link, data, len);
+}
+
+static void link_restart(void *link)
+{
+	child_restart(link);
+}
+
+static bool link_stop(void *link, void (*stopped)(struct upstream *u))
+{
+	if (child_pid(link) <= 0)
+		return false;
+	child_stop(link, stopped);
+	return true;
+}
+
+static void link_free(void *link)
+{
+	child_free(link);
+}
+
+const struct link_ops child_link_ops = {
+	.transport = "stdio",
+	.start = link_start,
+	.send = link_send,
+	.restart = link_restart,
+	.stop = link_stop,
+	.free = link_free,
+};

@@ -10,22 +10,19 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct upstream;
+#include "link.h"
 
 struct child;
-
-struct child_events {
-	void (*line)(struct upstream *u, const char *line, size_t len); /* a line of stdout */
-	void (*up)(struct upstream *u);   /* started (its pipes are open) */
-	void (*down)(struct upstream *u, const char *why); /* stopped serving (stdout closed, or failed to start) */
-};
 
 /* argv is split from a command line: words separated by blanks, with '...'
  * and "..." quoting. NULL for an empty or unbalanced one. */
 char **child_split_command(const char *command);
 void child_free_argv(char **argv);
 
-struct child *child_new(struct upstream *u, char **argv, const struct child_events *ev);
+/* A child for argv (taken): its link ops are child_link_ops. Events: line
+ * is a line of stdout, up that it started (its pipes are open), down that
+ * it stopped serving (stdout closed, or failed to start). */
+struct child *child_new(struct upstream *u, char **argv, const struct link_events *ev);
 
 /* Start now (the first time) or after the backoff (after an exit). */
 void child_start(struct child *c);

@@ -3,7 +3,9 @@ plugin_LTLIBRARIES += plugins/mcp/mcp.la
 plugins_mcp_mcp_la_SOURCES = \
 	plugins/mcp/mcp.c plugins/mcp/mcp.h \
 	plugins/mcp/child.c plugins/mcp/child.h \
-	plugins/mcp/tool_cache.c plugins/mcp/tool_cache.h
+	plugins/mcp/tool_cache.c plugins/mcp/tool_cache.h \
+	plugins/mcp/link.h plugins/mcp/http_link.c plugins/mcp/http_link.h \
+	plugins/mcp/sse.c plugins/mcp/sse.h
 plugins_mcp_mcp_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_mcp_mcp_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_mcp_mcp_la_LIBADD = $(LIBEVENT_LIBS) $(YAJL_LIBS) $(OPENSSL_LIBS)

@@ -1,6 +1,7 @@
 /* The MCP client transport (mcp.h): the plugin's options and lifecycle, the
- * MCP session over the child's stdio (initialize, ping, requests and their
- * replies, progress, cancellation), and the agent it registers once ready. */
+ * MCP session over a link (link.h: a child's stdio, or Streamable HTTP):
+ * initialize, ping, requests and their replies, progress, cancellation,
+ * the tools cache, and the agent it registers once ready. */
 #include "mcp.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "child.h"
+#include "http_link.h"
 
 /* Newest first: initialize asks for the first; the server may answer any. */
 static const char *const protocol_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
@@ -59,7 +61,7 @@ static bool rpc_send(struct upstream *u, yajl_gen g)
 	const unsigned char *buf;
 	size_t len;
 	yajl_gen_get_buf(g, &buf, &len);
-	bool sent = child_send(u->child, (const char *)buf, len);
+	bool sent = u->link_ops->send(u->link, (const char *)buf, len);
 	yajl_gen_free(g);
 	return sent;
 }
@@ -198,6 +200,7 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 	}
 	drop_calls(u);
 	u->initialize_id = 0;
+	u->protocol_version[0] = '\0'; /* the next session negotiates its own */
 	u->ping_id = 0;
 	tool_cache_clear(&u->tools);
 }
@@ -228,7 +231,7 @@ static void initialized(struct upstream *u, yajl_val result)
 		         version ? version : "(none)");
 		up_log(u, AB_LOG_ERROR, "%s", why);
 		set_down(u, UP_DOWN, why);
-		child_restart(u->child); /* and try again after the backoff */
+		u->link_ops->restart(u->link); /* and try again after the backoff */
 		return;
 	}
 	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
@@ -259,7 +262,7 @@ static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 			const char *text = tree_string(error, "message");
 			up_log(u, AB_LOG_ERROR, "initialize failed: %s", text ? text : "(no message)");
 			set_down(u, UP_DOWN, "initialize failed");
-			child_restart(u->child);
+			u->link_ops->restart(u->link);
 		}
 		return;
 	}
@@ -368,22 +371,22 @@ static void on_line(struct upstream *u, const char *line, size_t len)
 	yajl_tree_free(msg);
 }
 
-static void on_child_up(struct upstream *u)
+static void on_link_up(struct upstream *u)
 {
 	u->state = UP_CONNECTING;
 	send_initialize(u);
 }
 
-static void on_child_down(struct upstream *u, const char *why)
+static void on_link_down(struct upstream *u, const char *why)
 {
 	up_log(u, AB_LOG_WARNING, "%s", why);
 	set_down(u, u->stopping ? UP_DOWN : UP_CONNECTING, why);
 }
 
-static const struct child_events child_events = {
+static const struct link_events link_events = {
 	.line = on_line,
-	.up = on_child_up,
-	.down = on_child_down,
+	.up = on_link_up,
+	.down = on_link_down,
 };
 
 /* ---- requests from the broker ---------------------------------------------------------- */
@@ -513,8 +516,18 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	snprintf(u->agent_type, sizeof u->agent_type, "%s", svc->config_string(self, "agent_type"));
 	u->required = svc->config_bool(self, "required");
 	u->ping_interval_ms = (uint64_t)svc->config_int(self, "ping_interval");
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+		u->url = strdup(url);
+		make_agent_id(u);
+		u->link_ops = &http_link_ops;
+		char why[200];
+		u->link = http_link_new(u, url, &link_events, why, sizeof why);
+		if (!u->link)
+			svc->log(self, AB_LOG_ERROR, "url: '%s': %s", url, why);
+		return u->link ? 0 : -1;
+	}
 	if (strncmp(url, "stdio:", 6) != 0) {
-		svc->log(self, AB_LOG_ERROR, "url: '%s': only stdio:COMMAND is supported yet", url);
+		svc->log(self, AB_LOG_ERROR, "url: '%s': give stdio:COMMAND, http:// or https:// (ws:// is to come)", url);
 		return -1;
 	}
 	u->url = strdup(url + 6);
@@ -524,8 +537,9 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 		return -1;
 	}
 	make_agent_id(u);
-	u->child = child_new(u, argv, &child_events);
-	if (!u->child) {
+	u->link_ops = &child_link_ops;
+	u->link = child_new(u, argv, &link_events);
+	if (!u->link) {
 		child_free_argv(argv);
 		return -1;
 	}
@@ -543,7 +557,7 @@ static void on_ping_timer(void *arg)
 		up_log(u, AB_LOG_WARNING, "the server did not answer a ping within %llu ms: restarting it",
 		       (unsigned long long)u->ping_interval_ms);
 		set_down(u, UP_CONNECTING, "no answer to ping");
-		child_restart(u->child);
+		u->link_ops->restart(u->link);
 		return;
 	}
 	if (u->calls)
@@ -556,7 +570,7 @@ static int mcp_start(void *state)
 {
 	struct upstream *u = state;
 	u->state = UP_CONNECTING;
-	child_start(u->child);
+	u->link_ops->start(u->link);
 	if (u->ping_interval_ms)
 		u->ping_timer = u->svc->timer_start(u->self, u->ping_interval_ms, true, on_ping_timer, u);
 	return 0;
@@ -570,7 +584,7 @@ static int mcp_reload(void *state, enum ab_reload_phase phase)
 	return 0;
 }
 
-static void child_stopped(struct upstream *u)
+static void link_stopped(struct upstream *u)
 {
 	u->svc->stopped(u->self);
 }
@@ -583,16 +597,14 @@ static int mcp_stop(void *state)
 		u->svc->timer_cancel(u->ping_timer);
 	u->ping_timer = NULL;
 	set_down(u, UP_DOWN, "the broker is stopping");
-	if (child_pid(u->child) <= 0)
-		return AB_STOPPED;
-	child_stop(u->child, child_stopped);
-	return AB_DRAINING;
+	return u->link_ops->stop(u->link, link_stopped) ? AB_DRAINING : AB_STOPPED;
 }
 
 static void mcp_destroy(void *state)
 {
 	struct upstream *u = state;
-	child_free(u->child);
+	if (u->link)
+		u->link_ops->free(u->link);
 	drop_calls(u);
 	tool_cache_clear(&u->tools);
 	free(u->url);
@@ -603,7 +615,7 @@ static void mcp_report(void *state, ab_report *report)
 {
 	struct upstream *u = state;
 	static const char *const names[] = { "connecting", "ready", "down" };
-	u->svc->report_upstream(report, u->agent_id, "stdio", names[u->state], u->required,
+	u->svc->report_upstream(report, u->agent_id, u->link_ops->transport, names[u->state], u->required,
 	                        u->last_error[0] ? u->last_error : NULL, u->tools.count);
 }
 

@@ -21,9 +21,8 @@
 #include <agentbus/plugin.h>
 #include <agentbus/services.h>
 
+#include "link.h"
 #include "tool_cache.h"
-
-struct child;
 
 enum upstream_state { UP_CONNECTING, UP_READY, UP_DOWN };
 
@@ -43,7 +42,8 @@ struct upstream {
 	enum upstream_state state;
 	char last_error[256];
 	bool registered, required, stopping;
-	struct child *child;
+	const struct link_ops *link_ops; /* stdio or Streamable HTTP (link.h) */
+	void *link;
 	int64_t next_id;
 	int64_t initialize_id; /* the initialize request in flight, or 0 */
 	char protocol_version[16];

@@ -1,0 +1,415 @@
+#include "mcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "http_link.h"
+#include "sse.h"
+
+/* The largest message (JSON or one SSE event) taken from the server. */
+#define MAX_MESSAGE (16u << 20)
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+/* How long the DELETE that ends the session may take at shutdown. */
+#define DELETE_TIMEOUT_S 2
+
+struct post;
+
+struct http_link {
+	struct upstream *u;
+	struct link_events ev;
+	char *host, *path; /* path with its query */
+	int port;
+	char session_id[256]; /* Mcp-Session-Id; "" before the server gives one */
+	bool up, stopping;
+	struct post *posts; /* in flight */
+	struct event *retry;
+	uint64_t backoff_ms;
+	void (*stopped)(struct upstream *u);
+};
+
+/* One POST (or the final DELETE) and what its answer has brought so far. */
+struct post {
+	struct http_link *l;
+	struct evhttp_connection *conn;
+	struct evhttp_request *req;
+	bool event_stream; /* text/event-stream, decided at the headers */
+	struct sse sse;
+	struct evbuffer *json; /* an application/json answer, gathered */
+	char *id_json;         /* the request's JSON-RPC id as written, to answer errors with; NULL: none */
+	bool in_session;       /* it carried an Mcp-Session-Id */
+	struct post *prev, *next;
+};
+
+static struct event_base *base_of(struct http_link *l)
+{
+	return l->u->svc->event_base(l->u->self);
+}
+
+static void unlink_post(struct post *p)
+{
+	struct http_link *l = p->l;
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (l->posts == p)
+		l->posts = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+static void free_connection_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evhttp_connection_free(arg);
+}
+
+/* A request is done: its connection goes too, but not from inside its own
+ * callback (libevent still uses it there), so on the next loop turn. */
+static void release_connection(struct post *p)
+{
+	struct timeval now = { 0, 0 };
+	if (p->conn && event_base_once(base_of(p->l), -1, EV_TIMEOUT, free_connection_cb, p->conn, &now) == 0)
+		p->conn = NULL;
+}
+
+static void free_post(struct post *p)
+{
+	unlink_post(p);
+	sse_free(&p->sse);
+	if (p->json)
+		evbuffer_free(p->json);
+	free(p->id_json);
+	free(p);
+}
+
+/* ---- going down and coming up ---------------------------------------------------- */
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_link *l = arg;
+	if (l->stopping)
+		return;
+	l->up = true;
+	l->ev.up(l->u);
+}
+
+/* Down now, up again after the backoff (at once: after_ms 0). */
+static void go_down(struct http_link *l, const char *why, uint64_t after_ms)
+{
+	bool was_up = l->up;
+	l->up = false;
+	l->session_id[0] = '\0';
+	if (was_up)
+		l->ev.down(l->u, why);
+	if (l->stopping)
+		return;
+	struct timeval tv = { (time_t)(after_ms / 1000), (suseconds_t)(after_ms % 1000) * 1000 };
+	evtimer_add(l->retry, &tv);
+}
+
+static uint64_t next_backoff(struct http_link *l)
+{
+	uint64_t ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
+	l->backoff_ms = ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
+	return ms / 2 + (uint64_t)(rand() % (int)(ms / 2 + 1)); /* jitter: not all retry at once */
+}
+
+/* ---- answers ---------------------------------------------------------------------- */
+
+static void on_event(void *arg, const char *data, size_t len)
+{
+	struct post *p = arg;
+	if (len)
+		p->l->ev.line(p->l->u, data, len);
+}
+
+/* A request that got no JSON-RPC answer gets one, so the client's call
+ * ends now and not at its deadline. */
+static void answer_error(struct post *p, const char *why)
+{
+	if (!p->id_json)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32000,\"message\":\"%s\"}}",
+	                 p->id_json, why);
+	if (n > 0 && (size_t)n < sizeof line)
+		p->l->ev.line(p->l->u, line, (size_t)n);
+}
+
+static int on_headers(struct evhttp_request *req, void *arg)
+{
+	struct post *p = arg;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *type = evhttp_find_header(in, "Content-Type");
+	p->event_stream = type && strncasecmp(type, "text/event-stream", 17) == 0;
+	const char *session = evhttp_find_header(in, "Mcp-Session-Id");
+	if (session && strlen(session) < sizeof p->l->session_id &&
+	    strspn(session, "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") ==
+	            strlen(session))
+		snprintf(p->l->session_id, sizeof p->l->session_id, "%s", session);
+	return 0;
+}
+
+static void on_chunk(struct evhttp_request *req, void *arg)
+{
+	struct post *p = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	if (evhttp_request_get_response_code(req) / 100 != 2) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (p->event_stream) {
+		struct evbuffer_iovec chunk;
+		while (evbuffer_peek(in, -1, NULL, &chunk, 1) >= 1 && chunk.iov_len) {
+			sse_feed(&p->sse, chunk.iov_base, chunk.iov_len, on_event, p);
+			evbuffer_drain(in, chunk.iov_len);
+		}
+		return;
+	}
+	if (!p->json)
+		p->json = evbuffer_new();
+	if (p->json && evbuffer_get_length(p->json) + evbuffer_get_length(in) <= MAX_MESSAGE)
+		evbuffer_add_buffer(p->json, in);
+	else
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void on_done(struct evhttp_request *req, void *arg)
+{
+	struct post *p = arg;
+	struct http_link *l = p->l;
+	release_connection(p);
+	int code = req ? evhttp_request_get_response_code(req) : 0;
+	if (req && code / 100 == 2)
+		on_chunk(req, p); /* what is left */
+	if (code == 0) {
+		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d", l->host, l->port);
+		answer_error(p, "the server cannot be reached");
+		free_post(p);
+		go_down(l, "the server cannot be reached", next_backoff(l));
+		return;
+	}
+	l->backoff_ms = 0; /* it answers */
+	/* 404 is the spec's word for a session the server no longer has; some
+	 * servers (the reference one among them) say 400. Either way this
+	 * session cannot go on: start a new one. */
+	if ((code == 404 || code == 400) && p->in_session && l->up) {
+		up_log(l->u, AB_LOG_NOTICE, "the server refused the session (HTTP %d): initializing again", code);
+		answer_error(p, "the server ended the session");
+		free_post(p);
+		go_down(l, "the server ended the session", 0);
+		return;
+	}
+	if (code / 100 != 2) {
+		char why[96];
+		snprintf(why, sizeof why, "the server answered HTTP %d", code);
+		up_log(l->u, AB_LOG_WARNING, "%s to a POST", why);
+		answer_error(p, why);
+	} else if (!p->event_stream && p->json && evbuffer_get_length(p->json)) {
+		size_t len = evbuffer_get_length(p->json);
+		const char *text = (const char *)evbuffer_pullup(p->json, (ev_ssize_t)len);
+		l->ev.line(l->u, text, len); /* one message (a batch is not ours to send, nor to get) */
+	}
+	free_post(p);
+}
+
+/* ---- requests --------------------------------------------------------------------- */
+
+/* The JSON-RPC id of a request (not of a notification or a response). */
+static char *request_id(const char *data, size_t len)
+{
+	char *text = strndup(data, len);
+	yajl_val msg = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+	free(text);
+	const char *id_path[] = { "id", NULL }, *method_path[] = { "method", NULL };
+	yajl_val id = msg ? yajl_tree_get(msg, id_path, yajl_t_any) : NULL;
+	yajl_val method = msg ? yajl_tree_get(msg, method_path, yajl_t_string) : NULL;
+	char *out = NULL;
+	if (id && method && (YAJL_IS_INTEGER(id) || YAJL_IS_STRING(id))) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		if (YAJL_IS_INTEGER(id))
+			yajl_gen_integer(g, YAJL_GET_INTEGER(id));
+		else
+			yajl_gen_string(g, (const unsigned char *)id->u.string, strlen(id->u.string));
+		const unsigned char *buf;
+		size_t n;
+		yajl_gen_get_buf(g, &buf, &n);
+		out = strndup((const char *)buf, n);
+		yajl_gen_free(g);
+	}
+	yajl_tree_free(msg);
+	return out;
+}
+
+static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, const char *body, size_t len,
+                             void (*done)(struct evhttp_request *req, void *arg))
+{
+	struct post *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->l = l;
+	sse_init(&p->sse, MAX_MESSAGE);
+	p->conn = evhttp_connection_base_new(base_of(l), NULL, l->host, (unsigned short)l->port);
+	p->req = p->conn ? evhttp_request_new(done, p) : NULL;
+	if (!p->req) {
+		if (p->conn)
+			evhttp_connection_free(p->conn);
+		free_post(p);
+		return NULL;
+	}
+	/* One connection per request: a long tool call's stream holds up no other. */
+	evhttp_request_set_header_cb(p->req, on_headers);
+	evhttp_request_set_chunked_cb(p->req, on_chunk);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(p->req);
+	char host[300];
+	snprintf(host, sizeof host, "%s:%d", l->host, l->port);
+	evhttp_add_header(out, "Host", host);
+	evhttp_add_header(out, "Accept", "application/json, text/event-stream");
+	p->in_session = l->session_id[0] != '\0';
+	if (p->in_session)
+		evhttp_add_header(out, "Mcp-Session-Id", l->session_id);
+	if (l->u->protocol_version[0])
+		evhttp_add_header(out, "MCP-Protocol-Version", l->u->protocol_version);
+	if (body) {
+		evhttp_add_header(out, "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(p->req), body, len);
+	}
+	p->next = l->posts;
+	if (l->posts)
+		l->posts->prev = p;
+	l->posts = p;
+	if (evhttp_make_request(p->conn, p->req, method, l->path) < 0) {
+		/* evhttp_make_request frees the request on failure */
+		evhttp_connection_free(p->conn);
+		free_post(p);
+		return NULL;
+	}
+	return p;
+}
+
+static bool link_send(void *link, const char *data, size_t len)
+{
+	struct http_link *l = link;
+	if (!l->up || l->stopping)
+		return false;
+	struct post *p = new_post(l, EVHTTP_REQ_POST, data, len, on_done);
+	if (!p)
+		return false;
+	p->id_json = request_id(data, len);
+	return true;
+}
+
+/* ---- the link ---------------------------------------------------------------------- */
+
+static void link_start(void *link)
+{
+	struct http_link *l = link;
+	l->up = true;
+	l->ev.up(l->u);
+}
+
+static void link_restart(void *link)
+{
+	struct http_link *l = link;
+	go_down(l, NULL, next_backoff(l));
+}
+
+static void delete_done(struct evhttp_request *req, void *arg)
+{
+	struct post *p = arg;
+	struct http_link *l = p->l;
+	release_connection(p);
+	free_post(p);
+	if (l->stopped)
+		l->stopped(l->u);
+	l->stopped = NULL;
+}
+
+static bool link_stop(void *link, void (*stopped)(struct upstream *u))
+{
+	struct http_link *l = link;
+	l->stopping = true;
+	l->up = false;
+	evtimer_del(l->retry);
+	if (!l->session_id[0])
+		return false;
+	/* The spec's polite goodbye: end the session, briefly. */
+	struct post *p = new_post(l, EVHTTP_REQ_DELETE, NULL, 0, delete_done);
+	if (!p)
+		return false;
+	evhttp_request_set_header_cb(p->req, NULL);
+	evhttp_request_set_chunked_cb(p->req, NULL);
+	evhttp_connection_set_timeout(p->conn, DELETE_TIMEOUT_S);
+	l->stopped = stopped;
+	return true;
+}
+
+static void link_free(void *link)
+{
+	struct http_link *l = link;
+	while (l->posts) { /* still open at the very end: no callback will come */
+		struct post *p = l->posts;
+		if (p->conn)
+			evhttp_connection_free(p->conn);
+		free_post(p);
+	}
+	if (l->retry)
+		event_free(l->retry);
+	free(l->host);
+	free(l->path);
+	free(l);
+}
+
+struct http_link *http_link_new(struct upstream *u, const char *url, const struct link_events *ev,
+                                char *why, size_t why_len)
+{
+	struct evhttp_uri *uri = evhttp_uri_parse(url);
+	if (!uri || !evhttp_uri_get_host(uri)) {
+		snprintf(why, why_len, "not a URL");
+		if (uri)
+			evhttp_uri_free(uri);
+		return NULL;
+	}
+	if (strcmp(evhttp_uri_get_scheme(uri), "http") != 0) {
+		snprintf(why, why_len, "https:// is to come; http:// works");
+		evhttp_uri_free(uri);
+		return NULL;
+	}
+	struct http_link *l = calloc(1, sizeof *l);
+	const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
+	if (l) {
+		l->u = u;
+		l->ev = *ev;
+		l->host = strdup(evhttp_uri_get_host(uri));
+		l->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+		if (asprintf(&l->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "") < 0)
+			l->path = NULL;
+		l->retry = evtimer_new(u->svc->event_base(u->self), retry_cb, l);
+	}
+	evhttp_uri_free(uri);
+	if (!l || !l->host || !l->path || !l->retry) {
+		snprintf(why, why_len, "out of memory");
+		if (l)
+			link_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+const struct link_ops http_link_ops = {
+	.transport = "http",
+	.start = link_start,
+	.send = link_send,
+	.restart = link_restart,
+	.stop = link_stop,
+	.free = link_free,
+};

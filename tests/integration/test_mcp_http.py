@@ -1,0 +1,141 @@
+"""The MCP client over Streamable HTTP against the reference server,
+@modelcontextprotocol/server-everything from npm (streamableHttp mode):
+initialize over an SSE answer, the session id and protocol version on every
+later request (its tools are listed and cached), tools/call answered over
+SSE with progress forwarded as mcp_progress, /health's transport; the
+server killed mid-request (an error reply, not a hang), then started again:
+the client initializes a new session by itself."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from agentbus_test import SLOW, TOP_BUILDDIR, TOP_SRCDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port, run
+
+MCP_SO = os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so")
+WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
+EVERYTHING = os.path.join(TOP_SRCDIR, "tests", "peers", "node_modules", "@modelcontextprotocol",
+                          "server-everything", "dist", "index.js")
+
+
+def start_everything(port):
+    proc = subprocess.Popen(["node", EVERYTHING, "streamableHttp"], env=dict(os.environ, PORT=str(port)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while True:  # it says when it listens
+        line = proc.stderr.readline()
+        assert line, "server-everything did not start"
+        if "listening on port" in line:
+            return proc
+
+
+def broker(server_port):
+    tap_port, http_port = free_port(), free_port()
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:http]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
+        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
+        "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = everything_*\n"
+        "interim = mcp_progress\ntimeout = 20s\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO, server_port)).start()
+    d.wait_log(r"\[everything\] ready as everything_[0-9a-f]{8} \(protocol 2025-11-25\)", timeout=10)
+    front = Tap(tap_port)
+    front.register("front_1")
+    return d, front, http_port
+
+
+def call(front, cid, method, params, timeout=20):
+    front.send("front_1", {"type": "mcp_request", "correlation_id": cid, "method": method, "params": params})
+    frames = []
+    while True:
+        _, kind, msg = front.deliver(timeout=timeout * SLOW)
+        assert msg["correlation_id"] == cid, msg
+        frames.append(msg)
+        if msg["type"] != "mcp_progress":
+            return frames
+
+
+def test_streamable_http_session_tools_progress_and_health():
+    port = free_port()
+    server = start_everything(port)
+    d, front, http_port = broker(port)
+    try:
+        d.wait_log(r"\[everything\] \d+ tools \(the server announces changes\)")
+        tools = call(front, "t1", "tools/list", {})[-1]["result"]["tools"]
+        names = [t["name"] for t in tools]
+        assert "echo" in names and "trigger-long-running-operation" in names, names
+        echo = call(front, "e1", "tools/call", {"name": "echo", "arguments": {"message": "over http"}})
+        assert echo == [{"type": "mcp_response", "correlation_id": "e1",
+                         "result": {"content": [{"type": "text", "text": "Echo: over http"}]}}], echo
+        frames = call(front, "p1", "tools/call",
+                      {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 3}})
+        assert [f["type"] for f in frames] == ["mcp_progress"] * 3 + ["mcp_response"], frames
+        assert [f["progress"] for f in frames[:3]] == [1, 2, 3] and frames[0]["total"] == 3, frames
+        health = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/health" % http_port, timeout=5).read())
+        (up,) = health["upstreams"]
+        assert up["transport"] == "http" and up["state"] == "ready" and up["tools"] == len(names), health
+        # A JSON-RPC error from the server is an mcp_error, not a hang.
+        bad = call(front, "b1", "tools/call", {"name": "no-such-tool", "arguments": {}})[-1]
+        assert bad["type"] in ("mcp_error", "mcp_response"), bad
+        front.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
+def test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session():
+    port = free_port()
+    server = start_everything(port)
+    d, front, _ = broker(port)
+    try:
+        front.send("front_1", {"type": "mcp_request", "correlation_id": "long", "method": "tools/call",
+                               "params": {"name": "trigger-long-running-operation",
+                                          "arguments": {"duration": 30, "steps": 30}}})
+        _, _, first = front.deliver(timeout=10 * SLOW)
+        assert first["type"] == "mcp_progress", first
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        while True:  # progress that was on its way, then the end
+            _, _, msg = front.deliver(timeout=10 * SLOW)
+            if msg["type"] != "mcp_progress":
+                break
+        # As with a stdio server that dies: the broker answers for it.
+        assert msg["correlation_id"] == "long" and msg["error"]["error_type"] == "upstream_unavailable", msg
+        mark = d.mark()
+        server = start_everything(port)  # the same address, no session of ours
+        d.wait_log(r"\[everything\] ready as everything_", timeout=30, start=mark)
+        echo = call(front, "after", "tools/call", {"name": "echo", "arguments": {"message": "again"}})
+        assert echo[-1]["result"]["content"][0]["text"] == "Echo: again", echo
+        # A restart between two requests: the next one carries a session the
+        # new server does not know. It fails (clearly), and the client starts
+        # a session of its own.
+        server.kill()
+        server.wait()
+        server = start_everything(port)
+        mark = d.mark()
+        lost = call(front, "stale", "tools/call", {"name": "echo", "arguments": {"message": "stale"}})[-1]
+        assert lost["type"] in ("mcp_error", "error"), lost
+        d.wait_log(r"\[everything\] the server refused the session \(HTTP 40[04]\): initializing again",
+                   start=mark)
+        d.wait_log(r"\[everything\] ready as everything_", timeout=30, start=mark)
+        echo = call(front, "fresh", "tools/call", {"name": "echo", "arguments": {"message": "fresh"}})
+        assert echo[-1]["result"]["content"][0]["text"] == "Echo: fresh", echo
+        front.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    if not os.path.exists(EVERYTHING):
+        print("SKIP: no server-everything (npm ci in tests/peers; tools/deps.sh does it)")
+        sys.exit(77)
+    run([
+        test_streamable_http_session_tools_progress_and_health,
+        test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
+    ])
