@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -31,9 +32,12 @@ struct http_link {
 	int port;
 	char session_id[256]; /* Mcp-Session-Id; "" before the server gives one */
 	bool up, stopping;
-	struct post *posts; /* in flight */
+	unsigned generation; /* of the session: a post of an older one is stale */
+	struct post *posts;  /* in flight */
 	struct event *retry;
+	struct event *failed; /* a send failed: down, on the next loop turn */
 	uint64_t backoff_ms;
+	struct evdns_base *dns; /* names resolved off the loop */
 	void (*stopped)(struct upstream *u);
 };
 
@@ -47,6 +51,10 @@ struct post {
 	struct evbuffer *json; /* an application/json answer, gathered */
 	char *id_json;         /* the request's JSON-RPC id as written, to answer errors with; NULL: none */
 	bool in_session;       /* it carried an Mcp-Session-Id */
+	bool too_large;        /* its JSON answer passed MAX_MESSAGE */
+	bool starting;         /* inside evhttp_make_request: a failure now is handled after it */
+	bool failed_at_start;
+	unsigned generation;
 	struct post *prev, *next;
 };
 
@@ -102,20 +110,6 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	l->ev.up(l->u);
 }
 
-/* Down now, up again after the backoff (at once: after_ms 0). */
-static void go_down(struct http_link *l, const char *why, uint64_t after_ms)
-{
-	bool was_up = l->up;
-	l->up = false;
-	l->session_id[0] = '\0';
-	if (was_up)
-		l->ev.down(l->u, why);
-	if (l->stopping)
-		return;
-	struct timeval tv = { (time_t)(after_ms / 1000), (suseconds_t)(after_ms % 1000) * 1000 };
-	evtimer_add(l->retry, &tv);
-}
-
 static uint64_t next_backoff(struct http_link *l)
 {
 	uint64_t ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
@@ -123,12 +117,34 @@ static uint64_t next_backoff(struct http_link *l)
 	return ms / 2 + (uint64_t)(rand() % (int)(ms / 2 + 1)); /* jitter: not all retry at once */
 }
 
+/* Down now (the session is over: what its posts still bring is stale), up
+ * again at once or after the backoff; once, however many posts fail. */
+static void go_down(struct http_link *l, const char *why, bool at_once)
+{
+	bool was_up = l->up;
+	l->up = false;
+	l->session_id[0] = '\0';
+	l->generation++;
+	if (was_up)
+		l->ev.down(l->u, why);
+	if (l->stopping || evtimer_pending(l->retry, NULL))
+		return;
+	uint64_t ms = at_once ? 0 : next_backoff(l);
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(l->retry, &tv);
+}
+
 /* ---- answers ---------------------------------------------------------------------- */
+
+static bool stale(const struct post *p)
+{
+	return p->generation != p->l->generation;
+}
 
 static void on_event(void *arg, const char *data, size_t len)
 {
 	struct post *p = arg;
-	if (len)
+	if (len && !stale(p))
 		p->l->ev.line(p->l->u, data, len);
 }
 
@@ -136,7 +152,7 @@ static void on_event(void *arg, const char *data, size_t len)
  * ends now and not at its deadline. */
 static void answer_error(struct post *p, const char *why)
 {
-	if (!p->id_json)
+	if (!p->id_json || stale(p))
 		return;
 	char line[512];
 	int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32000,\"message\":\"%s\"}}",
@@ -152,7 +168,8 @@ static int on_headers(struct evhttp_request *req, void *arg)
 	const char *type = evhttp_find_header(in, "Content-Type");
 	p->event_stream = type && strncasecmp(type, "text/event-stream", 17) == 0;
 	const char *session = evhttp_find_header(in, "Mcp-Session-Id");
-	if (session && strlen(session) < sizeof p->l->session_id &&
+	/* The id comes with the answer to initialize: the first of this session. */
+	if (session && !stale(p) && !p->l->session_id[0] && strlen(session) < sizeof p->l->session_id &&
 	    strspn(session, "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") ==
 	            strlen(session))
 		snprintf(p->l->session_id, sizeof p->l->session_id, "%s", session);
@@ -177,25 +194,35 @@ static void on_chunk(struct evhttp_request *req, void *arg)
 	}
 	if (!p->json)
 		p->json = evbuffer_new();
-	if (p->json && evbuffer_get_length(p->json) + evbuffer_get_length(in) <= MAX_MESSAGE)
+	if (!p->too_large && p->json && evbuffer_get_length(p->json) + evbuffer_get_length(in) <= MAX_MESSAGE) {
 		evbuffer_add_buffer(p->json, in);
-	else
+	} else {
+		p->too_large = true; /* what comes after a gap is not the message */
 		evbuffer_drain(in, evbuffer_get_length(in));
+	}
 }
 
 static void on_done(struct evhttp_request *req, void *arg)
 {
 	struct post *p = arg;
 	struct http_link *l = p->l;
+	if (p->starting) { /* failed inside evhttp_make_request: new_post handles it */
+		p->failed_at_start = true;
+		return;
+	}
 	release_connection(p);
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 	if (req && code / 100 == 2)
 		on_chunk(req, p); /* what is left */
+	if (stale(p)) { /* of a session that is over: nothing it says counts */
+		free_post(p);
+		return;
+	}
 	if (code == 0) {
 		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d", l->host, l->port);
 		answer_error(p, "the server cannot be reached");
 		free_post(p);
-		go_down(l, "the server cannot be reached", next_backoff(l));
+		go_down(l, "the server cannot be reached", false);
 		return;
 	}
 	l->backoff_ms = 0; /* it answers */
@@ -206,7 +233,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 		up_log(l->u, AB_LOG_NOTICE, "the server refused the session (HTTP %d): initializing again", code);
 		answer_error(p, "the server ended the session");
 		free_post(p);
-		go_down(l, "the server ended the session", 0);
+		go_down(l, "the server ended the session", true);
 		return;
 	}
 	if (code / 100 != 2) {
@@ -214,11 +241,17 @@ static void on_done(struct evhttp_request *req, void *arg)
 		snprintf(why, sizeof why, "the server answered HTTP %d", code);
 		up_log(l->u, AB_LOG_WARNING, "%s to a POST", why);
 		answer_error(p, why);
+	} else if (p->too_large || p->sse.dropped) {
+		answer_error(p, "the server's answer is too large");
 	} else if (!p->event_stream && p->json && evbuffer_get_length(p->json)) {
 		size_t len = evbuffer_get_length(p->json);
 		const char *text = (const char *)evbuffer_pullup(p->json, (ev_ssize_t)len);
 		l->ev.line(l->u, text, len); /* one message (a batch is not ours to send, nor to get) */
 	}
+	/* A request whose answer ended without its response (a stream that
+	 * closed early, a body that is not one): this ends its call now. After
+	 * a real response the call is gone, and this error is ignored. */
+	answer_error(p, "the server's answer had no response");
 	free_post(p);
 }
 
@@ -258,7 +291,8 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 		return NULL;
 	p->l = l;
 	sse_init(&p->sse, MAX_MESSAGE);
-	p->conn = evhttp_connection_base_new(base_of(l), NULL, l->host, (unsigned short)l->port);
+	p->generation = l->generation;
+	p->conn = evhttp_connection_base_new(base_of(l), l->dns, l->host, (unsigned short)l->port);
 	p->req = p->conn ? evhttp_request_new(done, p) : NULL;
 	if (!p->req) {
 		if (p->conn)
@@ -287,8 +321,11 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	if (l->posts)
 		l->posts->prev = p;
 	l->posts = p;
-	if (evhttp_make_request(p->conn, p->req, method, l->path) < 0) {
-		/* evhttp_make_request frees the request on failure */
+	p->starting = true;
+	int rc = evhttp_make_request(p->conn, p->req, method, l->path);
+	p->starting = false;
+	if (rc < 0 || p->failed_at_start) {
+		/* Not sent. The connection (and the request it still holds) goes. */
 		evhttp_connection_free(p->conn);
 		free_post(p);
 		return NULL;
@@ -301,11 +338,24 @@ static bool link_send(void *link, const char *data, size_t len)
 	struct http_link *l = link;
 	if (!l->up || l->stopping)
 		return false;
+	char *id = request_id(data, len);
 	struct post *p = new_post(l, EVHTTP_REQ_POST, data, len, on_done);
-	if (!p)
+	if (!p) {
+		free(id);
+		/* The session cannot go on; not from inside this send (the client
+		 * is in the middle of its own bookkeeping): on the next turn. */
+		event_active(l->failed, EV_TIMEOUT, 0);
 		return false;
-	p->id_json = request_id(data, len);
+	}
+	p->id_json = id;
 	return true;
+}
+
+static void send_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_link *l = arg;
+	up_log(l->u, AB_LOG_WARNING, "cannot send to %s:%d", l->host, l->port);
+	go_down(l, "cannot send to the server", false);
 }
 
 /* ---- the link ---------------------------------------------------------------------- */
@@ -320,7 +370,7 @@ static void link_start(void *link)
 static void link_restart(void *link)
 {
 	struct http_link *l = link;
-	go_down(l, NULL, next_backoff(l));
+	go_down(l, "starting a new session", false);
 }
 
 static void delete_done(struct evhttp_request *req, void *arg)
@@ -340,6 +390,7 @@ static bool link_stop(void *link, void (*stopped)(struct upstream *u))
 	l->stopping = true;
 	l->up = false;
 	evtimer_del(l->retry);
+	event_del(l->failed);
 	if (!l->session_id[0])
 		return false;
 	/* The spec's polite goodbye: end the session, briefly. */
@@ -364,6 +415,10 @@ static void link_free(void *link)
 	}
 	if (l->retry)
 		event_free(l->retry);
+	if (l->failed)
+		event_free(l->failed);
+	if (l->dns)
+		evdns_base_free(l->dns, 0);
 	free(l->host);
 	free(l->path);
 	free(l);
@@ -393,10 +448,13 @@ struct http_link *http_link_new(struct upstream *u, const char *url, const struc
 		l->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
 		if (asprintf(&l->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "") < 0)
 			l->path = NULL;
-		l->retry = evtimer_new(u->svc->event_base(u->self), retry_cb, l);
+		struct event_base *base = u->svc->event_base(u->self);
+		l->retry = evtimer_new(base, retry_cb, l);
+		l->failed = event_new(base, -1, 0, send_failed_cb, l);
+		l->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	}
 	evhttp_uri_free(uri);
-	if (!l || !l->host || !l->path || !l->retry) {
+	if (!l || !l->host || !l->path || !l->retry || !l->failed || !l->dns) {
 		snprintf(why, why_len, "out of memory");
 		if (l)
 			link_free(l);

@@ -596,8 +596,10 @@ static int mcp_stop(void *state)
 	if (u->ping_timer)
 		u->svc->timer_cancel(u->ping_timer);
 	u->ping_timer = NULL;
+	/* The link first: HTTP's goodbye still carries the session's version. */
+	bool draining = u->link_ops->stop(u->link, link_stopped);
 	set_down(u, UP_DOWN, "the broker is stopping");
-	return u->link_ops->stop(u->link, link_stopped) ? AB_DRAINING : AB_STOPPED;
+	return draining ? AB_DRAINING : AB_STOPPED;
 }
 
 static void mcp_destroy(void *state)

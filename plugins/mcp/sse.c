@@ -45,15 +45,24 @@ static void reset_event(struct sse *s)
 		s->data[0] = '\0';
 }
 
+/* Too large: this event is dropped, to its blank line. */
+static void drop_event(struct sse *s)
+{
+	s->dropped++;
+	reset_event(s);
+	s->skipping = true;
+}
+
 /* One whole line (without its end). */
 static void take_line(struct sse *s, void (*on_event)(void *, const char *, size_t), void *arg)
 {
 	const char *line = s->line ? s->line : "";
 	size_t len = s->line_len;
 	if (len == 0) { /* dispatch */
-		if (s->has_data)
+		if (s->has_data && !s->skipping)
 			on_event(arg, s->data ? s->data : "", s->data_len);
 		reset_event(s);
+		s->skipping = false;
 		return;
 	}
 	if (line[0] == ':')
@@ -67,11 +76,12 @@ static void take_line(struct sse *s, void (*on_event)(void *, const char *, size
 		value_len--;
 	}
 	if (name_len == 4 && memcmp(line, "data", 4) == 0) {
+		if (s->skipping)
+			return; /* the rest of an event already dropped */
 		bool ok = (!s->has_data || append(&s->data, &s->data_len, &s->data_cap, "\n", 1, s->max_event)) &&
 		          append(&s->data, &s->data_len, &s->data_cap, value, value_len, s->max_event);
 		if (!ok) {
-			s->dropped++;
-			reset_event(s);
+			drop_event(s);
 			return;
 		}
 		s->has_data = true;
@@ -95,6 +105,18 @@ void sse_feed(struct sse *s, const char *bytes, size_t len,
               void (*on_event)(void *arg, const char *data, size_t len), void *arg)
 {
 	size_t i = 0;
+	/* A byte order mark may open the stream; it is not part of a field. */
+	static const char bom[] = "\xEF\xBB\xBF";
+	while (s->bom_seen < 3 && i < len) {
+		if (bytes[i] != bom[s->bom_seen]) {
+			if (s->bom_seen) /* a partial mark: those bytes were the line's */
+				append(&s->line, &s->line_len, &s->line_cap, bom, s->bom_seen, s->max_event + 64);
+			s->bom_seen = 3;
+			break;
+		}
+		s->bom_seen++;
+		i++;
+	}
 	while (i < len) {
 		if (s->after_cr) { /* CRLF: the LF belongs to the line the CR ended */
 			s->after_cr = false;
@@ -114,8 +136,7 @@ void sse_feed(struct sse *s, const char *bytes, size_t len,
 			return; /* the line goes on in the next bytes */
 		s->after_cr = bytes[end] == '\r';
 		if (s->line_too_long) {
-			s->dropped++;
-			reset_event(s);
+			drop_event(s);
 		} else {
 			take_line(s, on_event, arg);
 		}

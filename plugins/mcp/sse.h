@@ -18,6 +18,8 @@ struct sse {
 	bool has_data;
 	bool after_cr;      /* a CR ended the last line: a LF right after it is part of it */
 	bool line_too_long; /* the line being read is past any event's size */
+	bool skipping;      /* the event being read was dropped: skip to its blank line */
+	unsigned bom_seen;  /* bytes of a leading byte order mark seen (3: done looking) */
 	char last_id[256];  /* the last event id seen (for Last-Event-ID) */
 	int64_t retry_ms;   /* the server's retry, or -1 */
 	size_t max_event;   /* larger events are dropped (and counted) */

@@ -77,9 +77,10 @@ def test_streamable_http_session_tools_progress_and_health():
         health = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/health" % http_port, timeout=5).read())
         (up,) = health["upstreams"]
         assert up["transport"] == "http" and up["state"] == "ready" and up["tools"] == len(names), health
-        # A JSON-RPC error from the server is an mcp_error, not a hang.
         bad = call(front, "b1", "tools/call", {"name": "no-such-tool", "arguments": {}})[-1]
-        assert bad["type"] in ("mcp_error", "mcp_response"), bad
+        # The reference server answers an unknown tool with a tool error.
+        assert bad["type"] == "mcp_response" and bad["result"]["isError"] is True, bad
+        assert "no-such-tool not found" in bad["result"]["content"][0]["text"], bad
         front.close()
     finally:
         d.close()
@@ -131,6 +132,24 @@ def test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_sessio
         server.wait()
 
 
+
+def test_a_server_whose_name_does_not_resolve_is_retried_not_fatal():
+    tap_port, http_port = free_port(), free_port()
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:http]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
+        "[plugin:nowhere]\nmodule = %s\nurl = http://no-such-host.invalid:8080/mcp\nagent_type = nowhere\n"
+        "required = false\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO)).start()
+    try:
+        d.wait_log(r"\[nowhere\] cannot reach no-such-host.invalid:8080", timeout=15)
+        health = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/health" % http_port, timeout=5).read())
+        (up,) = health["upstreams"]
+        assert up["transport"] == "http" and up["state"] != "ready", health
+        assert health["status"] == "healthy", health  # not required: the broker is not degraded
+    finally:
+        d.close()
+
 if __name__ == "__main__":
     if not os.path.exists(EVERYTHING):
         print("SKIP: no server-everything (npm ci in tests/peers; tools/deps.sh does it)")
@@ -138,4 +157,5 @@ if __name__ == "__main__":
     run([
         test_streamable_http_session_tools_progress_and_health,
         test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
+        test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
     ])

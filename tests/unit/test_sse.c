@@ -117,6 +117,33 @@ START_TEST(test_oversized_event_is_dropped_and_counted)
 }
 END_TEST
 
+START_TEST(test_rest_of_a_dropped_event_is_not_an_event)
+{
+	struct sse s;
+	sse_init(&s, 16);
+	feed(&s, "data: 0123456\ndata: 0123456\ndata: 0123456\ndata: {\"tail\":1}\n\ndata: next\n\n");
+	ck_assert_uint_eq(n_events, 1);
+	ck_assert_str_eq(events[0], "next");
+	sse_free(&s);
+}
+END_TEST
+
+START_TEST(test_byte_order_mark_at_the_start)
+{
+	const char *text = "\xEF\xBB\xBF" "data: a\n\n";
+	for (size_t cut = 0; cut <= strlen(text); cut++) {
+		struct sse s;
+		sse_init(&s, 64);
+		n_events = 0;
+		sse_feed(&s, text, cut, on_event, NULL);
+		sse_feed(&s, text + cut, strlen(text) - cut, on_event, NULL);
+		ck_assert_msg(n_events == 1, "cut at %zu", cut);
+		ck_assert_str_eq(events[0], "a");
+		sse_free(&s);
+	}
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("sse");
@@ -128,6 +155,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_comments_empty_and_priming_events);
 	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_oversized_event_is_dropped_and_counted);
+	tcase_add_test(tc, test_rest_of_a_dropped_event_is_not_an_event);
+	tcase_add_test(tc, test_byte_order_mark_at_the_start);
 	suite_add_tcase(s, tc);
 	return s;
 }
