@@ -38,6 +38,11 @@ struct http_link {
 	struct event *failed; /* a send failed: down, on the next loop turn */
 	uint64_t backoff_ms;
 	struct evdns_base *dns; /* names resolved off the loop */
+	/* Until the server has taken notifications/initialized, later messages
+	 * wait: a strict server refuses requests before it. */
+	struct post *initialized;
+	struct queued { char *data; size_t len; } *queue;
+	size_t n_queue;
 	void (*stopped)(struct upstream *u);
 };
 
@@ -89,8 +94,12 @@ static void release_connection(struct post *p)
 		p->conn = NULL;
 }
 
+static void initialized_done(struct http_link *l);
+
 static void free_post(struct post *p)
 {
+	if (p->l->initialized == p)
+		initialized_done(p->l);
 	unlink_post(p);
 	sse_free(&p->sse);
 	if (p->json)
@@ -110,6 +119,15 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	l->ev.up(l->u);
 }
 
+static void drop_queue(struct http_link *l)
+{
+	for (size_t i = 0; i < l->n_queue; i++)
+		free(l->queue[i].data);
+	free(l->queue);
+	l->queue = NULL;
+	l->n_queue = 0;
+}
+
 static uint64_t next_backoff(struct http_link *l)
 {
 	uint64_t ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
@@ -125,6 +143,8 @@ static void go_down(struct http_link *l, const char *why, bool at_once)
 	l->up = false;
 	l->session_id[0] = '\0';
 	l->generation++;
+	l->initialized = NULL;
+	drop_queue(l);
 	if (was_up)
 		l->ev.down(l->u, why);
 	if (l->stopping || evtimer_pending(l->retry, NULL))
@@ -333,11 +353,44 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	return p;
 }
 
+static bool post_now(struct http_link *l, const char *data, size_t len);
+
 static bool link_send(void *link, const char *data, size_t len)
 {
 	struct http_link *l = link;
 	if (!l->up || l->stopping)
 		return false;
+	if (l->initialized) { /* in order, once the server has it */
+		struct queued *grown = realloc(l->queue, (l->n_queue + 1) * sizeof *grown);
+		char *copy = grown ? strndup(data, len) : NULL;
+		if (grown)
+			l->queue = grown;
+		if (!copy)
+			return false;
+		l->queue[l->n_queue++] = (struct queued){ copy, len };
+		return true;
+	}
+	return post_now(l, data, len);
+}
+
+/* The server took notifications/initialized (or the session ended). */
+static void initialized_done(struct http_link *l)
+{
+	l->initialized = NULL;
+	struct queued *queue = l->queue;
+	size_t n = l->n_queue;
+	l->queue = NULL;
+	l->n_queue = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (l->up && !l->initialized)
+			post_now(l, queue[i].data, queue[i].len);
+		free(queue[i].data);
+	}
+	free(queue);
+}
+
+static bool post_now(struct http_link *l, const char *data, size_t len)
+{
 	char *id = request_id(data, len);
 	struct post *p = new_post(l, EVHTTP_REQ_POST, data, len, on_done);
 	if (!p) {
@@ -348,6 +401,8 @@ static bool link_send(void *link, const char *data, size_t len)
 		return false;
 	}
 	p->id_json = id;
+	if (!id && memmem(data, len, "\"notifications/initialized\"", 27))
+		l->initialized = p;
 	return true;
 }
 
@@ -407,6 +462,8 @@ static bool link_stop(void *link, void (*stopped)(struct upstream *u))
 static void link_free(void *link)
 {
 	struct http_link *l = link;
+	l->initialized = NULL; /* nothing more is sent */
+	drop_queue(l);
 	while (l->posts) { /* still open at the very end: no callback will come */
 		struct post *p = l->posts;
 		if (p->conn)
