@@ -128,4 +128,4 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py tests/fixtures/paging_mcp_server.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
-	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs
+	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs tests/peers/tls_proxy.mjs

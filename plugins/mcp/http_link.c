@@ -1,15 +1,21 @@
 #include "mcp.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -30,6 +36,7 @@ struct http_link {
 	struct link_events ev;
 	char *host, *path; /* path with its query */
 	int port;
+	SSL_CTX *tls; /* https: verifying the server's certificate and name; NULL: http */
 	char session_id[256]; /* Mcp-Session-Id; "" before the server gives one */
 	bool up, stopping;
 	unsigned generation; /* of the session: a post of an older one is stale */
@@ -222,6 +229,19 @@ static void on_chunk(struct evhttp_request *req, void *arg)
 	}
 }
 
+/* Why a TLS connection failed, when it did ("" if not TLS's doing). */
+static void tls_failure(struct post *p, char *out, size_t len)
+{
+	out[0] = '\0';
+	struct bufferevent *bev = p->conn && p->l->tls ? evhttp_connection_get_bufferevent(p->conn) : NULL;
+	unsigned long err = bev ? bufferevent_get_openssl_error(bev) : 0;
+	if (err) {
+		char text[200];
+		ERR_error_string_n(err, text, sizeof text);
+		snprintf(out, len, " (TLS: %s)", text);
+	}
+}
+
 static void on_done(struct evhttp_request *req, void *arg)
 {
 	struct post *p = arg;
@@ -230,8 +250,11 @@ static void on_done(struct evhttp_request *req, void *arg)
 		p->failed_at_start = true;
 		return;
 	}
-	release_connection(p);
 	int code = req ? evhttp_request_get_response_code(req) : 0;
+	char tls_why[240] = "";
+	if (code == 0)
+		tls_failure(p, tls_why, sizeof tls_why);
+	release_connection(p);
 	if (req && code / 100 == 2)
 		on_chunk(req, p); /* what is left */
 	if (stale(p)) { /* of a session that is over: nothing it says counts */
@@ -239,7 +262,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (code == 0) {
-		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d", l->host, l->port);
+		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d%s", l->host, l->port, tls_why);
 		answer_error(p, "the server cannot be reached");
 		free_post(p);
 		go_down(l, "the server cannot be reached", false);
@@ -303,6 +326,33 @@ static char *request_id(const char *data, size_t len)
 	return out;
 }
 
+/* A connection over TLS that checks the certificate against the trusted
+ * CAs and the URL's host (name or address). */
+static struct evhttp_connection *tls_connection(struct http_link *l)
+{
+	SSL *ssl = SSL_new(l->tls);
+	if (!ssl)
+		return NULL;
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	unsigned char addr[16];
+	bool literal = inet_pton(AF_INET, l->host, addr) == 1 || inet_pton(AF_INET6, l->host, addr) == 1;
+	int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, l->host)
+	                 : X509_VERIFY_PARAM_set1_host(param, l->host, 0) && SSL_set_tlsext_host_name(ssl, l->host);
+	struct bufferevent *bev = ok ? bufferevent_openssl_socket_new(base_of(l), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	                                                              BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+	                             : NULL;
+	if (!bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1); /* servers that just close are done, not broken */
+	struct evhttp_connection *conn =
+	        evhttp_connection_base_bufferevent_new(base_of(l), l->dns, bev, l->host, (unsigned short)l->port);
+	if (!conn)
+		bufferevent_free(bev);
+	return conn;
+}
+
 static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, const char *body, size_t len,
                              void (*done)(struct evhttp_request *req, void *arg))
 {
@@ -312,7 +362,7 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	p->l = l;
 	sse_init(&p->sse, MAX_MESSAGE);
 	p->generation = l->generation;
-	p->conn = evhttp_connection_base_new(base_of(l), l->dns, l->host, (unsigned short)l->port);
+	p->conn = l->tls ? tls_connection(l) : evhttp_connection_base_new(base_of(l), l->dns, l->host, (unsigned short)l->port);
 	p->req = p->conn ? evhttp_request_new(done, p) : NULL;
 	if (!p->req) {
 		if (p->conn)
@@ -476,13 +526,33 @@ static void link_free(void *link)
 		event_free(l->failed);
 	if (l->dns)
 		evdns_base_free(l->dns, 0);
+	SSL_CTX_free(l->tls);
 	free(l->host);
 	free(l->path);
 	free(l);
 }
 
-struct http_link *http_link_new(struct upstream *u, const char *url, const struct link_events *ev,
-                                char *why, size_t why_len)
+/* TLS 1.2 or later, the server's certificate checked against ca_file (or
+ * the system's trusted CAs). */
+static SSL_CTX *client_tls(const char *ca_file, char *why, size_t why_len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(why, why_len, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		snprintf(why, why_len, "tls_ca: cannot load %s", ca_file ? ca_file : "the system's CAs");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct http_link *http_link_new(struct upstream *u, const char *url, const char *ca_file,
+                                const struct link_events *ev, char *why, size_t why_len)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(url);
 	if (!uri || !evhttp_uri_get_host(uri)) {
@@ -491,8 +561,9 @@ struct http_link *http_link_new(struct upstream *u, const char *url, const struc
 			evhttp_uri_free(uri);
 		return NULL;
 	}
-	if (strcmp(evhttp_uri_get_scheme(uri), "http") != 0) {
-		snprintf(why, why_len, "https:// is to come; http:// works");
+	bool https = strcmp(evhttp_uri_get_scheme(uri), "https") == 0;
+	if (!https && strcmp(evhttp_uri_get_scheme(uri), "http") != 0) {
+		snprintf(why, why_len, "not an http:// or https:// URL");
 		evhttp_uri_free(uri);
 		return NULL;
 	}
@@ -502,7 +573,12 @@ struct http_link *http_link_new(struct upstream *u, const char *url, const struc
 		l->u = u;
 		l->ev = *ev;
 		l->host = strdup(evhttp_uri_get_host(uri));
-		l->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+		l->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : https ? 443 : 80;
+		if (https && !(l->tls = client_tls(ca_file, why, why_len))) {
+			evhttp_uri_free(uri);
+			link_free(l);
+			return NULL;
+		}
 		if (asprintf(&l->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "") < 0)
 			l->path = NULL;
 		struct event_base *base = u->svc->event_base(u->self);

@@ -23,6 +23,8 @@ static const struct ab_option mcp_options[] = {
 	  "the MCP server: stdio:COMMAND ARGS (http(s):// and ws(s):// to come)" },
 	{ "agent_type", AB_OPT_STRING, "mcp", 0, 0, 0, NULL,
 	  "the first part of the upstream's agent id, e.g. tidb_mcp" },
+	{ "tls_ca", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
+	  "https: the PEM CA certificates to trust for the server (unset: the system's)" },
 	{ "ping_interval", AB_OPT_DURATION, "30s", 0, 0, 86400000, NULL,
 	  "ping an idle server this often; one that has not answered by the next ping is "
 	  "restarted (0: no pings)" },
@@ -521,7 +523,7 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 		make_agent_id(u);
 		u->link_ops = &http_link_ops;
 		char why[200];
-		u->link = http_link_new(u, url, &link_events, why, sizeof why);
+		u->link = http_link_new(u, url, svc->config_string(self, "tls_ca"), &link_events, why, sizeof why);
 		if (!u->link)
 			svc->log(self, AB_LOG_ERROR, "url: '%s': %s", url, why);
 		return u->link ? 0 : -1;

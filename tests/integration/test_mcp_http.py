@@ -8,9 +8,11 @@ the client initializes a new session by itself."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -150,6 +152,53 @@ def test_a_server_whose_name_does_not_resolve_is_retried_not_fatal():
     finally:
         d.close()
 
+
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_verifies_the_server_and_works_with_its_ca():
+    port, tls_port = free_port(), free_port()
+    server = start_everything(port)
+    certs = tempfile.mkdtemp(prefix="ab-mcp-tls-")
+    cert, key = make_certificate(certs)
+    proxy = subprocess.Popen(["node", os.path.join(TOP_SRCDIR, "tests", "peers", "tls_proxy.mjs"),
+                              cert, key, str(tls_port), str(port)], stdout=subprocess.PIPE, text=True)
+    assert proxy.stdout.readline().strip() == "listening"
+    tap_port = free_port()
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:trusting]\nmodule = %s\nurl = https://127.0.0.1:%d/mcp\nagent_type = trusting\n"
+        "tls_ca = %s\n"
+        "[plugin:default]\nmodule = %s\nurl = https://127.0.0.1:%d/mcp\nagent_type = default\n"
+        "required = false\n"
+        "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = trusting_*\ntimeout = 20s\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, tls_port, cert, MCP_SO, tls_port)).start()
+    try:
+        # With the CA it trusts the server; with the system's CAs alone it does not.
+        d.wait_log(r"\[trusting\] ready as trusting_[0-9a-f]{8}", timeout=15)
+        d.wait_log(r"\[default\] cannot reach 127.0.0.1:%d \(TLS: .*certificate verify failed" % tls_port,
+                   timeout=15)
+        front = Tap(tap_port)
+        front.register("front_1")
+        echo = call(front, "e1", "tools/call", {"name": "echo", "arguments": {"message": "over https"}})
+        assert echo[-1]["result"]["content"][0]["text"] == "Echo: over https", echo
+        assert "[default] ready as" not in d.log()
+        front.close()
+    finally:
+        d.close()
+        proxy.kill()
+        server.kill()
+        proxy.wait()
+        server.wait()
+        shutil.rmtree(certs, ignore_errors=True)
+
 if __name__ == "__main__":
     if not os.path.exists(EVERYTHING):
         print("SKIP: no server-everything (npm ci in tests/peers; tools/deps.sh does it)")
@@ -158,4 +207,5 @@ if __name__ == "__main__":
         test_streamable_http_session_tools_progress_and_health,
         test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
         test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
+        test_https_verifies_the_server_and_works_with_its_ca,
     ])
