@@ -393,3 +393,13 @@ def cleanup(d, dirs):
     d.close()
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def make_certificate(directory, name):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key

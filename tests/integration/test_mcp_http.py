@@ -16,7 +16,8 @@ import tempfile
 import time
 import urllib.request
 
-from agentbus_test import SLOW, TOP_BUILDDIR, TOP_SRCDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port, run
+from agentbus_test import (SLOW, TOP_BUILDDIR, TOP_SRCDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port,
+                          make_certificate, run)
 
 MCP_SO = os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so")
 WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
@@ -153,21 +154,11 @@ def test_a_server_whose_name_does_not_resolve_is_retried_not_fatal():
         d.close()
 
 
-def make_certificate(directory):
-    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
-    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                    "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 def test_https_verifies_the_server_and_works_with_its_ca():
     port, tls_port = free_port(), free_port()
     server = start_everything(port)
     certs = tempfile.mkdtemp(prefix="ab-mcp-tls-")
-    cert, key = make_certificate(certs)
+    cert, key = make_certificate(certs, "server")
     proxy = subprocess.Popen(["node", os.path.join(TOP_SRCDIR, "tests", "peers", "tls_proxy.mjs"),
                               cert, key, str(tls_port), str(port)], stdout=subprocess.PIPE, text=True)
     assert proxy.stdout.readline().strip() == "listening"

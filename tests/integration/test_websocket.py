@@ -14,7 +14,7 @@ import socket
 import struct
 import time
 
-from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, RawWS, Tap, free_port, run
+from agentbus_test import TOP_BUILDDIR, FIXTURE_PLUGIN_DIR, Daemon, RawWS, Tap, free_port, run, make_certificate
 
 WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -729,17 +729,6 @@ def test_static_files_without_traversal():
             assert http_get(port, bad)[0] == 404, bad
     finally:
         d.close()
-
-
-def make_certificate(directory, name):
-    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key)."""
-    import subprocess
-    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                    "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 def test_wss_with_certificate_reload():
