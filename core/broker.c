@@ -525,6 +525,11 @@ void broker_free(struct broker *b)
 		services_free_timers(inst);
 	}
 	router_free(b->router);
+	/* libevent finishes some frees on its next loop turn (a TLS
+	 * bufferevent's, a free a plugin deferred), with code from the plugin
+	 * that made them: let it, before the plugins are unloaded. */
+	if (b->base)
+		event_base_loop(b->base, EVLOOP_NONBLOCK);
 	for (size_t i = 0; i < b->n_instances; i++) {
 		struct ab_instance *inst = b->instances[i];
 		plugins_close(inst->dl, inst->fd);

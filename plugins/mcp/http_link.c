@@ -338,8 +338,10 @@ static struct evhttp_connection *tls_connection(struct http_link *l)
 	bool literal = inet_pton(AF_INET, l->host, addr) == 1 || inet_pton(AF_INET6, l->host, addr) == 1;
 	int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, l->host)
 	                 : X509_VERIFY_PARAM_set1_host(param, l->host, 0) && SSL_set_tlsext_host_name(ssl, l->host);
+	/* No deferred callbacks, as evhttp's own connections: a connection
+	 * freed with callbacks still queued would be called after it is gone. */
 	struct bufferevent *bev = ok ? bufferevent_openssl_socket_new(base_of(l), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-	                                                              BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+	                                                              BEV_OPT_CLOSE_ON_FREE)
 	                             : NULL;
 	if (!bev) {
 		SSL_free(ssl);
