@@ -46,6 +46,9 @@ static const struct ab_option route_options[] = {
 	{ "session_tool", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "on an upstream session shared by all: the tool that selects a database (switch_database), "
 	  "called first whenever the request's session_id has selected one" },
+	{ "default_database", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
+	  "with session_tool: the database for requests whose session selected none (unset: the "
+	  "upstream's current one)" },
 	{ "session_arguments", AB_OPT_JSON, "{\"db_name\": \"$.database\"}", 0, 0, 0, NULL,
 	  "session_tool's arguments: \"$.database\" is the session's database" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
@@ -81,7 +84,7 @@ struct translator {
 
 struct route_state {
 	bool list_tools; /* method = tools/list */
-	char *tool, *then_tool, *session_tool, *reply_type, *started_type, *progress_type;
+	char *tool, *then_tool, *session_tool, *default_database, *reply_type, *started_type, *progress_type;
 	enum shape shape;
 	yajl_val arguments;         /* the template */
 	yajl_val session_arguments; /* session_tool's, over {"database": the session's} */
@@ -293,11 +296,14 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	/* On an upstream session shared by every frontend, the database is
 	 * whichever was switched to last: put this session's back first. */
 	const struct selection *sel = rs->session_tool ? selection_of(tr, member_string(request, "session_id")) : NULL;
-	if (sel) {
+	/* A session that selected nothing gets the default, not whatever
+	 * another session switched the shared upstream to last. */
+	const char *database = sel ? sel->database : rs->session_tool ? rs->default_database : NULL;
+	if (database) {
 		yajl_gen g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
 		gen_text(g, "database");
-		gen_text(g, sel->database);
+		gen_text(g, database);
 		yajl_gen_map_close(g);
 		const unsigned char *buf;
 		size_t len;
@@ -315,7 +321,7 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	}
 	char key[REQUEST_KEY_LEN];
 	request_key(svc, in, key);
-	mark_started(tr, key, sel != NULL);
+	mark_started(tr, key, database != NULL);
 	return 0;
 }
 
@@ -620,6 +626,7 @@ static void free_route(struct route_state *rs)
 	free(rs->tool);
 	free(rs->then_tool);
 	free(rs->session_tool);
+	free(rs->default_database);
 	yajl_tree_free(rs->session_arguments);
 	free(rs->reply_type);
 	free(rs->started_type);
@@ -649,6 +656,8 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 	rs->then_tool = then_tool ? strdup(then_tool) : NULL;
 	const char *session_tool = svc->route_string(route, "session_tool");
 	rs->session_tool = session_tool ? strdup(session_tool) : NULL;
+	const char *default_database = svc->route_string(route, "default_database");
+	rs->default_database = default_database ? strdup(default_database) : NULL;
 	rs->session_arguments = yajl_tree_parse(svc->route_string(route, "session_arguments"), NULL, 0);
 	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
 	rs->started_type = started ? strdup(started) : NULL;

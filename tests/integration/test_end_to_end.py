@@ -111,9 +111,11 @@ def test_two_sessions_with_different_databases_never_see_each_others():
         assert not wrong, wrong
         ctx = ask(ws, {"type": "get_database_context", "correlation_id": "cA", "session_id": "A"})
         assert ctx["database_context"]["table_names"] == ["customers", "orders", "products"], ctx
-        # A session that selected nothing queries the server's current database.
-        reply = ask(ws, {"type": "query", "correlation_id": "none", "query": "SELECT 1 AS one"})
-        assert reply["response"]["data"] == [{"one": 1}], reply
+        # A request of no session (or of one that selected nothing) gets the
+        # default database (default_database = demo), whoever switched last.
+        ask(ws, {"type": "query", "correlation_id": "b-last", "session_id": "B", "query": "SELECT 1"})
+        reply = ask(ws, {"type": "query", "correlation_id": "none", "query": "SELECT count(*) AS n FROM customers"})
+        assert reply["type"] == "query_response" and reply["response"]["data"][0]["n"] > 0, reply
     finally:
         cleanup(d, dirs)
 
