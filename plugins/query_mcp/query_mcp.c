@@ -232,6 +232,29 @@ static double take_elapsed(struct translator *tr, const char *key)
 	return -1;
 }
 
+/* Answer (an interim reply) with a message of this type holding the
+ * members named in keys (NULL-terminated) that `from` has. */
+static void reply_with(struct translator *tr, ab_translation *t, const char *type, yajl_val from,
+                       const char *const *keys)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, type);
+	for (size_t i = 0; keys[i]; i++) {
+		yajl_val v = member(from, keys[i]);
+		if (v) {
+			gen_text(g, keys[i]);
+			tr->svc->gen_tree(g, v);
+		}
+	}
+	yajl_gen_map_close(g);
+	ab_msg *out = build(tr, g);
+	if (out)
+		tr->svc->translation_reply(t, out);
+	tr->svc->msg_unref(out);
+}
+
 /* ---- the request: a tools/call ---------------------------------------------------- */
 
 /* Forward an mcp_request: tools/call of `tool` with the arguments template
@@ -275,23 +298,8 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	ab_msg *in = svc->translation_input(t);
 	yajl_val request = svc->msg_tree(in);
 	if (rs->started_type) {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
-		gen_text(g, "type");
-		gen_text(g, rs->started_type);
-		static const char *const echoed[] = { "query", "session_id", "query_id" };
-		for (size_t i = 0; i < 3; i++) {
-			yajl_val v = member(request, echoed[i]);
-			if (v) {
-				gen_text(g, echoed[i]);
-				svc->gen_tree(g, v);
-			}
-		}
-		yajl_gen_map_close(g);
-		ab_msg *notice = build(tr, g);
-		if (notice)
-			svc->translation_reply(t, notice);
-		svc->msg_unref(notice);
+		static const char *const echoed[] = { "query", "session_id", "query_id", NULL };
+		reply_with(tr, t, rs->started_type, request, echoed);
 	}
 	/* On an upstream session shared by every frontend, the database is
 	 * whichever was switched to last: put this session's back first. */
@@ -528,23 +536,8 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	char key[REQUEST_KEY_LEN];
 	request_key(svc, req, key);
 	if (strcmp(type, "mcp_progress") == 0) {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
-		gen_text(g, "type");
-		gen_text(g, rs->progress_type);
-		static const char *const keys[] = { "progress", "total", "message" };
-		for (size_t i = 0; i < 3; i++) {
-			yajl_val v = member(reply, keys[i]);
-			if (v) {
-				gen_text(g, keys[i]);
-				svc->gen_tree(g, v);
-			}
-		}
-		yajl_gen_map_close(g);
-		ab_msg *out = build(tr, g);
-		if (out)
-			svc->translation_reply(t, out);
-		svc->msg_unref(out);
+		static const char *const keys[] = { "progress", "total", "message", NULL };
+		reply_with(tr, t, rs->progress_type, reply, keys);
 		return 0;
 	}
 	if (strcmp(type, "mcp_error") == 0) {
