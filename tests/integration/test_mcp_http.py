@@ -17,7 +17,7 @@ import time
 import urllib.request
 
 from agentbus_test import (SLOW, TOP_BUILDDIR, TOP_SRCDIR, FIXTURE_PLUGIN_DIR, Daemon, Tap, free_port,
-                          make_certificate, run)
+                          RawWS, make_certificate, run)
 
 MCP_SO = os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so")
 WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so")
@@ -190,6 +190,40 @@ def test_https_verifies_the_server_and_works_with_its_ca():
         server.wait()
         shutil.rmtree(certs, ignore_errors=True)
 
+
+def test_mcp_progress_reaches_a_frontend_as_query_progress():
+    # Through the query translator, as a frontend sees it: interim
+    # query_progress frames from the tool's progress, then the final reply.
+    port, ws_port = free_port(), free_port()
+    server = start_everything(port)
+    plugins = os.path.join(TOP_BUILDDIR, "plugins")
+    d = Daemon(
+        "[plugin:websocket]\nmodule = %s/websocket/.libs/websocket.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
+        "[plugin:query_mcp]\nmodule = %s/query_mcp/.libs/query_mcp.so\n"
+        "[route:long]\nsource = frontend_*\ntype = long_operation\ndestination = everything_*\n"
+        "translator = query_mcp\ntool = trigger-long-running-operation\n"
+        "arguments = {\"duration\": \"$.duration\", \"steps\": \"$.steps\"}\n"
+        "reply_type = long_operation_response\nerror_reply = long_operation_error\n"
+        "interim = query_progress\ntimeout = 20s\n"
+        % (plugins, ws_port, MCP_SO, port, plugins)).start()
+    try:
+        d.wait_log(r"\[everything\] ready as everything_", timeout=10)
+        ws = RawWS(ws_port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h", "capabilities": ["real_time_updates"]})
+        assert ws.recv_json()["type"] == "connection_acknowledged"
+        ws.send_json({"type": "long_operation", "correlation_id": "op", "duration": 1, "steps": 2})
+        frames = [ws.recv_json(timeout=10 * SLOW) for _ in range(3)]
+        assert [f["type"] for f in frames] == ["query_progress", "query_progress", "long_operation_response"], frames
+        assert [(f["progress"], f["total"]) for f in frames[:2]] == [(1, 2), (2, 2)], frames
+        assert all(f["correlation_id"] == "op" for f in frames), frames
+        ws.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
 if __name__ == "__main__":
     if not os.path.exists(EVERYTHING):
         print("SKIP: no server-everything (npm ci in tests/peers; tools/deps.sh does it)")
@@ -199,4 +233,5 @@ if __name__ == "__main__":
         test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
         test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
         test_https_verifies_the_server_and_works_with_its_ca,
+        test_mcp_progress_reaches_a_frontend_as_query_progress,
     ])
