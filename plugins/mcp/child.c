@@ -15,10 +15,9 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "backoff.h"
 #include "child.h"
 
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 30000
 #define TERM_GRACE_MS 2000 /* after stdin closes, before SIGTERM */
 #define KILL_GRACE_MS 3000 /* after SIGTERM, before SIGKILL */
 
@@ -30,7 +29,7 @@ struct child {
 	struct bufferevent *in, *out, *err;
 	struct event *timer; /* restart, or the stop's escalation */
 	struct event *reap;  /* polls waitpid once the child's stdout closed */
-	uint64_t backoff_ms;
+	struct backoff backoff;
 	time_t started;
 	bool stopping, termed;
 	time_t gone_at; /* when its stdout closed */
@@ -191,14 +190,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 			c->stopped(c->u);
 		return;
 	}
-	/* Restarted after a backoff that doubles while it keeps failing soon
-	 * after starting, with jitter so a fleet of brokers does not beat. */
+	/* A server that served a while starts its backoff afresh (backoff.h). */
 	if (time(NULL) - c->started > 30)
-		c->backoff_ms = BACKOFF_MIN_MS;
-	uint32_t jitter;
-	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
-	uint64_t wait = c->backoff_ms + jitter % (c->backoff_ms / 2 + 1);
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		backoff_reset(&c->backoff);
+	uint64_t wait = backoff_next(&c->backoff);
 	up_log(c->u, AB_LOG_WARNING, "the server %s; restarting in %llu ms", why, (unsigned long long)wait);
 	arm(c->timer, wait);
 }
@@ -215,7 +210,7 @@ static void spawn(struct child *c)
 			if (err[i] >= 0) close(err[i]);
 		}
 		c->ev.down(c->u, text);
-		arm(c->timer, c->backoff_ms);
+		arm(c->timer, backoff_next(&c->backoff));
 		return;
 	}
 	pid_t pid = fork();
@@ -241,7 +236,7 @@ static void spawn(struct child *c)
 		close(out[0]);
 		close(err[0]);
 		c->ev.down(c->u, "cannot fork");
-		arm(c->timer, c->backoff_ms);
+		arm(c->timer, backoff_next(&c->backoff));
 		return;
 	}
 	c->pid = pid;
@@ -288,7 +283,6 @@ struct child *child_new(struct upstream *u, char **argv, const struct link_event
 	c->u = u;
 	c->argv = argv;
 	c->ev = *ev;
-	c->backoff_ms = BACKOFF_MIN_MS;
 	c->timer = evtimer_new(u->svc->event_base(u->self), timer_cb, c);
 	c->reap = evtimer_new(u->svc->event_base(u->self), reap_cb, c);
 	return c;

@@ -1,6 +1,5 @@
 #include "mcp.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,17 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "backoff.h"
+#include "client_tls.h"
+#include "endpoint.h"
 #include "http_link.h"
 #include "sse.h"
 
 /* The largest message (JSON or one SSE event) taken from the server. */
 #define MAX_MESSAGE (16u << 20)
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 30000
 /* How long the DELETE that ends the session may take at shutdown. */
 #define DELETE_TIMEOUT_S 2
 
@@ -34,8 +33,7 @@ struct post;
 struct http_link {
 	struct upstream *u;
 	struct link_events ev;
-	char *host, *path; /* path with its query */
-	int port;
+	struct endpoint at;
 	SSL_CTX *tls; /* https: verifying the server's certificate and name; NULL: http */
 	char session_id[256]; /* Mcp-Session-Id; "" before the server gives one */
 	bool up, stopping;
@@ -43,7 +41,7 @@ struct http_link {
 	struct post *posts;  /* in flight */
 	struct event *retry;
 	struct event *failed; /* a send failed: down, on the next loop turn */
-	uint64_t backoff_ms;
+	struct backoff backoff;
 	struct evdns_base *dns; /* names resolved off the loop */
 	/* Until the server has taken notifications/initialized, later messages
 	 * wait: a strict server refuses requests before it. */
@@ -135,13 +133,6 @@ static void drop_queue(struct http_link *l)
 	l->n_queue = 0;
 }
 
-static uint64_t next_backoff(struct http_link *l)
-{
-	uint64_t ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
-	l->backoff_ms = ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
-	return ms / 2 + (uint64_t)(rand() % (int)(ms / 2 + 1)); /* jitter: not all retry at once */
-}
-
 /* Down now (the session is over: what its posts still bring is stale), up
  * again at once or after the backoff; once, however many posts fail. */
 static void go_down(struct http_link *l, const char *why, bool at_once)
@@ -156,7 +147,7 @@ static void go_down(struct http_link *l, const char *why, bool at_once)
 		l->ev.down(l->u, why);
 	if (l->stopping || evtimer_pending(l->retry, NULL))
 		return;
-	uint64_t ms = at_once ? 0 : next_backoff(l);
+	uint64_t ms = at_once ? 0 : backoff_next(&l->backoff);
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 	evtimer_add(l->retry, &tv);
 }
@@ -262,13 +253,13 @@ static void on_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (code == 0) {
-		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d%s", l->host, l->port, tls_why);
+		up_log(l->u, AB_LOG_WARNING, "cannot reach %s:%d%s", l->at.host, l->at.port, tls_why);
 		answer_error(p, "the server cannot be reached");
 		free_post(p);
 		go_down(l, "the server cannot be reached", false);
 		return;
 	}
-	l->backoff_ms = 0; /* it answers */
+	backoff_reset(&l->backoff); /* it answers */
 	/* 404 is the spec's word for a session the server no longer has; some
 	 * servers (the reference one among them) say 400. Either way this
 	 * session cannot go on: start a new one. */
@@ -330,26 +321,20 @@ static char *request_id(const char *data, size_t len)
  * CAs and the URL's host (name or address). */
 static struct evhttp_connection *tls_connection(struct http_link *l)
 {
-	SSL *ssl = SSL_new(l->tls);
+	SSL *ssl = client_tls_session(l->tls, l->at.host);
 	if (!ssl)
 		return NULL;
-	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-	unsigned char addr[16];
-	bool literal = inet_pton(AF_INET, l->host, addr) == 1 || inet_pton(AF_INET6, l->host, addr) == 1;
-	int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, l->host)
-	                 : X509_VERIFY_PARAM_set1_host(param, l->host, 0) && SSL_set_tlsext_host_name(ssl, l->host);
 	/* No deferred callbacks, as evhttp's own connections: a connection
 	 * freed with callbacks still queued would be called after it is gone. */
-	struct bufferevent *bev = ok ? bufferevent_openssl_socket_new(base_of(l), -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-	                                                              BEV_OPT_CLOSE_ON_FREE)
-	                             : NULL;
+	struct bufferevent *bev =
+	        bufferevent_openssl_socket_new(base_of(l), -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		SSL_free(ssl);
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1); /* servers that just close are done, not broken */
 	struct evhttp_connection *conn =
-	        evhttp_connection_base_bufferevent_new(base_of(l), l->dns, bev, l->host, (unsigned short)l->port);
+	        evhttp_connection_base_bufferevent_new(base_of(l), l->dns, bev, l->at.host, (unsigned short)l->at.port);
 	if (!conn)
 		bufferevent_free(bev);
 	return conn;
@@ -364,7 +349,7 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	p->l = l;
 	sse_init(&p->sse, MAX_MESSAGE);
 	p->generation = l->generation;
-	p->conn = l->tls ? tls_connection(l) : evhttp_connection_base_new(base_of(l), l->dns, l->host, (unsigned short)l->port);
+	p->conn = l->tls ? tls_connection(l) : evhttp_connection_base_new(base_of(l), l->dns, l->at.host, (unsigned short)l->at.port);
 	p->req = p->conn ? evhttp_request_new(done, p) : NULL;
 	if (!p->req) {
 		if (p->conn)
@@ -377,7 +362,7 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	evhttp_request_set_chunked_cb(p->req, on_chunk);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(p->req);
 	char host[300];
-	snprintf(host, sizeof host, "%s:%d", l->host, l->port);
+	snprintf(host, sizeof host, "%s:%d", l->at.host, l->at.port);
 	evhttp_add_header(out, "Host", host);
 	evhttp_add_header(out, "Accept", "application/json, text/event-stream");
 	p->in_session = l->session_id[0] != '\0';
@@ -394,7 +379,7 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 		l->posts->prev = p;
 	l->posts = p;
 	p->starting = true;
-	int rc = evhttp_make_request(p->conn, p->req, method, l->path);
+	int rc = evhttp_make_request(p->conn, p->req, method, l->at.path);
 	p->starting = false;
 	if (rc < 0 || p->failed_at_start) {
 		/* Not sent. The connection (and the request it still holds) goes. */
@@ -461,7 +446,7 @@ static bool post_now(struct http_link *l, const char *data, size_t len)
 static void send_failed_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_link *l = arg;
-	up_log(l->u, AB_LOG_WARNING, "cannot send to %s:%d", l->host, l->port);
+	up_log(l->u, AB_LOG_WARNING, "cannot send to %s:%d", l->at.host, l->at.port);
 	go_down(l, "cannot send to the server", false);
 }
 
@@ -529,70 +514,32 @@ static void link_free(void *link)
 	if (l->dns)
 		evdns_base_free(l->dns, 0);
 	SSL_CTX_free(l->tls);
-	free(l->host);
-	free(l->path);
+	endpoint_free(&l->at);
 	free(l);
-}
-
-/* TLS 1.2 or later, the server's certificate checked against ca_file (or
- * the system's trusted CAs). */
-static SSL_CTX *client_tls(const char *ca_file, char *why, size_t why_len)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		snprintf(why, why_len, "cannot create a TLS context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-		snprintf(why, why_len, "tls_ca: cannot load %s", ca_file ? ca_file : "the system's CAs");
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
 }
 
 struct http_link *http_link_new(struct upstream *u, const char *url, const char *ca_file,
                                 const struct link_events *ev, char *why, size_t why_len)
 {
-	struct evhttp_uri *uri = evhttp_uri_parse(url);
-	if (!uri || !evhttp_uri_get_host(uri)) {
-		snprintf(why, why_len, "not a URL");
-		if (uri)
-			evhttp_uri_free(uri);
-		return NULL;
-	}
-	bool https = strcmp(evhttp_uri_get_scheme(uri), "https") == 0;
-	if (!https && strcmp(evhttp_uri_get_scheme(uri), "http") != 0) {
-		snprintf(why, why_len, "not an http:// or https:// URL");
-		evhttp_uri_free(uri);
-		return NULL;
-	}
 	struct http_link *l = calloc(1, sizeof *l);
-	const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
-	if (l) {
-		l->u = u;
-		l->ev = *ev;
-		l->host = strdup(evhttp_uri_get_host(uri));
-		l->port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : https ? 443 : 80;
-		if (https && !(l->tls = client_tls(ca_file, why, why_len))) {
-			evhttp_uri_free(uri);
-			link_free(l);
-			return NULL;
-		}
-		if (asprintf(&l->path, "%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "") < 0)
-			l->path = NULL;
-		struct event_base *base = u->svc->event_base(u->self);
-		l->retry = evtimer_new(base, retry_cb, l);
-		l->failed = event_new(base, -1, 0, send_failed_cb, l);
-		l->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	}
-	evhttp_uri_free(uri);
-	if (!l || !l->host || !l->path || !l->retry || !l->failed || !l->dns) {
+	if (!l) {
 		snprintf(why, why_len, "out of memory");
-		if (l)
-			link_free(l);
+		return NULL;
+	}
+	l->u = u;
+	l->ev = *ev;
+	if (endpoint_parse(&l->at, url, "http", "https", why, why_len) < 0 ||
+	    (l->at.tls && !(l->tls = client_tls_context(ca_file, why, why_len)))) {
+		link_free(l);
+		return NULL;
+	}
+	struct event_base *base = u->svc->event_base(u->self);
+	l->retry = evtimer_new(base, retry_cb, l);
+	l->failed = event_new(base, -1, 0, send_failed_cb, l);
+	l->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!l->retry || !l->failed || !l->dns) {
+		snprintf(why, why_len, "out of memory");
+		link_free(l);
 		return NULL;
 	}
 	return l;

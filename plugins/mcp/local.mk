@@ -5,7 +5,10 @@ plugins_mcp_mcp_la_SOURCES = \
 	plugins/mcp/child.c plugins/mcp/child.h \
 	plugins/mcp/tool_cache.c plugins/mcp/tool_cache.h \
 	plugins/mcp/link.h plugins/mcp/http_link.c plugins/mcp/http_link.h \
-	plugins/mcp/sse.c plugins/mcp/sse.h
+	plugins/mcp/sse.c plugins/mcp/sse.h \
+	plugins/mcp/backoff.c plugins/mcp/backoff.h \
+	plugins/mcp/client_tls.c plugins/mcp/client_tls.h \
+	plugins/mcp/endpoint.c plugins/mcp/endpoint.h
 plugins_mcp_mcp_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_mcp_mcp_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_mcp_mcp_la_LIBADD = $(LIBEVENT_LIBS) $(YAJL_LIBS) $(OPENSSL_LIBS)
