@@ -59,14 +59,26 @@ static yajl_val lookup(yajl_val root, const char *path)
 	return v;
 }
 
+static bool is_reference(const char *text)
+{
+	return text && text[0] == '$' && (text[1] == '\0' || text[1] == '.');
+}
+
+yajl_val jsontree_path(yajl_val root, const char *ref)
+{
+	if (!is_reference(ref))
+		return NULL;
+	return ref[1] ? lookup(root, ref + 2) : root;
+}
+
 /* A "$", "$.a.b" reference's value (NULL: absent), or the template value itself. */
 static yajl_val resolve(yajl_val tmpl, yajl_val root, bool *absent)
 {
 	const char *ref = YAJL_IS_STRING(tmpl) ? YAJL_GET_STRING(tmpl) : NULL;
 	*absent = false;
-	if (!ref || ref[0] != '$' || (ref[1] != '\0' && ref[1] != '.'))
+	if (!is_reference(ref))
 		return tmpl;
-	yajl_val v = ref[1] ? lookup(root, ref + 2) : root;
+	yajl_val v = jsontree_path(root, ref);
 	*absent = v == NULL;
 	return v;
 }

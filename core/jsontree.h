@@ -10,6 +10,9 @@
 
 void jsontree_gen(yajl_gen g, yajl_val value);
 
+/* See services->tree_path. */
+yajl_val jsontree_path(yajl_val root, const char *ref);
+
 /* See services->gen_template. */
 void jsontree_gen_template(yajl_gen g, yajl_val tmpl, yajl_val root);
 

@@ -280,4 +280,5 @@ const struct ab_services services_table = {
 	.section_string = svc_section_string,
 	.section_int = svc_section_int,
 	.translation_step = router_translation_step,
+	.tree_path = jsontree_path,
 };

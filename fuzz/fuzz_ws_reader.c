@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size_t chunk = (size_t)(data[0] % 17) + 1;
 	struct ws_reader r;
-	ws_reader_init(&r, 4096, data[0] & 0x80);
+	ws_reader_init(&r, 4096, data[0] & 0x80 ? WS_FROM_CLIENT : WS_FROM_SERVER);
 	const uint8_t *at = data + 1, *end = data + size;
 	while (at < end) {
 		size_t n = (size_t)(end - at) < chunk ? (size_t)(end - at) : chunk;

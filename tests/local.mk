@@ -42,7 +42,7 @@ UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
-	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse \
+	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse tests/unit/test_legacy \
 	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
 	tests/unit/test_jsontree tests/unit/test_sections
 check_PROGRAMS += $(UNIT_SUITES)
@@ -101,6 +101,9 @@ tests_unit_test_ip_counts_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_sse_SOURCES = tests/unit/test_sse.c plugins/mcp/sse.c $(UNIT_MAIN)
 tests_unit_test_sse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sse_LDADD = $(CHECK_LIBS)
+tests_unit_test_legacy_SOURCES = tests/unit/test_legacy.c plugins/mcp/legacy.c $(UNIT_MAIN)
+tests_unit_test_legacy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_legacy_LDADD = $(UNIT_LIBS)
 tests_unit_test_services_SOURCES = tests/unit/test_services.c $(UNIT_MAIN)
 tests_unit_test_services_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_services_LDADD = $(UNIT_LIBS)
@@ -121,11 +124,11 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
-	tests/integration/test_mcp_http.py \
+	tests/integration/test_mcp_http.py tests/integration/test_mcp_ws.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py tests/fixtures/paging_mcp_server.py \
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py tests/fixtures/paging_mcp_server.py tests/fixtures/legacy_ws_mcp_server.py \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
 	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs tests/peers/tls_proxy.mjs

@@ -23,7 +23,8 @@ build fuzz_http_parse "$ws/http_parse.c" "$ws/ws_handshake.c"
 build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c"
 build fuzz_msg_parse "$top/core/msg.c"
 build fuzz_sse "$top/plugins/mcp/sse.c"
-for name in fuzz_ws_reader fuzz_http_parse fuzz_stamp fuzz_msg_parse fuzz_sse; do
+build fuzz_legacy "$top/plugins/mcp/legacy.c" "$top/core/jsontree.c"
+for name in fuzz_ws_reader fuzz_http_parse fuzz_stamp fuzz_msg_parse fuzz_sse fuzz_legacy; do
 	corpus=$out/corpus/$name
 	mkdir -p "$corpus"
 	cp -n "$top/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true

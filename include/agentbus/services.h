@@ -237,6 +237,13 @@ struct ab_services {
 	/* Which leg the input answers: 0 when translating the request, 1 for
 	 * the answer to the first forward, 2 for the next leg's, ... */
 	unsigned (*translation_step)(ab_translation *t);
+
+	/* ---- JSON, continued ------------------------------------------------ */
+
+	/* The value a reference names, as gen_template reads it: "$" is root,
+	 * "$.a.b" root's member a's member b. NULL when it is absent, or ref
+	 * is no such reference. Borrowed from root. */
+	yajl_val (*tree_path)(yajl_val root, const char *ref);
 };
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
-/* How the client reaches its server: a child process on stdio (child.c)
- * or Streamable HTTP (http_link.c). mcp.c speaks JSON-RPC over either
+/* How the client reaches its server: a child process on stdio (child.c),
+ * Streamable HTTP (http_link.c) or a WebSocket (ws_link.c). mcp.c speaks JSON-RPC over either
  * through these ops, and hears back through the same events. */
 #ifndef AB_MCP_LINK_H
 #define AB_MCP_LINK_H
@@ -16,7 +16,7 @@ struct link_events {
 };
 
 struct link_ops {
-	const char *transport; /* for /health: "stdio", "http" */
+	const char *transport; /* for /health: "stdio", "http", "ws" */
 	void (*start)(void *link);
 	/* One JSON-RPC message. False when it cannot be sent now. */
 	bool (*send)(void *link, const char *data, size_t len);
@@ -30,5 +30,6 @@ struct link_ops {
 
 extern const struct link_ops child_link_ops;
 extern const struct link_ops http_link_ops;
+extern const struct link_ops ws_link_ops;
 
 #endif

@@ -14,17 +14,28 @@
 
 #include "child.h"
 #include "http_link.h"
+#include "ws_link.h"
 
 /* Newest first: initialize asks for the first; the server may answer any. */
 static const char *const protocol_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", NULL };
 
 static const struct ab_option mcp_options[] = {
 	{ "url", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL,
-	  "the MCP server: stdio:COMMAND ARGS (http(s):// and ws(s):// to come)" },
+	  "the MCP server: stdio:COMMAND ARGS, http(s)://HOST[:PORT]/PATH (Streamable HTTP) or "
+	  "ws(s)://HOST[:PORT]/PATH (WebSocket)" },
+	{ "transport", AB_OPT_ENUM, "auto", 0, 0, 0, "auto|stdio|http|ws",
+	  "auto: from the url's scheme; ws with an http(s):// url reaches ws(s):// at the same place" },
+	{ "ws_handshake", AB_OPT_ENUM, "event", 0, 0, 0, "event|none",
+	  "ws: the event handshake (agent_connected, then connection_acknowledged) before MCP, or none" },
+	{ "ws_dialect", AB_OPT_ENUM, "jsonrpc", 0, 0, 0, "jsonrpc|legacy",
+	  "ws: MCP JSON-RPC, or the legacy request/response envelope of older TiDB WebSocket servers" },
+	{ "legacy_tools", AB_OPT_JSON, NULL, 0, 0, 0, NULL,
+	  "ws legacy dialect: the tools the server has, which tools/list then gives, e.g. "
+	  "[\"execute_query\",\"discover_databases\"]" },
 	{ "agent_type", AB_OPT_STRING, "mcp", 0, 0, 0, NULL,
 	  "the first part of the upstream's agent id, e.g. tidb_mcp" },
 	{ "tls_ca", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
-	  "https: the PEM CA certificates to trust for the server (unset: the system's)" },
+	  "https, wss: the PEM CA certificates to trust for the server (unset: the system's)" },
 	{ "ping_interval", AB_OPT_DURATION, "30s", 0, 0, 86400000, NULL,
 	  "ping an idle server this often; one that has not answered by the next ping is "
 	  "restarted (0: no pings)" },
@@ -505,6 +516,62 @@ static void make_agent_id(struct upstream *u)
 	         md5[2], md5[3]);
 }
 
+static bool has_scheme(const char *url, const char *scheme)
+{
+	size_t n = strlen(scheme);
+	return strncmp(url, scheme, n) == 0 && strncmp(url + n, "://", 3) == 0;
+}
+
+/* The URL the link uses: transport = ws turns http(s):// into ws(s)://
+ * (PROTOCOL.md, "Upstream side"). NULL after logging a mismatch. */
+static char *resolve_url(struct upstream *u, const char *url, const char *transport)
+{
+	bool http = has_scheme(url, "http") || has_scheme(url, "https");
+	bool ws = has_scheme(url, "ws") || has_scheme(url, "wss");
+	bool stdio = strncmp(url, "stdio:", 6) == 0;
+	if (strcmp(transport, "ws") == 0 && http) {
+		char *converted = NULL;
+		if (asprintf(&converted, "ws%s", url + 4) < 0) /* "http..." -> "ws..." */
+			return NULL;
+		return converted;
+	}
+	bool fits = strcmp(transport, "auto") == 0 ? http || ws || stdio
+	          : strcmp(transport, "ws") == 0   ? ws
+	          : strcmp(transport, "http") == 0 ? http
+	                                           : stdio;
+	if (!fits) {
+		up_log(u, AB_LOG_ERROR, "url: '%s' is not %s", url,
+		       strcmp(transport, "auto") == 0 ? "stdio:COMMAND, http(s):// or ws(s)://"
+		                                      : strcmp(transport, "ws") == 0 ? "a ws(s):// or http(s):// URL"
+		                                      : strcmp(transport, "http") == 0 ? "an http(s):// URL"
+		                                                                     : "stdio:COMMAND");
+		return NULL;
+	}
+	return strdup(url);
+}
+
+static int network_link(struct upstream *u, const char *url)
+{
+	const struct ab_services *svc = u->svc;
+	char why[200];
+	if (has_scheme(url, "ws") || has_scheme(url, "wss")) {
+		struct ws_link_options opt = {
+			.ca_file = svc->config_string(u->self, "tls_ca"),
+			.event_handshake = strcmp(svc->config_string(u->self, "ws_handshake"), "event") == 0,
+			.legacy_dialect = strcmp(svc->config_string(u->self, "ws_dialect"), "legacy") == 0,
+			.legacy_tools = svc->config_string(u->self, "legacy_tools"),
+		};
+		u->link_ops = &ws_link_ops;
+		u->link = ws_link_new(u, url, &opt, &link_events, why, sizeof why);
+	} else {
+		u->link_ops = &http_link_ops;
+		u->link = http_link_new(u, url, svc->config_string(u->self, "tls_ca"), &link_events, why, sizeof why);
+	}
+	if (!u->link)
+		up_log(u, AB_LOG_ERROR, "url: '%s': %s", url, why);
+	return u->link ? 0 : -1;
+}
+
 static int mcp_init(ab_instance *self, const struct ab_services *svc, void **state)
 {
 	struct upstream *u = calloc(1, sizeof *u);
@@ -514,28 +581,22 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	u->self = self;
 	u->svc = svc;
 	*state = u;
-	const char *url = svc->config_string(self, "url");
 	snprintf(u->agent_type, sizeof u->agent_type, "%s", svc->config_string(self, "agent_type"));
 	u->required = svc->config_bool(self, "required");
 	u->ping_interval_ms = (uint64_t)svc->config_int(self, "ping_interval");
-	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
-		u->url = strdup(url);
-		make_agent_id(u);
-		u->link_ops = &http_link_ops;
-		char why[200];
-		u->link = http_link_new(u, url, svc->config_string(self, "tls_ca"), &link_events, why, sizeof why);
-		if (!u->link)
-			svc->log(self, AB_LOG_ERROR, "url: '%s': %s", url, why);
-		return u->link ? 0 : -1;
-	}
-	if (strncmp(url, "stdio:", 6) != 0) {
-		svc->log(self, AB_LOG_ERROR, "url: '%s': give stdio:COMMAND, http:// or https:// (ws:// is to come)", url);
+	char *url = resolve_url(u, svc->config_string(self, "url"), svc->config_string(self, "transport"));
+	if (!url)
 		return -1;
+	if (strncmp(url, "stdio:", 6) != 0) {
+		u->url = url;
+		make_agent_id(u);
+		return network_link(u, url);
 	}
 	u->url = strdup(url + 6);
+	free(url);
 	char **argv = u->url ? child_split_command(u->url) : NULL;
 	if (!argv) {
-		svc->log(self, AB_LOG_ERROR, "url: '%s' has no command (or an unclosed quote)", url);
+		svc->log(self, AB_LOG_ERROR, "url: 'stdio:%s' has no command (or an unclosed quote)", u->url ? u->url : "");
 		return -1;
 	}
 	make_agent_id(u);

@@ -51,6 +51,9 @@ static const struct ab_option route_options[] = {
 	  "upstream's current one)" },
 	{ "session_arguments", AB_OPT_JSON, "{\"db_name\": \"$.database\"}", 0, 0, 0, NULL,
 	  "session_tool's arguments: \"$.database\" is the session's database" },
+	{ "rows", AB_OPT_STRING, "$", 0, 0, 0, NULL,
+	  "where the tool's value keeps the rows (or databases, or tables): \"$\" is the value itself, "
+	  "\"$.data\" its member data" },
 	{ "reply_type", AB_OPT_STRING, NULL, AB_OPT_REQUIRED, 0, 0, NULL, "the reply's type" },
 	{ "started_type", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "an interim reply sent at once (query_processing_started)" },
@@ -85,6 +88,7 @@ struct translator {
 struct route_state {
 	bool list_tools; /* method = tools/list */
 	char *tool, *then_tool, *session_tool, *default_database, *reply_type, *started_type, *progress_type;
+	char *rows; /* the reference to the rows in the tool's value */
 	enum shape shape;
 	yajl_val arguments;         /* the template */
 	yajl_val session_arguments; /* session_tool's, over {"database": the session's} */
@@ -417,8 +421,11 @@ static void gen_databases_reply(yajl_gen g, yajl_val rows)
 	yajl_gen_array_open(g);
 	for (size_t i = 0; rows && YAJL_IS_ARRAY(rows) && i < rows->u.array.len; i++) {
 		yajl_val row = rows->u.array.values[i];
-		/* SHOW DATABASES rows ({"Database": name}), or plain names. */
-		const char *name = YAJL_IS_STRING(row) ? YAJL_GET_STRING(row) : member_string(row, "Database");
+		/* SHOW DATABASES rows ({"Database": name}), rows with a name, or
+		 * plain names. */
+		const char *name = YAJL_IS_STRING(row)             ? YAJL_GET_STRING(row)
+		                 : member_string(row, "Database") ? member_string(row, "Database")
+		                                                  : member_string(row, "name");
 		if (!name)
 			continue;
 		yajl_gen_map_open(g);
@@ -560,7 +567,7 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	if (rs->shape == SHAPE_SELECT && rs->then_tool && step == main_step)
 		return forward_call(tr, t, rs->then_tool, NULL, NULL); /* switched: now its tables */
 	yajl_val owned;
-	yajl_val value = tool_value(result, &owned);
+	yajl_val value = svc->tree_path(tool_value(result, &owned), rs->rows);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	gen_text(g, "type");
@@ -624,6 +631,7 @@ static void free_route(struct route_state *rs)
 	free(rs->reply_type);
 	free(rs->started_type);
 	free(rs->progress_type);
+	free(rs->rows);
 	yajl_tree_free(rs->arguments);
 	free(rs);
 }
@@ -655,6 +663,7 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 	rs->reply_type = strdup(svc->route_string(route, "reply_type"));
 	rs->started_type = started ? strdup(started) : NULL;
 	rs->progress_type = strdup(svc->route_string(route, "progress_type"));
+	rs->rows = strdup(svc->route_string(route, "rows"));
 	rs->shape = (enum shape)svc->route_int(route, "shape");
 	char error[128] = "";
 	rs->arguments = yajl_tree_parse(svc->route_string(route, "arguments"), error, sizeof error);
@@ -664,6 +673,12 @@ static int query_mcp_route_attach(void *state, const ab_route *route, void **rou
 			*nl = '\0';
 		svc->log(tr->self, AB_LOG_ERROR, "[route:%s] arguments: not a JSON object%s%s", svc->route_name(route),
 		         *error ? ": " : "", error);
+		free_route(rs);
+		return -1;
+	}
+	if (rs->rows[0] != '$' || (rs->rows[1] && rs->rows[1] != '.')) {
+		svc->log(tr->self, AB_LOG_ERROR, "[route:%s] rows: give \"$\" or a path such as \"$.data\"",
+		         svc->route_name(route));
 		free_route(rs);
 		return -1;
 	}

@@ -329,7 +329,7 @@ static bool handle_request(struct conn *c, const struct http_request *req, const
 	evbuffer_drain(bufferevent_get_input(c->bev), req->head_len);
 	l->counters.upgrades++;
 	set_state(c, CONN_OPEN);
-	ws_reader_init(&c->reader, l->max_message, true);
+	ws_reader_init(&c->reader, l->max_message, WS_FROM_CLIENT);
 	c->last_heard_ms = ws_now_ms();
 	arm(c, l->ping_interval_ms);
 	/* on_write runs when the output falls to a quarter of the bound: a

@@ -71,7 +71,24 @@ static int parse_header(const char *line, size_t len, struct http_header *h)
 	return 0;
 }
 
-int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *out)
+/* A response's status line: HTTP/1.x, a three-digit code, a reason. */
+static int parse_status_line(const char *line, size_t len, struct http_request *out, int *status)
+{
+	if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ')
+		return 400;
+	for (size_t i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return 400;
+	}
+	if (len > 12 && line[12] != ' ')
+		return 400;
+	out->minor = line[7] - '0';
+	*status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+	return 0;
+}
+
+/* A head of either kind: a request line, or with status a status line. */
+static int parse_head(const char *buf, size_t len, size_t max_head, struct http_request *out, int *status)
 {
 	memset(out, 0, sizeof *out);
 	/* A bare LF anywhere in the head is refused rather than guessed at. */
@@ -89,7 +106,7 @@ int http_parse_request(const char *buf, size_t len, size_t max_head, struct http
 		return len >= max_head ? 431 : 0;
 
 	size_t eol = find_crlf(buf, 0, end);
-	int rc = parse_request_line(buf, eol, out);
+	int rc = status ? parse_status_line(buf, eol, out, status) : parse_request_line(buf, eol, out);
 	if (rc)
 		return rc;
 	for (size_t at = eol + 2; at < end - 2; at = eol + 2) {
@@ -102,6 +119,16 @@ int http_parse_request(const char *buf, size_t len, size_t max_head, struct http
 	}
 	out->head_len = end;
 	return 1;
+}
+
+int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *out)
+{
+	return parse_head(buf, len, max_head, out, NULL);
+}
+
+int http_parse_response(const char *buf, size_t len, size_t max_head, struct http_request *out, int *status)
+{
+	return parse_head(buf, len, max_head, out, status);
 }
 
 struct http_span http_request_path(const struct http_request *req)

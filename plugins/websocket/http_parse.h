@@ -32,6 +32,11 @@ struct http_request {
  * (not HTTP/1.x). */
 int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *out);
 
+/* A response head, as a client reads it (the WebSocket upgrade's answer):
+ * the same results and refusals, with the status code in *status and
+ * method and target left empty. */
+int http_parse_response(const char *buf, size_t len, size_t max_head, struct http_request *out, int *status);
+
 /* The first header with this name (case-insensitive), or NULL. */
 const struct http_header *http_header(const struct http_request *req, const char *name);
 

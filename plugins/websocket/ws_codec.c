@@ -3,11 +3,11 @@
 
 #include "ws_codec.h"
 
-void ws_reader_init(struct ws_reader *r, uint64_t max_message, bool require_mask)
+void ws_reader_init(struct ws_reader *r, uint64_t max_message, enum ws_sender sender)
 {
 	memset(r, 0, sizeof *r);
 	r->max_message = max_message;
-	r->require_mask = require_mask;
+	r->sender = sender;
 	r->head_need = 2;
 }
 
@@ -100,8 +100,10 @@ static void begin_payload(struct ws_reader *r, struct ws_event *ev)
 	bool known = r->opcode <= WS_OP_BINARY || (r->opcode >= WS_OP_CLOSE && r->opcode <= WS_OP_PONG);
 	if (!known)
 		return fail(r, ev, WS_CLOSE_PROTOCOL_ERROR, "reserved opcode");
-	if (r->require_mask && !r->masked)
+	if (r->sender == WS_FROM_CLIENT && !r->masked)
 		return fail(r, ev, WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
+	if (r->sender == WS_FROM_SERVER && r->masked)
+		return fail(r, ev, WS_CLOSE_PROTOCOL_ERROR, "server frames must not be masked");
 	if (len >> 63)
 		return fail(r, ev, WS_CLOSE_PROTOCOL_ERROR, "payload length with the top bit set");
 	if (is_control(r->opcode)) {

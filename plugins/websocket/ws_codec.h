@@ -59,9 +59,13 @@ struct ws_event {
 	const char *why;     /* FAIL: what was wrong (static) */
 };
 
+/* Who sends the frames a reader reads: a client masks every frame, a
+ * server none (RFC 6455 5.1); either mistake fails the connection. */
+enum ws_sender { WS_FROM_SERVER, WS_FROM_CLIENT };
+
 struct ws_reader {
 	uint64_t max_message;
-	bool require_mask;
+	enum ws_sender sender;
 	/* the frame being read */
 	uint8_t head[14];
 	size_t head_len, head_need;
@@ -81,8 +85,7 @@ struct ws_reader {
 	bool done; /* after CLOSE or FAIL nothing more is read */
 };
 
-/* require_mask: a server's reader (client frames must be masked). */
-void ws_reader_init(struct ws_reader *r, uint64_t max_message, bool require_mask);
+void ws_reader_init(struct ws_reader *r, uint64_t max_message, enum ws_sender sender);
 void ws_reader_free(struct ws_reader *r);
 
 /* Part of a frame, or of a fragmented message, has been read and waits for

@@ -522,6 +522,51 @@ START_TEST(test_handshake_key_nul)
 }
 END_TEST
 
+/* ---- response heads (the WebSocket client's upgrade answer) ---- */
+
+static int parse_response(const char *s, struct http_request *head, int *status)
+{
+	return http_parse_response(s, strlen(s), MAX_HEAD, head, status);
+}
+
+START_TEST(test_response_101)
+{
+	struct http_request head;
+	int status = 0;
+	const char *text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	                   "Connection: Upgrade\r\nSec-WebSocket-Accept: abc=\r\n\r\nframes";
+	ck_assert_int_eq(parse_response(text, &head, &status), 1);
+	ck_assert_int_eq(status, 101);
+	ck_assert_int_eq(head.minor, 1);
+	ck_assert_uint_eq(head.head_len, strlen(text) - strlen("frames"));
+	ck_assert(http_header_has_token(&head, "connection", "upgrade"));
+	ck_assert(http_span_equals(http_header(&head, "Sec-WebSocket-Accept")->value, "abc="));
+	/* no reason phrase, and HTTP/1.0 */
+	ck_assert_int_eq(parse_response("HTTP/1.0 404\r\n\r\n", &head, &status), 1);
+	ck_assert_int_eq(status, 404);
+	ck_assert_int_eq(head.minor, 0);
+}
+END_TEST
+
+START_TEST(test_response_malformed)
+{
+	struct http_request head;
+	int status = 0;
+	static const char *const bad[] = {
+		"HTTP/2 101 Switching\r\n\r\n", "HTTP/1.1 1O1 Switching\r\n\r\n", "HTTP/1.1 10\r\n\r\n",
+		"HTTP/1.1 1011 x\r\n\r\n",      "ICY 200 OK\r\n\r\n",            "HTTP/1.1 101 x\nUpgrade: a\r\n\r\n",
+		"HTTP/1.1 101 x\r\nno colon\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(parse_response(bad[i], &head, &status) == 400, "accepted: %s", bad[i]);
+	ck_assert_int_eq(parse_response("HTTP/1.1 101 Switching\r\nUpgr", &head, &status), 0);
+	char big[MAX_HEAD + 64];
+	memset(big, 'a', sizeof big);
+	memcpy(big, "HTTP/1.1 101 x\r\nX: ", 20);
+	ck_assert_int_eq(http_parse_response(big, sizeof big, MAX_HEAD, &head, &status), 431);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("http_parse");
@@ -537,6 +582,11 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_version_not_1x);
 	tcase_add_test(tc, test_head_too_large);
 	tcase_add_test(tc, test_too_many_headers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("responses");
+	tcase_add_test(tc, test_response_101);
+	tcase_add_test(tc, test_response_malformed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("headers");

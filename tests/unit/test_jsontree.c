@@ -323,6 +323,25 @@ START_TEST(test_tool_call_arguments_shape)
 }
 END_TEST
 
+/* ---- jsontree_path (services->tree_path) ---------------------------------------- */
+
+START_TEST(test_path_names_what_a_template_reference_would)
+{
+	yajl_val root = parse("{\"data\":[1,2],\"a\":{\"b\":\"x\"}}");
+	ck_assert_ptr_eq(jsontree_path(root, "$"), root);
+	yajl_val data = jsontree_path(root, "$.data");
+	ck_assert(YAJL_IS_ARRAY(data) && data->u.array.len == 2);
+	ck_assert_str_eq(YAJL_GET_STRING(jsontree_path(root, "$.a.b")), "x");
+	ck_assert_ptr_null(jsontree_path(root, "$.nothing"));
+	ck_assert_ptr_null(jsontree_path(root, "$.a.b.c"));
+	ck_assert_ptr_null(jsontree_path(root, "data"));  /* no reference */
+	ck_assert_ptr_null(jsontree_path(root, "$data")); /* nor this */
+	ck_assert_ptr_null(jsontree_path(root, "$."));
+	ck_assert_ptr_null(jsontree_path(NULL, "$.data"));
+	yajl_tree_free(root);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("jsontree");
@@ -350,6 +369,10 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_trailing_dot_is_absent);
 	tcase_add_test(tc, test_long_key_segment_up_to_255_bytes_is_found);
 	tcase_add_test(tc, test_key_segment_over_255_bytes_is_absent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paths");
+	tcase_add_test(tc, test_path_names_what_a_template_reference_would);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("literals");

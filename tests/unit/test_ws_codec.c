@@ -157,10 +157,10 @@ static void run(struct ws_reader *r, const uint8_t *in, size_t len, size_t chunk
 }
 
 /* Read one buffer all at once with a fresh server reader. */
-static void read_all(const struct bytes *b, uint64_t max, bool require_mask, struct events *out)
+static void read_all(const struct bytes *b, uint64_t max, enum ws_sender sender, struct events *out)
 {
 	struct ws_reader r;
-	ws_reader_init(&r, max, require_mask);
+	ws_reader_init(&r, max, sender);
 	run(&r, b->p, b->len, 0, out);
 	ws_reader_free(&r);
 }
@@ -192,7 +192,7 @@ static void read_all(const struct bytes *b, uint64_t max, bool require_mask, str
 static void expect_fail(const struct bytes *b, uint16_t code)
 {
 	struct events e;
-	read_all(b, MAX_MSG, true, &e);
+	read_all(b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_fail(&e, 0, code);
 	events_free(&e);
 }
@@ -302,7 +302,7 @@ START_TEST(test_text_frame)
 	struct bytes b = { 0 };
 	bytes_put(&b, hello, sizeof hello);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_message(&e, 0, false, "Hello");
 	ck_assert_uint_eq(e.consumed, sizeof hello);
@@ -323,7 +323,7 @@ START_TEST(test_binary_frame)
 	struct bytes b = { 0 };
 	add_frame(&b, true, WS_OP_BINARY, payload, sizeof payload);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_MESSAGE, payload, sizeof payload);
 	ck_assert(e.ev[0].binary); /* not UTF-8, and fine: binary */
@@ -340,7 +340,7 @@ START_TEST(test_ping_pong)
 	add_frame(&b, true, WS_OP_PING, NULL, 0);
 	add_frame(&b, true, WS_OP_PONG, NULL, 0);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 4);
 	ck_event(&e, 0, WS_EV_PING, "are you there", 13);
 	ck_event(&e, 1, WS_EV_PONG, "yes", 3);
@@ -360,7 +360,7 @@ START_TEST(test_empty_messages)
 	add_frame(&b, false, WS_OP_TEXT, NULL, 0);
 	add_frame(&b, true, WS_OP_CONTINUATION, NULL, 0);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 3);
 	ck_message(&e, 0, false, "");
 	ck_message(&e, 1, true, "");
@@ -369,7 +369,7 @@ START_TEST(test_empty_messages)
 	bytes_free(&b);
 	/* the event's data is never NULL, even for an empty first message */
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	uint8_t h[14];
 	size_t n = ws_frame_header(h, true, WS_OP_TEXT, 0, test_mask);
 	struct ws_event ev;
@@ -389,7 +389,7 @@ START_TEST(test_reserved_opcodes)
 			struct bytes b = { 0 };
 			add_frame_raw(&b, 0, fin, reserved[i], "xy", 2, test_mask);
 			struct events e;
-			read_all(&b, MAX_MSG, true, &e);
+			read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 			ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 			ck_assert_uint_eq(e.consumed, 6); /* refused at its header */
 			events_free(&e);
@@ -419,7 +419,7 @@ static void check_length(size_t len, bool binary)
 	ck_assert_uint_eq(b.len, head + len);
 	for (size_t chunk = 0; chunk <= 1; chunk++) {
 		struct ws_reader r;
-		ws_reader_init(&r, MAX_MSG, true);
+		ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 		struct events e;
 		/* all at once, then in uneven pieces */
 		run(&r, b.p, b.len, chunk ? 1000 : 0, &e);
@@ -454,7 +454,7 @@ START_TEST(test_length_64bit_huge)
 	ck_assert_uint_eq(n, 14);
 	ck_assert_mem_eq(h, "\x82\xFF\x00\x00\x00\x01\x00\x00\x00\x05", 10);
 	struct ws_reader r;
-	ws_reader_init(&r, UINT64_MAX, true);
+	ws_reader_init(&r, UINT64_MAX, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, h, n, &ev), n);
 	ck_assert_int_eq(ev.kind, WS_EV_NONE);
@@ -466,7 +466,7 @@ START_TEST(test_length_64bit_huge)
 
 	/* the largest legal length, 2^63 - 1, is a length like any other */
 	n = ws_frame_header(h, true, WS_OP_BINARY, 0x7FFFFFFFFFFFFFFFull, test_mask);
-	ws_reader_init(&r, UINT64_MAX, true);
+	ws_reader_init(&r, UINT64_MAX, WS_FROM_CLIENT);
 	ck_assert_uint_eq(ws_reader_feed(&r, h, n, &ev), n);
 	ck_assert_int_eq(ev.kind, WS_EV_NONE);
 	ck_assert_uint_eq(ws_reader_feed(&r, some, 3, &ev), 3);
@@ -475,7 +475,7 @@ START_TEST(test_length_64bit_huge)
 
 	/* and refused (1009) under a 1 MiB limit, at its header */
 	n = ws_frame_header(h, true, WS_OP_BINARY, len, test_mask);
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	ck_assert_uint_eq(ws_reader_feed(&r, h, n, &ev), n);
 	ck_assert_int_eq(ev.kind, WS_EV_FAIL);
 	ck_assert_uint_eq(ev.close_code, WS_CLOSE_TOO_BIG);
@@ -488,7 +488,7 @@ START_TEST(test_length_top_bit)
 	/* RFC 6455 5.2: the most significant bit of a 64-bit length must be 0. */
 	static const uint8_t raw[] = { 0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4 };
 	struct ws_reader r;
-	ws_reader_init(&r, UINT64_MAX, true);
+	ws_reader_init(&r, UINT64_MAX, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, raw, sizeof raw, &ev), sizeof raw);
 	ck_assert_int_eq(ev.kind, WS_EV_FAIL);
@@ -504,7 +504,7 @@ START_TEST(test_unmasked_refused)
 	struct bytes b = { 0 };
 	add_frame_raw(&b, 0, true, WS_OP_TEXT, "hi", 2, NULL);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 	ck_assert_uint_eq(e.consumed, 2);
 	events_free(&e);
@@ -521,18 +521,18 @@ START_TEST(test_unmasked_refused)
 }
 END_TEST
 
-START_TEST(test_unmasked_accepted_without_require)
+START_TEST(test_server_frames_unmasked_only)
 {
+	/* A client's reader: unmasked frames are read, a masked one fails. */
 	struct bytes b = { 0 };
 	add_frame_raw(&b, 0, true, WS_OP_TEXT, "hi", 2, NULL);
 	add_frame_raw(&b, 0, true, WS_OP_PING, "p", 1, NULL);
-	add_frame(&b, true, WS_OP_TEXT, "masked", 6); /* and masked ones unmasked */
+	add_frame(&b, true, WS_OP_TEXT, "masked", 6);
 	struct events e;
-	read_all(&b, MAX_MSG, false, &e);
-	ck_assert_uint_eq(e.n, 3);
+	read_all(&b, MAX_MSG, WS_FROM_SERVER, &e);
 	ck_message(&e, 0, false, "hi");
 	ck_event(&e, 1, WS_EV_PING, "p", 1);
-	ck_message(&e, 2, false, "masked");
+	ck_fail(&e, 2, WS_CLOSE_PROTOCOL_ERROR);
 	events_free(&e);
 	bytes_free(&b);
 }
@@ -550,7 +550,7 @@ START_TEST(test_masked_payload_is_unmasked)
 		add_frame_raw(&b, 0, true, WS_OP_PING, text, 13, mask);
 		ck_assert(memcmp(b.p + 6, text, 4) != 0); /* really masked on the wire */
 		struct ws_reader r;
-		ws_reader_init(&r, MAX_MSG, true);
+		ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 		struct events e;
 		run(&r, b.p, b.len, chunk, &e);
 		ck_assert_uint_eq(e.n, 2);
@@ -572,7 +572,7 @@ START_TEST(test_reserved_bits)
 			struct bytes b = { 0 };
 			add_frame_raw(&b, rsv[i], true, ops[j], "\x03\xE8", 2, test_mask);
 			struct events e;
-			read_all(&b, MAX_MSG, true, &e);
+			read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 			ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 			ck_assert_uint_eq(e.consumed, 6);
 			events_free(&e);
@@ -597,7 +597,7 @@ START_TEST(test_three_fragments)
 	add_str(&b, false, WS_OP_CONTINUATION, "men");
 	add_str(&b, true, WS_OP_CONTINUATION, "ted");
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	struct events e;
 	/* no event until the last fragment */
 	size_t last = b.len - 9;
@@ -636,7 +636,7 @@ START_TEST(test_mid_message)
 	size_t message_end = b.len;
 	add_str(&b, true, WS_OP_PING, "q");
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	ck_assert(!ws_reader_mid_message(&r));
 	size_t events = 0;
 	for (size_t i = 0; i < b.len; i++) {
@@ -665,7 +665,7 @@ START_TEST(test_control_between_fragments)
 	add_frame(&b, true, WS_OP_PING, NULL, 0);
 	add_str(&b, true, WS_OP_CONTINUATION, "three");
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 4);
 	ck_event(&e, 0, WS_EV_PING, "ping!", 5);
 	ck_event(&e, 1, WS_EV_PONG, "pong!", 5);
@@ -686,7 +686,7 @@ START_TEST(test_close_between_fragments)
 	size_t close_end = b.len;
 	add_str(&b, true, WS_OP_CONTINUATION, "finished");
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_CLOSE, "away", 4);
 	ck_assert_uint_eq(e.ev[0].code, 1001);
@@ -709,7 +709,7 @@ START_TEST(test_continuation_without_start)
 	add_str(&b, true, WS_OP_TEXT, "done");
 	add_str(&b, true, WS_OP_CONTINUATION, "more");
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_message(&e, 0, false, "done");
 	ck_fail(&e, 1, WS_CLOSE_PROTOCOL_ERROR);
 	events_free(&e);
@@ -726,7 +726,7 @@ START_TEST(test_new_message_during_fragmented)
 			add_str(&b, false, starts[i], "first");
 			add_str(&b, true, starts[j], "second");
 			struct events e;
-			read_all(&b, MAX_MSG, true, &e);
+			read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 			ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 			events_free(&e);
 			bytes_free(&b);
@@ -743,7 +743,7 @@ START_TEST(test_fragmented_control)
 		add_frame(&b, false, ops[i], "\x03\xE8", 2);
 		add_frame(&b, true, WS_OP_CONTINUATION, "", 0);
 		struct events e;
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 		ck_assert_uint_eq(e.consumed, 6);
 		events_free(&e);
@@ -763,14 +763,14 @@ START_TEST(test_control_payload_limit)
 		struct bytes b = { 0 };
 		add_frame(&b, true, ops[i], payload, 126);
 		struct events e;
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_fail(&e, 0, WS_CLOSE_PROTOCOL_ERROR);
 		ck_assert_uint_eq(e.consumed, 8); /* at its header */
 		events_free(&e);
 		bytes_free(&b);
 		/* 125 is the most allowed */
 		add_frame(&b, true, ops[i], payload, 125);
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_assert_uint_eq(e.n, 1);
 		if (ops[i] == WS_OP_CLOSE) {
 			ck_event(&e, 0, WS_EV_CLOSE, payload + 2, 123);
@@ -786,7 +786,7 @@ START_TEST(test_control_payload_limit)
 	struct bytes b = { 0 };
 	bytes_put(&b, raw, sizeof raw);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_PING, "hi", 2);
 	events_free(&e);
@@ -801,7 +801,7 @@ START_TEST(test_close_empty)
 	struct bytes b = { 0 };
 	add_frame(&b, true, WS_OP_CLOSE, NULL, 0);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_CLOSE, "", 0);
 	ck_assert_uint_eq(e.ev[0].code, WS_CLOSE_NO_STATUS);
@@ -827,7 +827,7 @@ START_TEST(test_close_valid_codes)
 		struct bytes b = { 0 };
 		add_close(&b, codes[i], NULL, 0);
 		struct events e;
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_assert_msg(e.n == 1 && e.ev[0].kind == WS_EV_CLOSE, "code %u not a close", codes[i]);
 		ck_assert_uint_eq(e.ev[0].code, codes[i]);
 		ck_assert_uint_eq(e.ev[0].len, 0);
@@ -845,7 +845,7 @@ START_TEST(test_close_invalid_codes)
 		struct bytes b = { 0 };
 		add_close(&b, codes[i], "r", 1);
 		struct events e;
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_assert_msg(e.n == 1 && e.ev[0].kind == WS_EV_FAIL, "code %u accepted", codes[i]);
 		ck_assert_uint_eq(e.ev[0].code, WS_CLOSE_PROTOCOL_ERROR);
 		events_free(&e);
@@ -859,7 +859,7 @@ START_TEST(test_close_reason)
 	struct bytes b = { 0 };
 	add_close(&b, 1000, "bye \xC3\xBC\xE2\x82\xAC", 9);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_CLOSE, "bye \xC3\xBC\xE2\x82\xAC", 9);
 	ck_assert_uint_eq(e.ev[0].code, 1000);
@@ -869,7 +869,7 @@ START_TEST(test_close_reason)
 	static const char *const bad[] = { "\xFF", "ok\xC3", "\xED\xA0\x80", "\xC0\x80", "a\x80" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		add_close(&b, 1000, bad[i], strlen(bad[i]));
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_assert_msg(e.n == 1 && e.ev[0].kind == WS_EV_FAIL, "reason %zu accepted", i);
 		ck_assert_uint_eq(e.ev[0].code, WS_CLOSE_INVALID_DATA);
 		events_free(&e);
@@ -885,7 +885,7 @@ START_TEST(test_nothing_after_close_or_fail)
 	size_t close_len = b.len;
 	add_str(&b, true, WS_OP_TEXT, "after");
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, b.len, &ev), close_len);
 	ck_assert_int_eq(ev.kind, WS_EV_CLOSE);
@@ -898,7 +898,7 @@ START_TEST(test_nothing_after_close_or_fail)
 
 	add_frame_raw(&b, 0, true, 0x3, NULL, 0, test_mask);
 	add_str(&b, true, WS_OP_TEXT, "after");
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, b.len, &ev), 6);
 	ck_assert_int_eq(ev.kind, WS_EV_FAIL);
 	ck_assert_uint_eq(ev.close_code, WS_CLOSE_PROTOCOL_ERROR);
@@ -921,7 +921,7 @@ START_TEST(test_text_invalid_utf8)
 		struct bytes b = { 0 };
 		add_str(&b, true, WS_OP_TEXT, bad[i]);
 		struct events e;
-		read_all(&b, MAX_MSG, true, &e);
+		read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 		ck_assert_msg(e.n == 1 && e.ev[0].kind == WS_EV_FAIL, "text %zu accepted", i);
 		ck_assert_uint_eq(e.ev[0].code, WS_CLOSE_INVALID_DATA);
 		events_free(&e);
@@ -940,7 +940,7 @@ START_TEST(test_text_fail_fast)
 	struct bytes b = { 0 };
 	add_frame(&b, false, WS_OP_TEXT, payload, sizeof payload);
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, 6 + 10, &ev), 16);
 	ck_assert_int_eq(ev.kind, WS_EV_NONE);
@@ -953,7 +953,7 @@ START_TEST(test_text_fail_fast)
 	/* a first fragment with a bad byte fails without waiting for the rest */
 	add_str(&b, false, WS_OP_TEXT, "ok\xC3(");
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_fail(&e, 0, WS_CLOSE_INVALID_DATA);
 	events_free(&e);
 	bytes_free(&b);
@@ -968,7 +968,7 @@ START_TEST(test_text_invalid_split_across_fragments)
 	size_t first = b.len;
 	add_str(&b, true, WS_OP_CONTINUATION, "\x80\x80z");
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	struct events e;
 	run(&r, b.p, first, 0, &e);
 	ck_assert_uint_eq(e.n, 0);
@@ -997,7 +997,7 @@ START_TEST(test_text_valid_split_across_fragments)
 			add_frame(&b, false, WS_OP_TEXT, chars[i], at);
 			add_frame(&b, true, WS_OP_CONTINUATION, chars[i] + at, n - at);
 			struct events e;
-			read_all(&b, MAX_MSG, true, &e);
+			read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 			ck_assert_uint_eq(e.n, 1);
 			ck_message(&e, 0, false, chars[i]);
 			events_free(&e);
@@ -1012,7 +1012,7 @@ START_TEST(test_text_valid_split_across_fragments)
 	add_frame(&b, false, WS_OP_CONTINUATION, "\x98", 1);
 	add_frame(&b, true, WS_OP_CONTINUATION, "\x80", 1);
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 2);
 	ck_event(&e, 0, WS_EV_PING, "p", 1);
 	ck_message(&e, 1, false, "\xF0\x9F\x98\x80");
@@ -1046,7 +1046,7 @@ START_TEST(test_binary_not_checked)
 	add_frame(&b, true, WS_OP_CONTINUATION, "\xFF\xC0", 2);
 	add_frame(&b, true, WS_OP_BINARY, "\xF0\x9F", 2); /* ends mid-sequence: fine */
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 2);
 	ck_event(&e, 0, WS_EV_MESSAGE, "\xE2\x82\xFF\xC0", 4);
 	ck_assert(e.ev[0].binary);
@@ -1064,7 +1064,7 @@ START_TEST(test_utf8_state_reset_between_messages)
 	add_frame(&b, true, WS_OP_BINARY, "\xE2", 1);
 	add_str(&b, true, WS_OP_TEXT, "A");
 	struct events e;
-	read_all(&b, MAX_MSG, true, &e);
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 2);
 	ck_message(&e, 1, false, "A");
 	events_free(&e);
@@ -1082,7 +1082,7 @@ START_TEST(test_limit_single_frame)
 	struct bytes b = { 0 };
 	add_frame(&b, true, WS_OP_TEXT, payload, 101);
 	struct ws_reader r;
-	ws_reader_init(&r, 100, true);
+	ws_reader_init(&r, 100, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, 6, &ev), 6);
 	ck_assert_int_eq(ev.kind, WS_EV_FAIL);
@@ -1093,7 +1093,7 @@ START_TEST(test_limit_single_frame)
 	/* exactly at the limit: fine */
 	add_frame(&b, true, WS_OP_BINARY, payload, 100);
 	struct events e;
-	read_all(&b, 100, true, &e);
+	read_all(&b, 100, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 1);
 	ck_event(&e, 0, WS_EV_MESSAGE, payload, 100);
 	events_free(&e);
@@ -1101,7 +1101,7 @@ START_TEST(test_limit_single_frame)
 	/* a 16-bit length over the limit, also at its header */
 	uint8_t h[14];
 	size_t n = ws_frame_header(h, true, WS_OP_BINARY, 65535, test_mask);
-	ws_reader_init(&r, 65534, true);
+	ws_reader_init(&r, 65534, WS_FROM_CLIENT);
 	ck_assert_uint_eq(ws_reader_feed(&r, h, n, &ev), n);
 	ck_assert_int_eq(ev.kind, WS_EV_FAIL);
 	ck_assert_uint_eq(ev.close_code, WS_CLOSE_TOO_BIG);
@@ -1120,7 +1120,7 @@ START_TEST(test_limit_fragments)
 	size_t before = b.len;
 	add_frame(&b, true, WS_OP_CONTINUATION, payload, 21);
 	struct ws_reader r;
-	ws_reader_init(&r, 100, true);
+	ws_reader_init(&r, 100, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, before, &ev), before);
 	ck_assert_int_eq(ev.kind, WS_EV_NONE);
@@ -1139,7 +1139,7 @@ START_TEST(test_limit_fragments)
 	add_frame(&b, true, WS_OP_CONTINUATION, payload, 20);
 	add_frame(&b, true, WS_OP_TEXT, payload, 100); /* the count restarts per message */
 	struct events e;
-	read_all(&b, 100, true, &e);
+	read_all(&b, 100, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 4);
 	ck_event(&e, 0, WS_EV_PING, ping, 125);
 	ck_event(&e, 1, WS_EV_PONG, ping, 125);
@@ -1154,7 +1154,7 @@ START_TEST(test_limit_fragments)
 	/* a limit below a control frame's size does not apply to it */
 	add_frame(&b, true, WS_OP_PING, ping, 50);
 	add_frame(&b, true, WS_OP_TEXT, "12345", 5);
-	read_all(&b, 4, true, &e);
+	read_all(&b, 4, WS_FROM_CLIENT, &e);
 	ck_assert_uint_eq(e.n, 2);
 	ck_event(&e, 0, WS_EV_PING, ping, 50);
 	ck_fail(&e, 1, WS_CLOSE_TOO_BIG);
@@ -1203,7 +1203,7 @@ START_TEST(test_chunked_feeding_same_events)
 	static const size_t chunks[] = { 0, 1, 2, 3, 5, 7, 13, 64 };
 	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
 		struct ws_reader r;
-		ws_reader_init(&r, MAX_MSG, true);
+		ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 		struct events e;
 		run(&r, b.p, b.len, chunks[i], &e);
 		check_mixed_events(&e);
@@ -1225,7 +1225,7 @@ START_TEST(test_bytewise_failure_same)
 	add_str(&b, true, WS_OP_CONTINUATION, "Zmore");
 	for (size_t chunk = 0; chunk <= 1; chunk++) {
 		struct ws_reader r;
-		ws_reader_init(&r, MAX_MSG, true);
+		ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 		struct events e;
 		run(&r, b.p, b.len, chunk, &e);
 		ck_message(&e, 0, false, "ok");
@@ -1246,7 +1246,7 @@ START_TEST(test_two_frames_one_buffer)
 	size_t first = b.len;
 	add_str(&b, true, WS_OP_BINARY, "second");
 	struct ws_reader r;
-	ws_reader_init(&r, MAX_MSG, true);
+	ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 	struct ws_event ev;
 	ck_assert_uint_eq(ws_reader_feed(&r, b.p, b.len, &ev), first);
 	ck_assert_int_eq(ev.kind, WS_EV_MESSAGE);
@@ -1279,7 +1279,7 @@ START_TEST(test_header_split_everywhere)
 	add_frame(&b, true, WS_OP_BINARY, payload, len);
 	for (size_t at = 1; at <= 14; at++) {
 		struct ws_reader r;
-		ws_reader_init(&r, MAX_MSG, true);
+		ws_reader_init(&r, MAX_MSG, WS_FROM_CLIENT);
 		struct ws_event ev;
 		ck_assert_uint_eq(ws_reader_feed(&r, b.p, at, &ev), at);
 		ck_assert_int_eq(ev.kind, WS_EV_NONE);
@@ -1316,7 +1316,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_length_64bit_huge);
 	tcase_add_test(tc, test_length_top_bit);
 	tcase_add_test(tc, test_unmasked_refused);
-	tcase_add_test(tc, test_unmasked_accepted_without_require);
+	tcase_add_test(tc, test_server_frames_unmasked_only);
 	tcase_add_test(tc, test_masked_payload_is_unmasked);
 	tcase_add_test(tc, test_reserved_bits);
 	suite_add_tcase(s, tc);
