@@ -18,11 +18,13 @@ struct seen {
 	size_t count;
 };
 
-static void on_event(void *arg, const char *event, size_t len)
+static void on_event(void *arg, const char *type, const char *event, size_t len)
 {
 	struct seen *s = arg;
-	if (len > MAX_EVENT || event[len] != '\0')
+	if (len > MAX_EVENT || event[len] != '\0' || strlen(type) >= 32)
 		__builtin_trap();
+	for (const char *c = type; *c; c++)
+		s->hash = (s->hash ^ (uint8_t)*c) * 1099511628211u;
 	for (size_t i = 0; i < len; i++)
 		s->hash = (s->hash ^ (uint8_t)event[i]) * 1099511628211u;
 	s->hash = (s->hash ^ 0xff) * 1099511628211u;

@@ -48,6 +48,17 @@ struct http_link {
 	struct post *initialized;
 	struct queued { char *data; size_t len; } *queue;
 	size_t n_queue;
+	/* The GET event stream: Streamable HTTP's optional one (server-sent
+	 * requests and notifications), reopened after the server's retry with
+	 * Last-Event-ID; or the legacy transport's, which carries everything. */
+	struct post *stream;
+	char last_event_id[256];
+	struct event *reopen;
+	/* The HTTP+SSE transport of MCP 2024-11-05, for a server that refuses
+	 * initialize by POST: the stream's first event ("endpoint") names where
+	 * to POST, and every answer comes on the stream. */
+	bool legacy;
+	char *legacy_endpoint; /* its path with query; NULL until the stream names it */
 	void (*stopped)(struct upstream *u);
 };
 
@@ -58,6 +69,7 @@ struct post {
 	struct evhttp_request *req;
 	bool event_stream; /* text/event-stream, decided at the headers */
 	struct sse sse;
+	char *initialize; /* the initialize request it carries, kept for the legacy fallback */
 	struct evbuffer *json; /* an application/json answer, gathered */
 	char *id_json;         /* the request's JSON-RPC id as written, to answer errors with; NULL: none */
 	bool in_session;       /* it carried an Mcp-Session-Id */
@@ -110,6 +122,7 @@ static void free_post(struct post *p)
 	if (p->json)
 		evbuffer_free(p->json);
 	free(p->id_json);
+	free(p->initialize);
 	free(p);
 }
 
@@ -133,6 +146,20 @@ static void drop_queue(struct http_link *l)
 	l->n_queue = 0;
 }
 
+/* The stream of a session that is over: its connection goes (no callback
+ * comes for it then). */
+static void close_stream(struct http_link *l)
+{
+	struct post *p = l->stream;
+	l->stream = NULL;
+	evtimer_del(l->reopen);
+	if (!p)
+		return;
+	if (p->conn)
+		evhttp_connection_free(p->conn);
+	free_post(p);
+}
+
 /* Down now (the session is over: what its posts still bring is stale), up
  * again at once or after the backoff; once, however many posts fail. */
 static void go_down(struct http_link *l, const char *why, bool at_once)
@@ -143,6 +170,10 @@ static void go_down(struct http_link *l, const char *why, bool at_once)
 	l->generation++;
 	l->initialized = NULL;
 	drop_queue(l);
+	close_stream(l);
+	l->last_event_id[0] = '\0';
+	free(l->legacy_endpoint);
+	l->legacy_endpoint = NULL;
 	if (was_up)
 		l->ev.down(l->u, why);
 	if (l->stopping || evtimer_pending(l->retry, NULL))
@@ -159,11 +190,45 @@ static bool stale(const struct post *p)
 	return p->generation != p->l->generation;
 }
 
-static void on_event(void *arg, const char *data, size_t len)
+static void flush_queue(struct http_link *l);
+static bool queue_message(struct http_link *l, char *data);
+static void open_stream(struct http_link *l);
+
+/* The legacy stream's "endpoint" event: where to POST, a path or a URL on
+ * the same server (the specification's 2024-11-05 transport). */
+static void take_endpoint(struct http_link *l, const char *uri)
+{
+	const char *path = uri;
+	if (uri[0] != '/') {
+		struct endpoint named;
+		char why[100];
+		bool same = endpoint_parse(&named, uri, "http", "https", why, sizeof why) == 0 &&
+		            strcmp(named.host, l->at.host) == 0 && named.port == l->at.port && named.tls == !!l->tls;
+		if (same)
+			path = uri + strlen(uri) - strlen(named.path);
+		endpoint_free(&named);
+		if (!same) {
+			up_log(l->u, AB_LOG_WARNING, "the server's endpoint '%s' is not on %s:%d: refused", uri, l->at.host,
+			       l->at.port);
+			return;
+		}
+	}
+	free(l->legacy_endpoint);
+	l->legacy_endpoint = strdup(path);
+	up_log(l->u, AB_LOG_INFO, "HTTP+SSE session: posting to %s", path);
+	flush_queue(l);
+}
+
+static void on_event(void *arg, const char *type, const char *data, size_t len)
 {
 	struct post *p = arg;
-	if (len && !stale(p))
-		p->l->ev.line(p->l->u, data, len);
+	struct http_link *l = p->l;
+	if (!len || stale(p))
+		return;
+	if (p == l->stream && l->legacy && strcmp(type, "endpoint") == 0)
+		take_endpoint(l, data);
+	else if (strcmp(type, "message") == 0)
+		l->ev.line(l->u, data, len);
 }
 
 /* A request that got no JSON-RPC answer gets one, so the client's call
@@ -190,7 +255,10 @@ static int on_headers(struct evhttp_request *req, void *arg)
 	if (session && !stale(p) && !p->l->session_id[0] && strlen(session) < sizeof p->l->session_id &&
 	    strspn(session, "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") ==
 	            strlen(session))
+	{
 		snprintf(p->l->session_id, sizeof p->l->session_id, "%s", session);
+		up_log(p->l->u, AB_LOG_DEBUG, "session %s", session);
+	}
 	return 0;
 }
 
@@ -268,6 +336,24 @@ static void on_done(struct evhttp_request *req, void *arg)
 		answer_error(p, "the server ended the session");
 		free_post(p);
 		go_down(l, "the server ended the session", true);
+		return;
+	}
+	/* A server of the 2024-11-05 transport has no POST endpoint at the url
+	 * (the specification's backwards compatibility: 400, 404 or 405 to the
+	 * initialize). The initialize waits for the stream to name one. */
+	if ((code == 400 || code == 404 || code == 405) && p->initialize && !l->legacy) {
+		up_log(l->u, AB_LOG_NOTICE, "the server refused initialize by POST (HTTP %d): trying the HTTP+SSE "
+		       "transport", code);
+		l->legacy = true;
+		char *initialize = p->initialize;
+		p->initialize = NULL;
+		free_post(p);
+		queue_message(l, initialize);
+		open_stream(l);
+		return;
+	}
+	if (l->legacy && code / 100 == 2) {
+		free_post(p); /* accepted: the answer comes on the stream */
 		return;
 	}
 	if (code / 100 != 2) {
@@ -364,7 +450,8 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	char host[300];
 	snprintf(host, sizeof host, "%s:%d", l->at.host, l->at.port);
 	evhttp_add_header(out, "Host", host);
-	evhttp_add_header(out, "Accept", "application/json, text/event-stream");
+	evhttp_add_header(out, "Accept", method == EVHTTP_REQ_GET ? "text/event-stream"
+	                                                          : "application/json, text/event-stream");
 	p->in_session = l->session_id[0] != '\0';
 	if (p->in_session)
 		evhttp_add_header(out, "Mcp-Session-Id", l->session_id);
@@ -379,7 +466,8 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 		l->posts->prev = p;
 	l->posts = p;
 	p->starting = true;
-	int rc = evhttp_make_request(p->conn, p->req, method, l->at.path);
+	const char *path = method == EVHTTP_REQ_POST && l->legacy ? l->legacy_endpoint : l->at.path;
+	int rc = evhttp_make_request(p->conn, p->req, method, path);
 	p->starting = false;
 	if (rc < 0 || p->failed_at_start) {
 		/* Not sent. The connection (and the request it still holds) goes. */
@@ -390,40 +478,138 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 	return p;
 }
 
+/* ---- the event stream ----------------------------------------------------------- */
+
+static void stream_done(struct evhttp_request *req, void *arg)
+{
+	struct post *p = arg;
+	struct http_link *l = p->l;
+	if (p->starting) {
+		p->failed_at_start = true;
+		return;
+	}
+	int code = req ? evhttp_request_get_response_code(req) : 0;
+	release_connection(p);
+	if (req && code / 100 == 2)
+		on_chunk(req, p);
+	bool current = !stale(p) && l->stream == p;
+	if (current && p->sse.last_id[0])
+		snprintf(l->last_event_id, sizeof l->last_event_id, "%s", p->sse.last_id);
+	int64_t retry_ms = p->sse.retry_ms;
+	if (current)
+		l->stream = NULL;
+	free_post(p);
+	if (!current || l->stopping)
+		return;
+	if (l->legacy) { /* the session lives on the stream: it is over */
+		go_down(l, code / 100 == 2 ? "the server closed the event stream" : "the server refused the event stream",
+		        false);
+		return;
+	}
+	if (code == 0) { /* as for a POST: the server is gone */
+		go_down(l, "the server cannot be reached", false);
+		return;
+	}
+	if ((code == 404 || code == 400) && p->in_session) {
+		up_log(l->u, AB_LOG_NOTICE, "the server refused the session (HTTP %d): initializing again", code);
+		go_down(l, "the server ended the session", true);
+		return;
+	}
+	if (code == 405)
+		return; /* the server offers no stream: that is allowed */
+	/* Gone: again after the server's retry (or a second), resuming after
+	 * the last event it sent. */
+	uint64_t ms = retry_ms >= 0 ? (uint64_t)retry_ms : 1000;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(l->reopen, &tv);
+}
+
+static void open_stream(struct http_link *l)
+{
+	struct post *p = new_post(l, EVHTTP_REQ_GET, NULL, 0, stream_done);
+	if (!p) {
+		up_log(l->u, AB_LOG_WARNING, "cannot open the event stream");
+		if (l->legacy)
+			event_active(l->failed, EV_TIMEOUT, 0);
+		return;
+	}
+	if (l->last_event_id[0])
+		evhttp_add_header(evhttp_request_get_output_headers(p->req), "Last-Event-ID", l->last_event_id);
+	evhttp_connection_set_timeout(p->conn, -1); /* it stays open, however quiet */
+	l->stream = p;
+}
+
+static void reopen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_link *l = arg;
+	if (l->up && !l->stopping && !l->stream)
+		open_stream(l);
+}
+
 static bool post_now(struct http_link *l, const char *data, size_t len);
+
+/* Held, in order, until the server can take it (data is the queue's now). */
+static bool queue_message(struct http_link *l, char *data)
+{
+	struct queued *grown = realloc(l->queue, (l->n_queue + 1) * sizeof *grown);
+	if (!grown) {
+		free(data);
+		return false;
+	}
+	l->queue = grown;
+	l->queue[l->n_queue++] = (struct queued){ data, strlen(data) };
+	return true;
+}
+
+/* Messages wait while the server has not taken notifications/initialized,
+ * and, on the legacy transport, until its stream named the endpoint. */
+static bool must_wait(const struct http_link *l)
+{
+	return l->initialized || (l->legacy && !l->legacy_endpoint);
+}
 
 static bool link_send(void *link, const char *data, size_t len)
 {
 	struct http_link *l = link;
 	if (!l->up || l->stopping)
 		return false;
-	if (l->initialized) { /* in order, once the server has it */
-		struct queued *grown = realloc(l->queue, (l->n_queue + 1) * sizeof *grown);
-		char *copy = grown ? strndup(data, len) : NULL;
-		if (grown)
-			l->queue = grown;
-		if (!copy)
-			return false;
-		l->queue[l->n_queue++] = (struct queued){ copy, len };
-		return true;
+	if (l->legacy && !l->stream)
+		open_stream(l); /* a new session on the legacy transport */
+	if (must_wait(l)) {
+		char *copy = strndup(data, len);
+		return copy && queue_message(l, copy);
 	}
 	return post_now(l, data, len);
 }
 
-/* The server took notifications/initialized (or the session ended). */
-static void initialized_done(struct http_link *l)
+/* What waited goes out, in order, while nothing makes it wait again. */
+static void flush_queue(struct http_link *l)
 {
-	l->initialized = NULL;
 	struct queued *queue = l->queue;
 	size_t n = l->n_queue;
 	l->queue = NULL;
 	l->n_queue = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (l->up && !l->initialized)
+		if (!l->up)
+			free(queue[i].data);
+		else if (must_wait(l))
+			queue_message(l, queue[i].data);
+		else {
 			post_now(l, queue[i].data, queue[i].len);
-		free(queue[i].data);
+			free(queue[i].data);
+		}
 	}
 	free(queue);
+}
+
+/* The server took notifications/initialized (or the session ended). Now
+ * Streamable HTTP's stream may open: servers refuse it before. */
+static void initialized_done(struct http_link *l)
+{
+	l->initialized = NULL;
+	if (l->up && !l->legacy && !l->stream)
+		open_stream(l);
+	flush_queue(l);
 }
 
 static bool post_now(struct http_link *l, const char *data, size_t len)
@@ -440,6 +626,8 @@ static bool post_now(struct http_link *l, const char *data, size_t len)
 	p->id_json = id;
 	if (!id && memmem(data, len, "\"notifications/initialized\"", 27))
 		l->initialized = p;
+	if (id && memmem(data, len, "\"initialize\"", 12))
+		p->initialize = strndup(data, len);
 	return true;
 }
 
@@ -483,7 +671,8 @@ static bool link_stop(void *link, void (*stopped)(struct upstream *u))
 	l->up = false;
 	evtimer_del(l->retry);
 	event_del(l->failed);
-	if (!l->session_id[0])
+	close_stream(l);
+	if (!l->session_id[0] || l->legacy)
 		return false;
 	/* The spec's polite goodbye: end the session, briefly. */
 	struct post *p = new_post(l, EVHTTP_REQ_DELETE, NULL, 0, delete_done);
@@ -511,6 +700,9 @@ static void link_free(void *link)
 		event_free(l->retry);
 	if (l->failed)
 		event_free(l->failed);
+	if (l->reopen)
+		event_free(l->reopen);
+	free(l->legacy_endpoint);
 	if (l->dns)
 		evdns_base_free(l->dns, 0);
 	SSL_CTX_free(l->tls);
@@ -536,8 +728,9 @@ struct http_link *http_link_new(struct upstream *u, const char *url, const char 
 	struct event_base *base = u->svc->event_base(u->self);
 	l->retry = evtimer_new(base, retry_cb, l);
 	l->failed = event_new(base, -1, 0, send_failed_cb, l);
+	l->reopen = evtimer_new(base, reopen_cb, l);
 	l->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	if (!l->retry || !l->failed || !l->dns) {
+	if (!l->retry || !l->failed || !l->reopen || !l->dns) {
 		snprintf(why, why_len, "out of memory");
 		link_free(l);
 		return NULL;

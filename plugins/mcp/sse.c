@@ -41,6 +41,8 @@ static void reset_event(struct sse *s)
 {
 	s->data_len = 0;
 	s->has_data = false;
+	s->type[0] = '\0';
+	s->type_too_long = false;
 	if (s->data)
 		s->data[0] = '\0';
 }
@@ -54,13 +56,14 @@ static void drop_event(struct sse *s)
 }
 
 /* One whole line (without its end). */
-static void take_line(struct sse *s, void (*on_event)(void *, const char *, size_t), void *arg)
+static void take_line(struct sse *s, sse_event_cb on_event, void *arg)
 {
 	const char *line = s->line ? s->line : "";
 	size_t len = s->line_len;
 	if (len == 0) { /* dispatch */
 		if (s->has_data && !s->skipping)
-			on_event(arg, s->data ? s->data : "", s->data_len);
+			on_event(arg, s->type_too_long ? "?" : s->type[0] ? s->type : "message", s->data ? s->data : "",
+			         s->data_len);
 		reset_event(s);
 		s->skipping = false;
 		return;
@@ -97,12 +100,17 @@ static void take_line(struct sse *s, void (*on_event)(void *, const char *, size
 			ms = ms * 10 + (value[i++] - '0');
 		if (i == value_len && value_len)
 			s->retry_ms = ms;
+	} else if (name_len == 5 && memcmp(line, "event", 5) == 0) {
+		s->type_too_long = value_len >= sizeof s->type || memchr(value, '\0', value_len);
+		if (!s->type_too_long) {
+			memcpy(s->type, value, value_len);
+			s->type[value_len] = '\0';
+		}
 	}
-	/* "event" and unknown fields: nothing MCP needs */
+	/* unknown fields are ignored */
 }
 
-void sse_feed(struct sse *s, const char *bytes, size_t len,
-              void (*on_event)(void *arg, const char *data, size_t len), void *arg)
+void sse_feed(struct sse *s, const char *bytes, size_t len, sse_event_cb on_event, void *arg)
 {
 	size_t i = 0;
 	/* A byte order mark may open the stream; it is not part of a field. */

@@ -1,8 +1,8 @@
 /* A Server-Sent Events reader (the text/event-stream of Streamable HTTP):
  * bytes in, events out. Pure, no I/O: unit-tested and fuzzable. Lines end
  * with LF, CRLF or CR; "data:" lines join with LF; an event is dispatched
- * at a blank line, when it has data; "id:" and "retry:" are kept for
- * resumption. */
+ * at a blank line, when it has data, with its "event:" type; "id:" and
+ * "retry:" are kept for resumption. */
 #ifndef AB_MCP_SSE_H
 #define AB_MCP_SSE_H
 
@@ -16,6 +16,8 @@ struct sse {
 	char *data; /* the event being gathered */
 	size_t data_len, data_cap;
 	bool has_data;
+	char type[32];      /* the event's "event:" field; "" when it has none */
+	bool type_too_long; /* a type no MCP event has: reported as "?" */
 	bool after_cr;      /* a CR ended the last line: a LF right after it is part of it */
 	bool line_too_long; /* the line being read is past any event's size */
 	bool skipping;      /* the event being read was dropped: skip to its blank line */
@@ -29,9 +31,11 @@ struct sse {
 void sse_init(struct sse *s, size_t max_event);
 void sse_free(struct sse *s);
 
-/* Feed bytes; on_event(arg, data, len) for each complete event with data
- * (data is NUL-terminated; its type, if any, is not needed by MCP). */
-void sse_feed(struct sse *s, const char *bytes, size_t len,
-              void (*on_event)(void *arg, const char *data, size_t len), void *arg);
+/* One event: its type ("message" when it named none), and its data,
+ * NUL-terminated at len. */
+typedef void (*sse_event_cb)(void *arg, const char *type, const char *data, size_t len);
+
+/* Feed bytes; on_event for each complete event with data. */
+void sse_feed(struct sse *s, const char *bytes, size_t len, sse_event_cb on_event, void *arg);
 
 #endif

@@ -1,18 +1,22 @@
 """The MCP client over Streamable HTTP against the reference server,
-@modelcontextprotocol/server-everything from npm (streamableHttp mode):
+@modelcontextprotocol/server-everything from npm (streamableHttp mode; its
+sse mode for the fallback to the HTTP+SSE transport of 2024-11-05):
 initialize over an SSE answer, the session id and protocol version on every
 later request (its tools are listed and cached), tools/call answered over
 SSE with progress forwarded as mcp_progress, /health's transport; the
 server killed mid-request (an error reply, not a hang), then started again:
 the client initializes a new session by itself."""
 
+import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -25,26 +29,26 @@ EVERYTHING = os.path.join(TOP_SRCDIR, "tests", "peers", "node_modules", "@modelc
                           "server-everything", "dist", "index.js")
 
 
-def start_everything(port):
-    proc = subprocess.Popen(["node", EVERYTHING, "streamableHttp"], env=dict(os.environ, PORT=str(port)),
+def start_everything(port, mode="streamableHttp"):
+    proc = subprocess.Popen(["node", EVERYTHING, mode], env=dict(os.environ, PORT=str(port)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while True:  # it says when it listens
         line = proc.stderr.readline()
         assert line, "server-everything did not start"
-        if "listening on port" in line:
+        if "listening on port" in line or "running on port" in line:
             return proc
 
 
-def broker(server_port):
+def broker(server_port, path="/mcp"):
     tap_port, http_port = free_port(), free_port()
     d = Daemon(
         "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
         "[plugin:http]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
-        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
+        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d%s\nagent_type = everything\n"
         "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = everything_*\n"
         "interim = mcp_progress\ntimeout = 20s\n"
-        % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO, server_port)).start()
-    d.wait_log(r"\[everything\] ready as everything_[0-9a-f]{8} \(protocol 2025-11-25\)", timeout=10)
+        % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO, server_port, path)).start()
+    d.wait_log(r"\[everything\] ready as everything_[0-9a-f]{8} \(protocol 2025-11-25\)", timeout=10 * SLOW)
     front = Tap(tap_port)
     front.register("front_1")
     return d, front, http_port
@@ -114,17 +118,24 @@ def test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_sessio
         d.wait_log(r"\[everything\] ready as everything_", timeout=30, start=mark)
         echo = call(front, "after", "tools/call", {"name": "echo", "arguments": {"message": "again"}})
         assert echo[-1]["result"]["content"][0]["text"] == "Echo: again", echo
-        # A restart between two requests: the next one carries a session the
-        # new server does not know. It fails (clearly), and the client starts
-        # a session of its own.
+        # A restart between two requests: the GET stream ends with the old
+        # server, so the client starts a new session by itself, before the
+        # next request needs it.
+        mark = d.mark()
         server.kill()
         server.wait()
         server = start_everything(port)
+        d.wait_log(r"\[everything\] ready as everything_", timeout=30, start=mark)
+        # The server forgets the session while running (as when it expires
+        # one): its GET stream ends, the next GET is refused with 404, and
+        # the client initializes again.
+        session = re.findall(r"\[everything\] session (\S+)", d.log())[-1]  # the newest
         mark = d.mark()
-        lost = call(front, "stale", "tools/call", {"name": "echo", "arguments": {"message": "stale"}})[-1]
-        assert lost["type"] in ("mcp_error", "error"), lost
+        gone = urllib.request.Request("http://127.0.0.1:%d/mcp" % port, method="DELETE",
+                                      headers={"Mcp-Session-Id": session})
+        assert urllib.request.urlopen(gone, timeout=5).status == 200
         d.wait_log(r"\[everything\] the server refused the session \(HTTP 40[04]\): initializing again",
-                   start=mark)
+                   timeout=10 * SLOW, start=mark)
         d.wait_log(r"\[everything\] ready as everything_", timeout=30, start=mark)
         echo = call(front, "fresh", "tools/call", {"name": "echo", "arguments": {"message": "fresh"}})
         assert echo[-1]["result"]["content"][0]["text"] == "Echo: fresh", echo
@@ -134,6 +145,132 @@ def test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_sessio
         server.kill()
         server.wait()
 
+
+
+def test_a_server_of_the_old_http_sse_transport_is_reached_by_the_fallback():
+    # server-everything's sse mode: POST to /sse is refused, so the client
+    # opens the GET stream, learns the endpoint from it, and everything
+    # (answers, progress) comes back on that stream.
+    port = free_port()
+    server = start_everything(port, "sse")
+    d, front, _ = broker(port, "/sse")
+    try:
+        d.wait_log(r"\[everything\] the server refused initialize by POST \(HTTP 404\): trying the HTTP\+SSE")
+        d.wait_log(r"\[everything\] HTTP\+SSE session: posting to /message\?sessionId=")
+        echo = call(front, "e1", "tools/call", {"name": "echo", "arguments": {"message": "over sse"}})
+        assert echo == [{"type": "mcp_response", "correlation_id": "e1",
+                         "result": {"content": [{"type": "text", "text": "Echo: over sse"}]}}], echo
+        frames = call(front, "p1", "tools/call",
+                      {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 2}})
+        assert [f["type"] for f in frames] == ["mcp_progress"] * 2 + ["mcp_response"], frames
+        # The server dies mid-request: the stream ends, the request fails,
+        # and a new server gets a new session by the same fallback.
+        front.send("front_1", {"type": "mcp_request", "correlation_id": "long", "method": "tools/call",
+                               "params": {"name": "trigger-long-running-operation",
+                                          "arguments": {"duration": 30, "steps": 30}}})
+        assert front.deliver(timeout=10 * SLOW)[2]["type"] == "mcp_progress"
+        server.kill()
+        server.wait()
+        while True:
+            _, _, msg = front.deliver(timeout=10 * SLOW)
+            if msg["type"] != "mcp_progress":
+                break
+        assert msg["correlation_id"] == "long" and msg["error"]["error_type"] == "upstream_unavailable", msg
+        mark = d.mark()
+        server = start_everything(port, "sse")
+        d.wait_log(r"\[everything\] ready as everything_", timeout=40 * SLOW, start=mark)
+        again = call(front, "e2", "tools/call", {"name": "echo", "arguments": {"message": "again"}})
+        assert again[-1]["result"]["content"][0]["text"] == "Echo: again", again
+        front.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
+def test_the_get_stream_brings_what_the_server_sends_on_its_own():
+    # After toggle-simulated-logging the reference server sends a log
+    # message every 5 s, tied to no request: those come on the GET stream.
+    port = free_port()
+    server = start_everything(port)
+    d, front, _ = broker(port)
+    try:
+        result = call(front, "log", "tools/call", {"name": "toggle-simulated-logging", "arguments": {}})[-1]
+        assert result["type"] == "mcp_response", result
+        mark = d.mark()  # after the answer: its POST stream is over
+        d.wait_log(r"\[everything\] server says: .*\"method\":\"notifications/message\"", timeout=12 * SLOW,
+                   start=mark)
+        front.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
+class CuttingServer(http.server.BaseHTTPRequestHandler):
+    """A Streamable HTTP server whose first GET stream sends one event (with
+    an id and a retry) and is then cut: the fault a real server gives only
+    by chance. It records the Last-Event-ID each GET carries."""
+    protocol_version = "HTTP/1.1"
+    gets = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "id" not in body:
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        result = {"tools": []} if body["method"] == "tools/list" else {}
+        if body["method"] == "initialize":
+            result = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "cutting", "version": "1"}}
+        answer = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Mcp-Session-Id", "s-1")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def do_GET(self):
+        CuttingServer.gets.append((time.monotonic(), self.headers.get("Last-Event-ID")))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        if len(CuttingServer.gets) == 1:
+            note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "one"}}
+            self.wfile.write(b"id: ev-1\nretry: 300\ndata: " + json.dumps(note).encode() + b"\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        time.sleep(5)  # the second stream stays open, quiet
+
+
+def test_a_cut_get_stream_is_resumed_with_last_event_id_after_retry():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CuttingServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    d, front, _ = (None, None, None)
+    try:
+        tap_port = free_port()
+        d = Daemon("[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+                   "[plugin:cutting]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = cutting\n"
+                   % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, httpd.server_address[1])).start()
+        d.wait_log(r"\[cutting\] server says: .*\"data\": ?\"one\"", timeout=10 * SLOW)
+        deadline = time.time() + 10 * SLOW
+        while len(CuttingServer.gets) < 2:
+            assert time.time() < deadline, CuttingServer.gets
+            time.sleep(0.05)
+        (first, no_id), (second, last_id) = CuttingServer.gets[:2]
+        assert no_id is None and last_id == "ev-1", CuttingServer.gets
+        assert second - first >= 0.3, CuttingServer.gets  # the server's retry, honoured
+    finally:
+        if d:
+            d.close()
+        httpd.shutdown()
 
 
 def test_a_server_whose_name_does_not_resolve_is_retried_not_fatal():
@@ -231,6 +368,9 @@ if __name__ == "__main__":
     run([
         test_streamable_http_session_tools_progress_and_health,
         test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
+        test_a_server_of_the_old_http_sse_transport_is_reached_by_the_fallback,
+        test_the_get_stream_brings_what_the_server_sends_on_its_own,
+        test_a_cut_get_stream_is_resumed_with_last_event_id_after_retry,
         test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
         test_https_verifies_the_server_and_works_with_its_ca,
         test_mcp_progress_reaches_a_frontend_as_query_progress,

@@ -11,14 +11,15 @@
 #include "plugins/mcp/sse.h"
 #include "tests/unit/unit_suite.h"
 
-static char events[8][256];
+static char events[8][256], types[8][40];
 static size_t n_events;
 
-static void on_event(void *arg, const char *data, size_t len)
+static void on_event(void *arg, const char *type, const char *data, size_t len)
 {
 	(void)arg;
 	ck_assert_uint_lt(n_events, 8);
 	ck_assert_uint_eq(strlen(data), len);
+	snprintf(types[n_events], sizeof types[0], "%s", type);
 	snprintf(events[n_events++], sizeof events[0], "%s", data);
 }
 
@@ -144,6 +145,27 @@ START_TEST(test_byte_order_mark_at_the_start)
 }
 END_TEST
 
+START_TEST(test_event_types)
+{
+	/* The legacy HTTP+SSE transport names its first event "endpoint";
+	 * messages name "message" or nothing. A type lasts for its event only. */
+	struct sse s;
+	sse_init(&s, 1024);
+	feed(&s, "event: endpoint\ndata: /message?sessionId=1\n\ndata: {}\n\nevent: message\ndata: {\"a\":1}\n\n");
+	ck_assert_uint_eq(n_events, 3);
+	ck_assert_str_eq(types[0], "endpoint");
+	ck_assert_str_eq(events[0], "/message?sessionId=1");
+	ck_assert_str_eq(types[1], "message");
+	ck_assert_str_eq(types[2], "message");
+	/* an event with a type and no data is no event; a type too long for any
+	 * MCP event is reported as "?" */
+	feed(&s, "event: endpoint\n\nevent: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\ndata: x\n\n");
+	ck_assert_uint_eq(n_events, 4);
+	ck_assert_str_eq(types[3], "?");
+	sse_free(&s);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("sse");
@@ -157,6 +179,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_oversized_event_is_dropped_and_counted);
 	tcase_add_test(tc, test_rest_of_a_dropped_event_is_not_an_event);
 	tcase_add_test(tc, test_byte_order_mark_at_the_start);
+	tcase_add_test(tc, test_event_types);
 	suite_add_tcase(s, tc);
 	return s;
 }
