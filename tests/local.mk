@@ -42,7 +42,7 @@ UNIT_MAIN = tests/unit/unit_main.c tests/unit/unit_suite.h
 UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg \
 	tests/unit/test_containers tests/unit/test_routes tests/unit/test_router \
 	tests/unit/test_loader tests/unit/test_services \
-	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse tests/unit/test_legacy \
+	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse tests/unit/test_legacy tests/unit/test_rpc_id \
 	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
 	tests/unit/test_jsontree tests/unit/test_sections
 check_PROGRAMS += $(UNIT_SUITES)
@@ -89,6 +89,9 @@ tests_unit_test_http_parse_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_http_access_SOURCES = tests/unit/test_http_access.c $(UNIT_MAIN)
 tests_unit_test_http_access_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_access_LDADD = $(WS_UNIT_LIBS)
+tests_unit_test_rpc_id_SOURCES = tests/unit/test_rpc_id.c $(UNIT_MAIN)
+tests_unit_test_rpc_id_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_rpc_id_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_replay_SOURCES = tests/unit/test_replay.c $(UNIT_MAIN)
 tests_unit_test_replay_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_replay_LDADD = $(WS_UNIT_LIBS)
@@ -124,7 +127,7 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_websocket.py tests/integration/test_websocket_auth.py \
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
-	tests/integration/test_mcp_http.py tests/integration/test_mcp_ws.py \
+	tests/integration/test_mcp_http.py tests/integration/test_mcp_ws.py tests/integration/test_jsonrpc_passthrough.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py

@@ -214,6 +214,8 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 	drop_calls(u);
 	u->initialize_id = 0;
 	u->protocol_version[0] = '\0'; /* the next session negotiates its own */
+	yajl_tree_free(u->hello);
+	u->hello = NULL;
 	u->ping_id = 0;
 	tool_cache_clear(&u->tools);
 }
@@ -248,6 +250,16 @@ static void initialized(struct upstream *u, yajl_val result)
 		return;
 	}
 	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
+	yajl_gen copy = yajl_gen_alloc(NULL);
+	u->svc->gen_tree(copy, result);
+	const unsigned char *buf;
+	size_t len;
+	if (yajl_gen_get_buf(copy, &buf, &len) == yajl_gen_status_ok) {
+		char *text = strndup((const char *)buf, len);
+		u->hello = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+		free(text);
+	}
+	yajl_gen_free(copy);
 	rpc_send(u, rpc_begin(0, "notifications/initialized"));
 	int rc = u->svc->agent_register(u->self, u->agent_id, u);
 	if (rc < 0) {
@@ -471,6 +483,15 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 		return 0;
 	}
 	yajl_val params = tree_member(tree, "params");
+	if (strcmp(method, "initialize") == 0 && u->hello) {
+		/* The session is ours and initialized already: a client that
+		 * initializes (a JSON-RPC passthrough) gets the server's answer. */
+		yajl_gen g = reply_begin("mcp_response", cid);
+		gen_text(g, "result");
+		svc->gen_tree(g, u->hello);
+		submit(u, g);
+		return 0;
+	}
 	if (strcmp(method, "tools/list") == 0 && u->tools.result && !tree_member(params, "cursor")) {
 		/* Known already: every page, in one answer. */
 		yajl_gen g = reply_begin("mcp_response", cid);
@@ -672,6 +693,7 @@ static void mcp_destroy(void *state)
 		u->link_ops->free(u->link);
 	drop_calls(u);
 	tool_cache_clear(&u->tools);
+	yajl_tree_free(u->hello);
 	free(u->url);
 	free(u);
 }

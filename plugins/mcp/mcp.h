@@ -47,6 +47,7 @@ struct upstream {
 	int64_t next_id;
 	int64_t initialize_id; /* the initialize request in flight, or 0 */
 	char protocol_version[16];
+	yajl_val hello; /* the server's answer to our initialize, given to clients that initialize */
 	struct mcp_call *calls;
 	struct tool_cache tools;
 	bool lists_changes; /* the server announced tools.listChanged */

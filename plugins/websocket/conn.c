@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "rpc_peer.h"
 #include "http_access.h"
 #include "http_api.h"
 #include "http_serve.h"
@@ -53,11 +54,21 @@ static void arm(struct conn *c, uint64_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
+/* The WebSocket is over (code: why): its session waits to be resumed, or
+ * its JSON-RPC client's agent goes. */
+static void detach(struct conn *c, uint16_t code)
+{
+	if (c->session)
+		session_detach(c->session, c, code);
+	if (c->rpc)
+		rpc_peer_close(c->rpc);
+	c->rpc = NULL;
+}
+
 void conn_free(struct conn *c)
 {
 	struct listener *l = c->listener;
-	if (c->session)
-		session_detach(c->session, c, WS_CLOSE_ABNORMAL);
+	detach(c, WS_CLOSE_ABNORMAL);
 	if (c->call)
 		api_call_abandon(c->call);
 	set_state(c, CONN_FLUSHING);
@@ -191,8 +202,7 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	if (c->session)
-		session_detach(c->session, c, code);
+	detach(c, code);
 	send_close_frame(c, code, reason);
 	set_state(c, CONN_CLOSING);
 	arm(c, CLOSE_TIMEOUT_MS);
@@ -214,16 +224,21 @@ static bool valid_user_id(const char *at, size_t len)
 	return true;
 }
 
-/* Which WebSocket endpoint a path names: /ws, or (legacy) /ws/query/{user}
- * and /ws/chat/{user}. Returns false for any other path. */
-static bool ws_endpoint(const struct listener *l, struct http_span path, bool *legacy,
+/* Which WebSocket endpoint a path names: /ws, (legacy) /ws/query/{user}
+ * and /ws/chat/{user}, or (rpc) the JSON-RPC path. Returns false for any
+ * other path. */
+static bool ws_endpoint(const struct listener *l, struct http_span path, bool *legacy, bool *rpc,
                         char user_id[65])
 {
 	size_t len = path.len;
-	*legacy = false;
+	*legacy = *rpc = false;
 	user_id[0] = '\0';
 	if (len == 3 && memcmp(path.at, "/ws", 3) == 0)
 		return true;
+	if (l->jsonrpc_path && len == strlen(l->jsonrpc_path) && memcmp(path.at, l->jsonrpc_path, len) == 0) {
+		*rpc = true;
+		return true;
+	}
 	if (!l->legacy_paths)
 		return false;
 	static const char *const prefixes[] = { "/ws/query/", "/ws/chat/" };
@@ -292,9 +307,9 @@ static bool handle_request(struct conn *c, const struct http_request *req, const
                            size_t body_len)
 {
 	struct listener *l = c->listener;
-	bool legacy;
+	bool legacy, rpc;
 	char user_id[65];
-	if (!ws_endpoint(l, http_request_path(req), &legacy, user_id)) {
+	if (!ws_endpoint(l, http_request_path(req), &legacy, &rpc, user_id)) {
 		handle_plain(c, req, body, body_len);
 		return false;
 	}
@@ -321,6 +336,12 @@ static bool handle_request(struct conn *c, const struct http_request *req, const
 			return false;
 		}
 	}
+	if (rpc && auth_enabled(l->auth) && !c->auth_user[0]) {
+		/* A JSON-RPC client has no handshake to bring a token in later. */
+		c->keep_alive = false;
+		http_error(c, 401, "a token is required (Authorization: Bearer, or access_token)");
+		return false;
+	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_add_printf(out,
 	                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -335,8 +356,11 @@ static bool handle_request(struct conn *c, const struct http_request *req, const
 	/* on_write runs when the output falls to a quarter of the bound: a
 	 * resumption's backlog keeps flowing without ever passing it. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, l->max_output / 4, 0);
-	c->session = session_open(l, c, legacy, user_id);
-	if (!c->session) {
+	if (rpc)
+		c->rpc = rpc_peer_open(l, c);
+	else
+		c->session = session_open(l, c, legacy, user_id);
+	if (!c->session && !c->rpc) {
 		conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
 		return true;
 	}
@@ -453,13 +477,16 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 	case WS_EV_MESSAGE:
 		if (ev->binary)
 			conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
-		else if (c->session) {
+		else if (c->session || c->rpc) {
 			c->listener->counters.messages_in++;
 			c->listener->counters.bytes_in += ev->len;
-			if (take_token(c))
-				session_on_text(c->session, (const char *)ev->data, ev->len);
-			else if (c->tokens < -c->listener->rate_burst) /* it keeps flooding */
+			bool allowed = take_token(c);
+			if (!allowed && c->tokens < -c->listener->rate_burst) /* it keeps flooding */
 				conn_close(c, WS_CLOSE_RATE_LIMITED, "rate limit exceeded");
+			else if (c->rpc)
+				rpc_peer_on_text(c->rpc, (const char *)ev->data, ev->len, !allowed);
+			else if (allowed)
+				session_on_text(c->session, (const char *)ev->data, ev->len);
 			else
 				session_rate_limited(c->session, (const char *)ev->data, ev->len);
 		}
@@ -481,8 +508,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 		break;
 	case WS_EV_CLOSE:
 		if (c->state == CONN_OPEN) { /* the peer began it: answer, then close */
-			if (c->session)
-				session_detach(c->session, c, ev->close_code);
+			detach(c, ev->close_code);
 			send_close_frame(c, ev->close_code, NULL);
 		}
 		conn_flush_and_close(c);
@@ -490,8 +516,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 	case WS_EV_FAIL:
 		ws_log(c->listener, AB_LOG_INFO, "%s: closing with %u: %s", c->peer, ev->close_code, ev->why);
 		if (c->state == CONN_OPEN) {
-			if (c->session)
-				session_detach(c->session, c, ev->close_code);
+			detach(c, ev->close_code);
 			send_close_frame(c, ev->close_code, ev->why);
 		}
 		conn_flush_and_close(c); /* a broken peer gets no close handshake */

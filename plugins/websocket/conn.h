@@ -32,6 +32,7 @@ struct conn {
 	enum conn_state state;
 	struct ws_reader reader;
 	struct session *session;
+	struct rpc_peer *rpc; /* instead of a session: a JSON-RPC client (rpc_peer.h) */
 	char id[17];          /* connection_id: 16 hex digits */
 	char peer[64];        /* "address:port", for logs */
 	char ip[IP_KEY_LEN];  /* the per-address limit's key (ip_counts_key) */

@@ -10,7 +10,8 @@ plugins_websocket_libwscodec_la_SOURCES = \
 	plugins/websocket/ws_handshake.c plugins/websocket/ws_handshake.h \
 	plugins/websocket/stamp.c plugins/websocket/stamp.h \
 	plugins/websocket/replay.c plugins/websocket/replay.h \
-	plugins/websocket/ip_counts.c plugins/websocket/ip_counts.h
+	plugins/websocket/ip_counts.c plugins/websocket/ip_counts.h \
+	plugins/websocket/rpc_id.c plugins/websocket/rpc_id.h
 plugins_websocket_libwscodec_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(YAJL_CFLAGS)
 plugins_websocket_libwscodec_la_LIBADD = $(OPENSSL_LIBS) $(YAJL_LIBS)
 
@@ -19,6 +20,7 @@ plugins_websocket_websocket_la_SOURCES = \
 	plugins/websocket/websocket.c plugins/websocket/websocket.h \
 	plugins/websocket/conn.c plugins/websocket/conn.h \
 	plugins/websocket/session.c plugins/websocket/session.h \
+	plugins/websocket/rpc_peer.c plugins/websocket/rpc_peer.h \
 	plugins/websocket/http_serve.c plugins/websocket/http_serve.h \
 	plugins/websocket/http_api.c plugins/websocket/http_api.h \
 	plugins/websocket/tls.c plugins/websocket/tls.h \

@@ -16,6 +16,7 @@
 #include "ip_counts.h"
 #include "tls.h"
 #include "auth.h"
+#include "rpc_peer.h"
 #include "session.h"
 
 static const struct ab_option websocket_options[] = {
@@ -54,6 +55,8 @@ static const struct ab_option websocket_options[] = {
 	  "how many sent messages a session keeps for resumption" },
 	{ "replay_max_bytes", AB_OPT_SIZE, "16M", AB_OPT_RELOADABLE, 4096, 1 << 30, NULL,
 	  "bytes of sent messages a session keeps for resumption (keep it above max_output_buffer)" },
+	{ "jsonrpc_path", AB_OPT_STRING, "/mcp", AB_OPT_RELOADABLE, 0, 0, NULL,
+	  "the path where clients speaking MCP JSON-RPC themselves connect (empty: none)" },
 	{ "static_dir", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "serve the web console's files from this folder at / (unset: none)" },
 	{ "tls_certificate", AB_OPT_STRING, NULL, AB_OPT_RELOADABLE, 0, 0, NULL,
@@ -95,6 +98,9 @@ static int read_settings(struct listener *l)
 	l->replay_window_ms = (uint64_t)svc->config_int(l->self, "replay_window");
 	l->replay_max = (size_t)svc->config_int(l->self, "replay_max_messages");
 	l->replay_max_bytes = (size_t)svc->config_int(l->self, "replay_max_bytes");
+	const char *rpc_path = svc->config_string(l->self, "jsonrpc_path");
+	free(l->jsonrpc_path);
+	l->jsonrpc_path = rpc_path && rpc_path[0] ? strdup(rpc_path) : NULL;
 	const char *dir = svc->config_string(l->self, "static_dir");
 	free(l->static_dir);
 	l->static_dir = NULL;
@@ -286,6 +292,7 @@ static void websocket_destroy(void *state)
 		conn_free(l->conns);
 	session_end_all(l); /* the detached ones */
 	free(l->allowed_origins);
+	free(l->jsonrpc_path);
 	free(l->static_dir);
 	SSL_CTX_free(l->tls);
 	SSL_CTX_free(l->tls_next);
@@ -402,6 +409,8 @@ static int websocket_deliver(void *state, void *agent_ctx, const char *agent_id,
 {
 	if (*(enum agent_kind *)agent_ctx == AGENT_HTTP_CALL)
 		return api_call_deliver(agent_ctx, msg, flags);
+	if (*(enum agent_kind *)agent_ctx == AGENT_RPC_PEER)
+		return rpc_peer_deliver(agent_ctx, msg, flags);
 	return session_deliver(agent_ctx, msg, flags);
 }
 

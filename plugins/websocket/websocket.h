@@ -42,6 +42,7 @@ struct listener {
 	uint64_t replay_window_ms;
 	size_t replay_max, replay_max_bytes; /* per session, taken when it starts */
 	char *static_dir; /* the web console's files; NULL: none served */
+	char *jsonrpc_path; /* where MCP JSON-RPC clients connect (rpc_peer.c); NULL: nowhere */
 	struct api_routes *api, *api_next; /* [http_route:*]; next: built by a reload's PREPARE */
 	struct ssl_ctx_st *tls;      /* wss when set */
 	struct ssl_ctx_st *tls_next; /* built by a reload's PREPARE */
@@ -64,6 +65,7 @@ struct listener {
 enum agent_kind {
 	AGENT_SESSION = 1,
 	AGENT_HTTP_CALL,
+	AGENT_RPC_PEER,
 };
 
 /* Logging shorthands. */

@@ -373,7 +373,7 @@ def default_broker(edit=None):
     for cleanup()."""
     data = tempfile.mkdtemp(prefix="ab-e2e-data-")
     plugins = tempfile.mkdtemp(prefix="ab-e2e-plugins-")
-    for name in ("websocket", "mcp", "query_mcp"):
+    for name in ("websocket", "mcp", "query_mcp", "jsonrpc_mcp"):
         shutil.copy(os.path.join(TOP_BUILDDIR, "plugins", name, ".libs", name + ".so"), plugins)
     port = free_port()
     text = open(os.path.join(TOP_BUILDDIR, "etc", "agentbus.ini")).read()

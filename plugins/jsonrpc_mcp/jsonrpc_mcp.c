@@ -1,0 +1,200 @@
+/* The JSON-RPC passthrough translator: a client that speaks MCP JSON-RPC
+ * itself (the websocket transport's jsonrpc_path) reaches an upstream's
+ * session through the mcp transport.
+ *
+ *   {"type":"jsonrpc","message":{"jsonrpc":"2.0","id":ID,"method":M,"params":P}}
+ *     -> {"type":"mcp_request","method":M,"params":P}
+ *   mcp_response {result}  -> {"type":"jsonrpc","message":{"jsonrpc":"2.0","id":ID,"result":R}}
+ *   mcp_error {error}      -> {"type":"jsonrpc","message":{..."error":{"code","message","data"}}}
+ *   mcp_progress (interim) -> {"type":"jsonrpc_notification","message":{"jsonrpc":"2.0",
+ *                              "method":"notifications/progress","params":{"progressToken":T,...}}}
+ *
+ * Ids are remapped twice over: the broker's correlation id carries the
+ * client's id between agents, the mcp transport gives each call an id of
+ * its own upstream, and the answer gets back the request's id exactly as
+ * the client wrote it (its JSON type kept). Progress goes to the client
+ * under its own progressToken, and only when it asked for progress. Routes
+ * list jsonrpc_notification as interim:
+ *
+ *   [route:jsonrpc]
+ *   source = frontend_rpc_*
+ *   type = jsonrpc
+ *   destination = sqlite_mcp_*
+ *   translator = jsonrpc_mcp
+ *   interim = jsonrpc_notification
+ */
+#include "build-config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <agentbus/plugin.h>
+#include <agentbus/services.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+struct translator {
+	ab_instance *self;
+	const struct ab_services *svc;
+};
+
+static void gen_text(yajl_gen g, const char *text)
+{
+	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+}
+
+static yajl_val member(yajl_val v, const char *key)
+{
+	const char *path[] = { key, NULL };
+	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
+}
+
+static int send_built(struct translator *tr, ab_translation *t, yajl_gen g, bool forward)
+{
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	ab_msg *msg = tr->svc->msg_build((const char *)buf, len, NULL);
+	yajl_gen_free(g);
+	if (!msg)
+		return -1;
+	int rc = forward ? tr->svc->translation_forward(t, msg) : tr->svc->translation_reply(t, msg);
+	tr->svc->msg_unref(msg);
+	return rc;
+}
+
+static int translate_request(struct translator *tr, ab_translation *t)
+{
+	yajl_val rpc = member(tr->svc->msg_tree(tr->svc->translation_input(t)), "message");
+	yajl_val method = member(rpc, "method");
+	if (!YAJL_IS_STRING(method))
+		return tr->svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "a jsonrpc message carries a request");
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, "mcp_request");
+	gen_text(g, "method");
+	gen_text(g, method->u.string);
+	yajl_val params = member(rpc, "params");
+	if (params) {
+		gen_text(g, "params");
+		tr->svc->gen_tree(g, params);
+	}
+	yajl_gen_map_close(g);
+	return send_built(tr, t, g, true);
+}
+
+/* {"type":TYPE,"message":{"jsonrpc":"2.0", then the caller's members. */
+static yajl_gen begin_reply(const char *type)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, type);
+	gen_text(g, "message");
+	yajl_gen_map_open(g);
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	return g;
+}
+
+static int finish_reply(struct translator *tr, ab_translation *t, yajl_gen g)
+{
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	return send_built(tr, t, g, false);
+}
+
+/* notifications/progress under the client's own token; none without one. */
+static int progress(struct translator *tr, ab_translation *t, yajl_val request, yajl_val in)
+{
+	const char *path[] = { "params", "_meta", "progressToken", NULL };
+	yajl_val token = yajl_tree_get(request, path, yajl_t_any);
+	if (!token)
+		return 0; /* it did not ask: the progress is dropped */
+	yajl_gen g = begin_reply("jsonrpc_notification");
+	gen_text(g, "method");
+	gen_text(g, "notifications/progress");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	gen_text(g, "progressToken");
+	tr->svc->gen_tree(g, token);
+	static const char *const keys[] = { "progress", "total", "message" };
+	for (size_t i = 0; i < 3; i++) {
+		yajl_val v = member(in, keys[i]);
+		if (v) {
+			gen_text(g, keys[i]);
+			tr->svc->gen_tree(g, v);
+		}
+	}
+	yajl_gen_map_close(g);
+	return finish_reply(tr, t, g);
+}
+
+static int translate_reply(struct translator *tr, ab_translation *t)
+{
+	const struct ab_services *svc = tr->svc;
+	ab_msg *input = svc->translation_input(t);
+	yajl_val in = svc->msg_tree(input);
+	yajl_val request = member(svc->msg_tree(svc->translation_request(t)), "message");
+	const char *type = svc->msg_type(input);
+	if (strcmp(type, "mcp_progress") == 0)
+		return progress(tr, t, request, in);
+	yajl_gen g = begin_reply("jsonrpc");
+	gen_text(g, "id");
+	svc->gen_tree(g, member(request, "id"));
+	yajl_val result = member(in, "result"), error = member(in, "error");
+	if (strcmp(type, "mcp_response") == 0 && result) {
+		gen_text(g, "result");
+		svc->gen_tree(g, result);
+		return finish_reply(tr, t, g);
+	}
+	/* The upstream's JSON-RPC error keeps its code; the broker's own
+	 * (upstream_unavailable, timeout) says which it was in data. */
+	yajl_val code = member(error, "code"), message = member(error, "message");
+	yajl_val error_type = member(error, "error_type");
+	gen_text(g, "error");
+	yajl_gen_map_open(g);
+	gen_text(g, "code");
+	if (YAJL_IS_INTEGER(code))
+		yajl_gen_integer(g, YAJL_GET_INTEGER(code));
+	else
+		yajl_gen_integer(g, -32603);
+	gen_text(g, "message");
+	gen_text(g, YAJL_IS_STRING(message) ? message->u.string : "the upstream failed");
+	if (YAJL_IS_STRING(error_type)) {
+		gen_text(g, "data");
+		yajl_gen_map_open(g);
+		gen_text(g, "error_type");
+		gen_text(g, error_type->u.string);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_map_close(g);
+	return finish_reply(tr, t, g);
+}
+
+static int jsonrpc_mcp_translate(void *state, ab_translation *t)
+{
+	struct translator *tr = state;
+	return tr->svc->translation_is_reply(t) ? translate_reply(tr, t) : translate_request(tr, t);
+}
+
+static int jsonrpc_mcp_init(ab_instance *self, const struct ab_services *svc, void **state)
+{
+	struct translator *tr = calloc(1, sizeof *tr);
+	if (!tr)
+		return -1;
+	tr->self = self;
+	tr->svc = svc;
+	*state = tr;
+	return 0;
+}
+
+static void jsonrpc_mcp_destroy(void *state)
+{
+	free(state);
+}
+
+AB_PLUGIN_DEFINE(AB_PLUGIN_TRANSLATOR, "jsonrpc_mcp", PACKAGE_VERSION,
+                 "MCP JSON-RPC clients to an upstream's MCP session and back", NULL, NULL,
+                 .init = jsonrpc_mcp_init, .destroy = jsonrpc_mcp_destroy, .translate = jsonrpc_mcp_translate);

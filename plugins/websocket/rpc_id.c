@@ -1,0 +1,33 @@
+#include "build-config.h"
+
+#include "rpc_id.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool rpc_id_encode(yajl_val id, char *out, size_t len)
+{
+	int n;
+	if (YAJL_IS_INTEGER(id))
+		n = snprintf(out, len, "n:%lld", YAJL_GET_INTEGER(id));
+	else if (YAJL_IS_STRING(id) && strlen(id->u.string) <= RPC_ID_MAX)
+		n = snprintf(out, len, "s:%s", id->u.string);
+	else
+		return false;
+	return n > 0 && (size_t)n < len;
+}
+
+void rpc_id_gen(yajl_gen g, const char *cid)
+{
+	if (cid && strncmp(cid, "s:", 2) == 0) {
+		yajl_gen_string(g, (const unsigned char *)cid + 2, strlen(cid + 2));
+		return;
+	}
+	char *end;
+	long long n = cid && strncmp(cid, "n:", 2) == 0 ? strtoll(cid + 2, &end, 10) : 0;
+	if (cid && strncmp(cid, "n:", 2) == 0 && cid[2] && !*end)
+		yajl_gen_integer(g, n);
+	else
+		yajl_gen_null(g);
+}

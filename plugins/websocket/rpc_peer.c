@@ -1,0 +1,254 @@
+#include "rpc_peer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agentbus/services.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "conn.h"
+#include "rpc_id.h"
+
+/* A request in flight: only its one answer goes to the client. */
+struct asked {
+	struct asked *next;
+	char cid[RPC_ID_MAX + 3];
+};
+
+struct rpc_peer {
+	enum agent_kind kind; /* AGENT_RPC_PEER: first, see enum agent_kind */
+	struct listener *l;
+	struct conn *conn;
+	char agent_id[32];
+	struct asked *asked;
+};
+
+/* JSON-RPC codes for the broker's error types: the reserved range for
+ * invalid requests, and -32000 to -32099 ("server error") for the rest. */
+static int error_code(const char *error_type)
+{
+	static const struct { const char *type; int code; } codes[] = {
+		{ AB_ERR_INVALID_JSON, -32700 },         { AB_ERR_INVALID_MESSAGE, -32600 },
+		{ AB_ERR_NO_ROUTE, -32601 },             { AB_ERR_TIMEOUT, -32001 },
+		{ AB_ERR_UPSTREAM_UNAVAILABLE, -32002 }, { AB_ERR_RATE_LIMITED, -32003 },
+		{ AB_ERR_UNAUTHORIZED, -32004 },         { AB_ERR_FORBIDDEN, -32005 },
+		{ AB_ERR_MESSAGE_TOO_LARGE, -32006 },
+	};
+	for (size_t i = 0; error_type && i < sizeof codes / sizeof *codes; i++) {
+		if (strcmp(error_type, codes[i].type) == 0)
+			return codes[i].code;
+	}
+	return -32603;
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void send_gen(struct rpc_peer *p, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+	if (p->conn && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
+		p->l->counters.messages_out++;
+		p->l->counters.bytes_out += len;
+		conn_send_text(p->conn, (const char *)buf, len);
+	}
+	yajl_gen_free(g);
+}
+
+/* {"jsonrpc":"2.0","id":ID,"error":{"code","message","data":{"error_type"}}} */
+static void send_error(struct rpc_peer *p, const char *cid, const char *error_type, const char *message)
+{
+	p->l->counters.errors_by_type[listener_error_index(error_type)]++;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_str(g, "jsonrpc");
+	gen_str(g, "2.0");
+	gen_str(g, "id");
+	rpc_id_gen(g, cid);
+	gen_str(g, "error");
+	yajl_gen_map_open(g);
+	gen_str(g, "code");
+	yajl_gen_integer(g, error_code(error_type));
+	gen_str(g, "message");
+	gen_str(g, message ? message : error_type);
+	gen_str(g, "data");
+	yajl_gen_map_open(g);
+	gen_str(g, "error_type");
+	gen_str(g, error_type);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	send_gen(p, g);
+}
+
+/* Take the request cid off the list; false when it was not on it. */
+static bool forget(struct rpc_peer *p, const char *cid)
+{
+	for (struct asked **at = &p->asked; *at; at = &(*at)->next) {
+		if (strcmp((*at)->cid, cid) == 0) {
+			struct asked *gone = *at;
+			*at = gone->next;
+			free(gone);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool in_flight(const struct rpc_peer *p, const char *cid)
+{
+	for (const struct asked *a = p->asked; a; a = a->next) {
+		if (strcmp(a->cid, cid) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct rpc_peer *rpc_peer_open(struct listener *l, struct conn *c)
+{
+	struct rpc_peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->kind = AGENT_RPC_PEER;
+	p->l = l;
+	p->conn = c;
+	snprintf(p->agent_id, sizeof p->agent_id, "frontend_rpc_%s", c->id);
+	if (l->svc->agent_register(l->self, p->agent_id, p) < 0) {
+		ws_log(l, AB_LOG_ERROR, "cannot register agent %s", p->agent_id);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void rpc_peer_close(struct rpc_peer *p)
+{
+	p->l->svc->agent_unregister(p->l->self, p->agent_id);
+	while (p->asked)
+		forget(p, p->asked->cid);
+	free(p);
+}
+
+/* {"type":TYPE,"correlation_id":CID, then the caller's members. */
+static yajl_gen begin_message(const char *type, const char *cid)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_str(g, "type");
+	gen_str(g, type);
+	gen_str(g, "correlation_id");
+	gen_str(g, cid);
+	return g;
+}
+
+/* Close the message begun in g and submit it as this peer's agent. */
+static int submit_gen(struct rpc_peer *p, yajl_gen g)
+{
+	const struct ab_services *svc = p->l->svc;
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	ab_msg *msg = svc->msg_build((const char *)buf, len, NULL);
+	yajl_gen_free(g);
+	int rc = msg ? svc->submit(p->l->self, p->agent_id, msg) : -1;
+	svc->msg_unref(msg);
+	return rc;
+}
+
+static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
+{
+	if (in_flight(p, cid)) {
+		send_error(p, cid, AB_ERR_INVALID_MESSAGE, "a request with this id is in flight already");
+		return;
+	}
+	struct asked *a = calloc(1, sizeof *a);
+	yajl_gen g = begin_message("jsonrpc", cid);
+	gen_str(g, "message");
+	p->l->svc->gen_tree(g, rpc);
+	if (!a || submit_gen(p, g) < 0) {
+		free(a);
+		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the request");
+		return;
+	}
+	snprintf(a->cid, sizeof a->cid, "%s", cid);
+	a->next = p->asked;
+	p->asked = a;
+}
+
+/* notifications/cancelled: the broker cancels the request upstream. */
+static void cancel_request(struct rpc_peer *p, yajl_val params)
+{
+	const char *path[] = { "requestId", NULL };
+	char cid[RPC_ID_MAX + 3];
+	yajl_val id = params ? yajl_tree_get(params, path, yajl_t_any) : NULL;
+	if (!id || !rpc_id_encode(id, cid, sizeof cid) || !forget(p, cid))
+		return; /* answered already, or never asked: nothing to cancel */
+	submit_gen(p, begin_message("cancel", cid));
+}
+
+void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool limited)
+{
+	char *text = strndup(data, len);
+	char why[128] = "";
+	yajl_val rpc = text ? yajl_tree_parse(text, why, sizeof why) : NULL;
+	free(text);
+	const char *method_path[] = { "method", NULL }, *id_path[] = { "id", NULL }, *params_path[] = { "params", NULL };
+	yajl_val method = YAJL_IS_OBJECT(rpc) ? yajl_tree_get(rpc, method_path, yajl_t_string) : NULL;
+	yajl_val id = YAJL_IS_OBJECT(rpc) ? yajl_tree_get(rpc, id_path, yajl_t_any) : NULL;
+	char cid[RPC_ID_MAX + 3];
+	if (!rpc) {
+		send_error(p, NULL, AB_ERR_INVALID_JSON, "parse error");
+	} else if (YAJL_IS_ARRAY(rpc)) {
+		send_error(p, NULL, AB_ERR_INVALID_MESSAGE, "batches are not supported (MCP 2025-06-18 removed them)");
+	} else if (method && !id) {
+		/* A notification: only a cancellation means anything to the broker. */
+		if (strcmp(method->u.string, "notifications/cancelled") == 0)
+			cancel_request(p, yajl_tree_get(rpc, params_path, yajl_t_object));
+	} else if (!method && id) {
+		/* An answer to a request of the server's: there are none yet. */
+	} else if (!method || !rpc_id_encode(id, cid, sizeof cid)) {
+		send_error(p, NULL, AB_ERR_INVALID_MESSAGE, "not a JSON-RPC request (a method and a string or integer id)");
+	} else if (limited) {
+		send_error(p, cid, AB_ERR_RATE_LIMITED, "too many requests; this one was dropped");
+	} else {
+		p->l->counters.in_by_type[listener_type_index("jsonrpc")]++;
+		submit_request(p, rpc, cid);
+	}
+	yajl_tree_free(rpc);
+}
+
+int rpc_peer_deliver(struct rpc_peer *p, ab_msg *msg, unsigned flags)
+{
+	const struct ab_services *svc = p->l->svc;
+	const char *cid = svc->msg_correlation_id(msg);
+	if (!(flags & AB_DELIVER_REPLY) || !cid || !in_flight(p, cid))
+		return 0; /* not an answer to a request still asked: a late or cancelled one's */
+	bool final = !(flags & AB_DELIVER_INTERIM);
+	if (final)
+		forget(p, cid);
+	yajl_val tree = svc->msg_tree(msg);
+	const char *message_path[] = { "message", NULL }, *error_path[] = { "error", NULL };
+	const char *type_path[] = { "error_type", NULL }, *text_path[] = { "message", NULL };
+	yajl_val rpc = yajl_tree_get(tree, message_path, yajl_t_object);
+	yajl_val error = yajl_tree_get(tree, error_path, yajl_t_object);
+	if (rpc && strncmp(svc->msg_type(msg), "jsonrpc", 7) == 0) {
+		yajl_gen g = yajl_gen_alloc(NULL);
+		svc->gen_tree(g, rpc);
+		send_gen(p, g);
+	} else if (error && final) {
+		yajl_val type = yajl_tree_get(error, type_path, yajl_t_string);
+		yajl_val text = yajl_tree_get(error, text_path, yajl_t_string);
+		const char *error_type = type ? type->u.string : AB_ERR_INTERNAL_ERROR;
+		if (strcmp(error_type, AB_ERR_CANCELLED) != 0) /* a cancelled request gets no response */
+			send_error(p, cid, error_type, text ? text->u.string : NULL);
+	} else if (final) {
+		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "the route's translator gave no JSON-RPC answer");
+	}
+	return 0;
+}

@@ -1,0 +1,154 @@
+"""MCP JSON-RPC clients through the broker (the websocket transport's
+/mcp path and the jsonrpc_mcp translator), against real servers: the
+bundled SQLite server under the default config, and server-everything over
+stdio for progress. Ids come back with their JSON type; two clients using
+the same ids get their own answers; the upstream's errors keep their
+codes; malformed input gets the JSON-RPC error for it; a cancelled request
+is cancelled upstream and gets no response."""
+
+import json
+import os
+import time
+
+from agentbus_test import (SLOW, TOP_BUILDDIR, TOP_SRCDIR, Daemon, RawWS, cleanup, default_broker, free_port,
+                          run)
+
+EVERYTHING = os.path.join(TOP_SRCDIR, "tests", "peers", "node_modules", "@modelcontextprotocol",
+                          "server-everything", "dist", "index.js")
+
+
+def rpc(ws, id_, method, params=None, timeout=10):
+    msg = {"jsonrpc": "2.0", "id": id_, "method": method}
+    if params is not None:
+        msg["params"] = params
+    ws.send_json(msg)
+    return ws.recv_json(timeout=timeout * SLOW)
+
+
+def test_a_client_initializes_lists_and_calls_with_its_own_ids():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        hello = rpc(ws, 0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                          "clientInfo": {"name": "test", "version": "1"}})
+        assert hello["id"] == 0 and hello["result"]["serverInfo"]["name"] == "agentbus-sqlite-mcp", hello
+        assert hello["result"]["protocolVersion"] == "2025-11-25", hello  # the upstream session's
+        ws.send_json({"jsonrpc": "2.0", "method": "notifications/initialized"})  # no answer
+        tools = rpc(ws, "list-1", "tools/list")
+        assert tools["id"] == "list-1" and tools["jsonrpc"] == "2.0", tools
+        assert [t["name"] for t in tools["result"]["tools"]] == \
+            ["show_databases", "switch_database", "show_tables", "db_query", "db_execute"], tools
+        rows = rpc(ws, 7, "tools/call", {"name": "db_query",
+                                         "arguments": {"sql_stmt": "SELECT count(*) AS n FROM orders"}})
+        assert rows["id"] == 7 and rows["result"]["structuredContent"]["result"] == [{"n": 8}], rows
+        # The same id as a string is another request, answered as a string.
+        same = rpc(ws, "7", "ping")
+        assert same == {"jsonrpc": "2.0", "id": "7", "result": {}}, same
+        # The upstream's own JSON-RPC error, its code kept.
+        unknown = rpc(ws, 8, "resources/list")
+        assert unknown["id"] == 8 and unknown["error"]["code"] == -32601, unknown
+        ws.close()
+    finally:
+        cleanup(d, dirs)
+
+
+def test_two_clients_with_the_same_ids_get_their_own_answers():
+    d, port, dirs = default_broker()
+    try:
+        clients = [RawWS(port, path="/mcp") for _ in range(4)]
+        for n, ws in enumerate(clients):  # every client's request is id 1, in flight at once
+            ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "db_query", "arguments": {"sql_stmt": "SELECT %d AS n" % n}}})
+        for n, ws in enumerate(clients):
+            reply = ws.recv_json(timeout=10 * SLOW)
+            assert reply["id"] == 1 and reply["result"]["structuredContent"]["result"] == [{"n": n}], reply
+            ws.close()
+    finally:
+        cleanup(d, dirs)
+
+
+def test_malformed_input_gets_the_json_rpc_error_for_it():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        ws.send_frame(1, b"{not json")
+        err = ws.recv_json()
+        assert err["id"] is None and err["error"]["code"] == -32700, err
+        ws.send_json([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])
+        err = ws.recv_json()
+        assert err["id"] is None and err["error"]["code"] == -32600, err
+        ws.send_json({"jsonrpc": "2.0", "id": 1.5, "method": "ping"})
+        err = ws.recv_json()
+        assert err["id"] is None and err["error"]["code"] == -32600, err
+        # An id still in flight may not be used again.
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 20000000) SELECT count(*) FROM c"
+        ws.send_json({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "db_query", "arguments": {"sql_stmt": slow}}})
+        twice = rpc(ws, 2, "ping")
+        assert twice["id"] == 2 and twice["error"]["code"] == -32600, twice
+        first = ws.recv_json(timeout=30 * SLOW)
+        assert first["id"] == 2 and "result" in first, first
+        ws.close()
+    finally:
+        cleanup(d, dirs)
+
+
+def test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response():
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+        ws.send_json({"jsonrpc": "2.0", "id": "long", "method": "tools/call",
+                      "params": {"name": "db_query", "arguments": {"sql_stmt": slow}}})
+        time.sleep(0.3)
+        mark = d.mark()
+        ws.send_json({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                      "params": {"requestId": "long", "reason": "the user gave up"}})
+        d.wait_log(r"\[sqlite\] request \d+ abandoned \(cancelled\): notifications/cancelled sent", start=mark)
+        # The next answer on this connection is the next request's.
+        after = rpc(ws, "after", "ping")
+        assert after == {"jsonrpc": "2.0", "id": "after", "result": {}}, after
+        ws.close()
+    finally:
+        cleanup(d, dirs)
+
+
+def test_progress_comes_under_the_clients_token():
+    port = free_port()
+    d = Daemon(
+        "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
+        "[plugin:everything]\nmodule = %s\nurl = stdio:node %s stdio\nagent_type = everything\n"
+        "[plugin:jsonrpc_mcp]\nmodule = %s\n"
+        "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
+        "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
+        % tuple([os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so"), port,
+                 os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so"), EVERYTHING,
+                 os.path.join(TOP_BUILDDIR, "plugins", "jsonrpc_mcp", ".libs", "jsonrpc_mcp.so")])).start()
+    try:
+        d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
+        ws = RawWS(port, path="/mcp")
+        ws.send_json({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 2},
+                                 "_meta": {"progressToken": "tok"}}})
+        frames = [ws.recv_json(timeout=10 * SLOW) for _ in range(3)]
+        assert [f.get("method") for f in frames] == ["notifications/progress"] * 2 + [None], frames
+        assert [f["params"]["progressToken"] for f in frames[:2]] == ["tok", "tok"], frames
+        assert [f["params"]["progress"] for f in frames[:2]] == [1, 2] and frames[2]["id"] == 5, frames
+        # Without a token it asked for no progress: only the answer comes.
+        ws.send_json({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                      "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 2}}})
+        answer = ws.recv_json(timeout=10 * SLOW)
+        assert answer["id"] == 6 and "result" in answer, answer
+        ws.close()
+    finally:
+        d.close()
+
+
+if __name__ == "__main__":
+    run([
+        test_a_client_initializes_lists_and_calls_with_its_own_ids,
+        test_two_clients_with_the_same_ids_get_their_own_answers,
+        test_malformed_input_gets_the_json_rpc_error_for_it,
+        test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response,
+        test_progress_comes_under_the_clients_token,
+    ])
