@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libyajl-dev libinih-dev libssl-dev libsqlite3-dev
-	check python3 python3-websockets valgrind openssl clang libclang-rt-14-dev curl chromium
+	check python3 python3-websockets valgrind openssl clang libclang-rt-14-dev curl chromium mariadb-server
 )
 
 missing=()

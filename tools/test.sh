@@ -54,10 +54,10 @@ stage "build and test with ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build_and_check _build-asan --enable-sanitizers
 count _build-asan
 stage "daemon under valgrind"
-valgrind_tests='tests/integration/test_daemon.py tests/integration/test_end_to_end.py tests/integration/test_http_api.py'
+valgrind_tests='tests/integration/test_daemon.py tests/integration/test_end_to_end.py tests/integration/test_http_api.py
+	tests/integration/test_mcp_ws.py tests/integration/test_jsonrpc_passthrough.py'
 (cd _build && AGENTBUS_VALGRIND=1 make check TESTS="$valgrind_tests" ||
-	{ cat tests/integration/test_daemon.log tests/integration/test_end_to_end.log \
-		tests/integration/test_http_api.log; exit 1; })
+	{ for t in $valgrind_tests; do cat "${t%.py}.log"; done; exit 1; })
 stage "done"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

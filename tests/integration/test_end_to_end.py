@@ -146,6 +146,41 @@ def test_two_frontends_using_the_same_correlation_ids_get_their_own_answers():
         cleanup(d, dirs)
 
 
+def test_a_hundred_concurrent_frontends_each_get_exactly_their_own_replies():
+    # Every frontend uses the same correlation ids, all in flight at once:
+    # each must get its own three answers, and nothing else (a heartbeat
+    # sent after them is the next frame).
+    d, port, dirs = default_broker()
+    try:
+        clients = []
+        for n in range(100):
+            ws = RawWS(port)
+            ws.recv_json()
+            ws.send_json({"type": "connection_handshake", "correlation_id": "h", "user_id": "u%d" % n})
+            assert ws.recv_json()["type"] == "connection_acknowledged"
+            clients.append(ws)
+        for n, ws in enumerate(clients):
+            for i in range(3):
+                ws.send_json({"type": "query", "correlation_id": "q%d" % i,
+                              "query": "SELECT %d AS n" % (n * 10 + i)})
+        answered = 0
+        for n, ws in enumerate(clients):
+            got = {}
+            for _ in range(3):
+                reply = ws.recv_json(timeout=30)
+                assert reply["type"] == "query_response", reply
+                got[reply["correlation_id"]] = reply["response"]["data"]
+            assert got == {"q%d" % i: [{"n": n * 10 + i}] for i in range(3)}, (n, got)
+            answered += len(got)
+            ws.send_json({"type": "heartbeat", "correlation_id": "last"})
+            last = ws.recv_json(timeout=10)
+            assert last["type"] == "heartbeat_response" and last["correlation_id"] == "last", last
+            ws.close()
+        assert answered == 300
+    finally:
+        cleanup(d, dirs)
+
+
 def test_cancel_ends_a_long_query():
     d, port, dirs = default_broker()
     try:
@@ -215,6 +250,7 @@ if __name__ == "__main__":
         test_handshake_databases_select_query_over_ws,
         test_two_sessions_with_different_databases_never_see_each_others,
         test_two_frontends_using_the_same_correlation_ids_get_their_own_answers,
+        test_a_hundred_concurrent_frontends_each_get_exactly_their_own_replies,
         test_cancel_ends_a_long_query,
         test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
         test_python_websockets_client_end_to_end,

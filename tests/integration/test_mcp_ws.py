@@ -216,23 +216,29 @@ def test_a_wrong_accept_key_is_refused():
         listener.close()
 
 
+def start_supergateway(data):
+    """supergateway's WebSocket mode in front of the bundled SQLite server,
+    on a free port: (process, port). It says when it listens; a port taken
+    meanwhile by another test's server is given up for another."""
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen(["node", SUPERGATEWAY, "--stdio", "%s --data-dir %s" % (SQLITE_MCP, data),
+                                 "--outputTransport", "ws", "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            if "Listening on port" in line:
+                threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+                return proc, port
+        proc.wait()
+    raise AssertionError("supergateway did not start")
+
+
 def test_jsonrpc_over_supergateway_serves_the_default_routes():
     if not os.path.exists(SUPERGATEWAY):
         print("# supergateway is not installed (npm ci in tests/peers)")
         sys.exit(77)
     data = tempfile.mkdtemp(prefix="ab-sg-data-")
-    port = free_port()
-    gateway = subprocess.Popen(["node", SUPERGATEWAY, "--stdio", "%s --data-dir %s" % (SQLITE_MCP, data),
-                                "--outputTransport", "ws", "--port", str(port), "--logLevel", "none"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20 * SLOW
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.time() < deadline, "supergateway did not start"
-            time.sleep(0.1)
+    gateway, port = start_supergateway(data)
 
     def over_ws(text):
         return re.sub(r"(?m)^url = stdio:.*$",
