@@ -53,8 +53,9 @@ static int send_built(struct translator *tr, ab_translation *t, yajl_gen g, bool
 {
 	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *msg = tr->svc->msg_build((const char *)buf, len, NULL);
+	ab_msg *msg = yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok
+	                      ? tr->svc->msg_build((const char *)buf, len, NULL)
+	                      : NULL;
 	yajl_gen_free(g);
 	if (!msg)
 		return -1;

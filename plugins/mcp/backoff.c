@@ -13,5 +13,6 @@ uint64_t backoff_next(struct backoff *b)
 	b->ms = step * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : step * 2;
 	uint32_t jitter;
 	evutil_secure_rng_get_bytes(&jitter, sizeof jitter);
-	return step + jitter % (step / 2 + 1);
+	uint64_t wait = step + jitter % (step / 2 + 1);
+	return wait > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait;
 }

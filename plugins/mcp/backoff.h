@@ -1,6 +1,6 @@
 /* How long a link waits before it tries its server again: from 250 ms,
- * doubling while the server keeps failing, to at most 30 s, with up to half
- * of it again as jitter so a fleet of brokers does not retry in step. */
+ * doubling while the server keeps failing, with up to half of it again as
+ * jitter so a fleet of brokers does not retry in step; never over 30 s. */
 #ifndef AB_MCP_BACKOFF_H
 #define AB_MCP_BACKOFF_H
 

@@ -16,6 +16,7 @@
 #include <event2/util.h>
 
 #include "backoff.h"
+#include "timer.h"
 #include "child.h"
 
 #define TERM_GRACE_MS 2000 /* after stdin closes, before SIGTERM */
@@ -95,12 +96,6 @@ static struct event_base *base_of(struct child *c)
 	return c->u->svc->event_base(c->u->self);
 }
 
-static void arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(ev, &tv);
-}
-
 static void close_pipes(struct child *c)
 {
 	if (c->in)
@@ -146,7 +141,7 @@ static void on_stdout_event(struct bufferevent *bev, short what, void *arg)
 	c->gone_at = time(NULL);
 	if (!c->stopping) /* it serves us no more, whether it runs on or not */
 		c->ev.down(c->u, "the server closed its stdout");
-	arm(c->reap, 0);
+	timer_arm_ms(c->reap, 0);
 }
 
 static void on_stderr_event(struct bufferevent *bev, short what, void *arg)
@@ -176,7 +171,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 		} else if (time(NULL) - c->gone_at >= (KILL_GRACE_MS + 999) / 1000) {
 			kill(c->pid, SIGKILL);
 		}
-		arm(c->reap, 100);
+		timer_arm_ms(c->reap, 100);
 		return;
 	}
 	char why[96] = "ended";
@@ -195,7 +190,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 		backoff_reset(&c->backoff);
 	uint64_t wait = backoff_next(&c->backoff);
 	up_log(c->u, AB_LOG_WARNING, "the server %s; restarting in %llu ms", why, (unsigned long long)wait);
-	arm(c->timer, wait);
+	timer_arm_ms(c->timer, wait);
 }
 
 static void spawn(struct child *c)
@@ -210,7 +205,7 @@ static void spawn(struct child *c)
 			if (err[i] >= 0) close(err[i]);
 		}
 		c->ev.down(c->u, text);
-		arm(c->timer, backoff_next(&c->backoff));
+		timer_arm_ms(c->timer, backoff_next(&c->backoff));
 		return;
 	}
 	pid_t pid = fork();
@@ -236,7 +231,7 @@ static void spawn(struct child *c)
 		close(out[0]);
 		close(err[0]);
 		c->ev.down(c->u, "cannot fork");
-		arm(c->timer, backoff_next(&c->backoff));
+		timer_arm_ms(c->timer, backoff_next(&c->backoff));
 		return;
 	}
 	c->pid = pid;
@@ -269,7 +264,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->pid > 0 && !c->termed) {
 		kill(c->pid, SIGTERM);
 		c->termed = true;
-		arm(c->timer, KILL_GRACE_MS);
+		timer_arm_ms(c->timer, KILL_GRACE_MS);
 	} else if (c->pid > 0) {
 		kill(c->pid, SIGKILL);
 	}
@@ -318,7 +313,7 @@ void child_stop(struct child *c, void (*stopped)(struct upstream *u))
 		bufferevent_free(c->in);
 		c->in = NULL;
 	}
-	arm(c->timer, TERM_GRACE_MS);
+	timer_arm_ms(c->timer, TERM_GRACE_MS);
 }
 
 void child_free(struct child *c)
@@ -341,7 +336,7 @@ void child_restart(struct child *c)
 	if (c->pid > 0 && !c->stopping) {
 		close_pipes(c);
 		kill(c->pid, SIGKILL);
-		arm(c->reap, 0);
+		timer_arm_ms(c->reap, 0);
 	}
 }
 

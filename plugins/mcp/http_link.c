@@ -18,6 +18,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "backoff.h"
+#include "timer.h"
 #include "client_tls.h"
 #include "endpoint.h"
 #include "http_link.h"
@@ -53,7 +54,11 @@ struct http_link {
 	 * Last-Event-ID; or the legacy transport's, which carries everything. */
 	struct post *stream;
 	char last_event_id[256];
-	struct event *reopen;
+	struct event *stream_timer; /* Streamable: reopen it; legacy: the deadline for its endpoint */
+	/* Streams of sessions that ended while their own callbacks ran: freed
+	 * on the next loop turn (discard_ev), or at the latest in link_free. */
+	struct post *discarded;
+	struct event *discard_ev;
 	/* The HTTP+SSE transport of MCP 2024-11-05, for a server that refuses
 	 * initialize by POST: the stream's first event ("endpoint") names where
 	 * to POST, and every answer comes on the stream. */
@@ -70,6 +75,7 @@ struct post {
 	bool event_stream; /* text/event-stream, decided at the headers */
 	struct sse sse;
 	char *initialize; /* the initialize request it carries, kept for the legacy fallback */
+	bool discarded;   /* a stream set aside by close_stream: nothing it brings counts */
 	struct evbuffer *json; /* an application/json answer, gathered */
 	char *id_json;         /* the request's JSON-RPC id as written, to answer errors with; NULL: none */
 	bool in_session;       /* it carried an Mcp-Session-Id */
@@ -146,18 +152,39 @@ static void drop_queue(struct http_link *l)
 	l->n_queue = 0;
 }
 
-/* The stream of a session that is over: its connection goes (no callback
- * comes for it then). */
+static void free_discarded(struct http_link *l)
+{
+	while (l->discarded) {
+		struct post *p = l->discarded;
+		l->discarded = p->next;
+		p->next = NULL;
+		if (p->conn)
+			evhttp_connection_free(p->conn); /* no callback comes for it then */
+		free_post(p);
+	}
+}
+
+static void discard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	free_discarded(arg);
+}
+
+/* The stream of a session that is over. Its own callbacks may be what
+ * ended the session (an answer on it failed the initialize), and libevent
+ * and the SSE reader still use it there: it is set aside, ignored from now
+ * on, and freed on the next loop turn. */
 static void close_stream(struct http_link *l)
 {
 	struct post *p = l->stream;
 	l->stream = NULL;
-	evtimer_del(l->reopen);
+	evtimer_del(l->stream_timer);
 	if (!p)
 		return;
-	if (p->conn)
-		evhttp_connection_free(p->conn);
-	free_post(p);
+	unlink_post(p);
+	p->discarded = true;
+	p->next = l->discarded;
+	l->discarded = p;
+	event_active(l->discard_ev, EV_TIMEOUT, 0);
 }
 
 /* Down now (the session is over: what its posts still bring is stale), up
@@ -178,9 +205,7 @@ static void go_down(struct http_link *l, const char *why, bool at_once)
 		l->ev.down(l->u, why);
 	if (l->stopping || evtimer_pending(l->retry, NULL))
 		return;
-	uint64_t ms = at_once ? 0 : backoff_next(&l->backoff);
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(l->retry, &tv);
+	timer_arm_ms(l->retry, at_once ? 0 : backoff_next(&l->backoff));
 }
 
 /* ---- answers ---------------------------------------------------------------------- */
@@ -198,23 +223,28 @@ static void open_stream(struct http_link *l);
  * the same server (the specification's 2024-11-05 transport). */
 static void take_endpoint(struct http_link *l, const char *uri)
 {
-	const char *path = uri;
-	if (uri[0] != '/') {
+	char *path = NULL;
+	if (uri[0] == '/') {
+		path = strdup(uri);
+	} else {
 		struct endpoint named;
 		char why[100];
-		bool same = endpoint_parse(&named, uri, "http", "https", why, sizeof why) == 0 &&
-		            strcmp(named.host, l->at.host) == 0 && named.port == l->at.port && named.tls == !!l->tls;
-		if (same)
-			path = uri + strlen(uri) - strlen(named.path);
-		endpoint_free(&named);
-		if (!same) {
+		if (endpoint_parse(&named, uri, "http", "https", why, sizeof why) == 0) {
+			if (strcmp(named.host, l->at.host) == 0 && named.port == l->at.port && named.tls == !!l->tls)
+				path = strdup(named.path);
+			endpoint_free(&named);
+		}
+		if (!path) {
 			up_log(l->u, AB_LOG_WARNING, "the server's endpoint '%s' is not on %s:%d: refused", uri, l->at.host,
 			       l->at.port);
 			return;
 		}
 	}
+	if (!path)
+		return;
 	free(l->legacy_endpoint);
-	l->legacy_endpoint = strdup(path);
+	l->legacy_endpoint = path;
+	evtimer_del(l->stream_timer); /* it came in time */
 	up_log(l->u, AB_LOG_INFO, "HTTP+SSE session: posting to %s", path);
 	flush_queue(l);
 }
@@ -247,6 +277,8 @@ static void answer_error(struct post *p, const char *why)
 static int on_headers(struct evhttp_request *req, void *arg)
 {
 	struct post *p = arg;
+	if (p->discarded)
+		return 0;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *type = evhttp_find_header(in, "Content-Type");
 	p->event_stream = type && strncasecmp(type, "text/event-stream", 17) == 0;
@@ -266,7 +298,7 @@ static void on_chunk(struct evhttp_request *req, void *arg)
 {
 	struct post *p = arg;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	if (evhttp_request_get_response_code(req) / 100 != 2) {
+	if (p->discarded || evhttp_request_get_response_code(req) / 100 != 2) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
@@ -480,6 +512,12 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 
 /* ---- the event stream ----------------------------------------------------------- */
 
+/* The shortest wait before the stream is opened again, whatever retry the
+ * server asks for: a server that ends streams at once must not spin us. */
+#define STREAM_RETRY_MIN_MS 250
+/* The legacy stream must name its endpoint within this. */
+#define ENDPOINT_TIMEOUT_MS 10000
+
 static void stream_done(struct evhttp_request *req, void *arg)
 {
 	struct post *p = arg;
@@ -488,6 +526,8 @@ static void stream_done(struct evhttp_request *req, void *arg)
 		p->failed_at_start = true;
 		return;
 	}
+	if (p->discarded)
+		return; /* close_stream's: it is freed with its connection */
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 	release_connection(p);
 	if (req && code / 100 == 2)
@@ -496,13 +536,19 @@ static void stream_done(struct evhttp_request *req, void *arg)
 	if (current && p->sse.last_id[0])
 		snprintf(l->last_event_id, sizeof l->last_event_id, "%s", p->sse.last_id);
 	int64_t retry_ms = p->sse.retry_ms;
+	bool in_session = p->in_session, event_stream = p->event_stream;
 	if (current)
 		l->stream = NULL;
 	free_post(p);
 	if (!current || l->stopping)
 		return;
 	if (l->legacy) { /* the session lives on the stream: it is over */
-		go_down(l, code / 100 == 2 ? "the server closed the event stream" : "the server refused the event stream",
+		bool was_legacy = l->legacy_endpoint != NULL;
+		if (!was_legacy) /* no HTTP+SSE server either: Streamable HTTP again next time */
+			l->legacy = false;
+		go_down(l, !was_legacy ? "the server has no HTTP+SSE stream either"
+		           : code / 100 == 2 ? "the server closed the event stream"
+		                             : "the server refused the event stream",
 		        false);
 		return;
 	}
@@ -510,18 +556,17 @@ static void stream_done(struct evhttp_request *req, void *arg)
 		go_down(l, "the server cannot be reached", false);
 		return;
 	}
-	if ((code == 404 || code == 400) && p->in_session) {
+	if ((code == 404 || code == 400) && in_session) {
 		up_log(l->u, AB_LOG_NOTICE, "the server refused the session (HTTP %d): initializing again", code);
 		go_down(l, "the server ended the session", true);
 		return;
 	}
-	if (code == 405)
-		return; /* the server offers no stream: that is allowed */
+	if (code / 100 != 2 || !event_stream)
+		return; /* the server offers no stream (405 says so): that is allowed */
 	/* Gone: again after the server's retry (or a second), resuming after
 	 * the last event it sent. */
 	uint64_t ms = retry_ms >= 0 ? (uint64_t)retry_ms : 1000;
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(l->reopen, &tv);
+	timer_arm_ms(l->stream_timer, ms < STREAM_RETRY_MIN_MS ? STREAM_RETRY_MIN_MS : ms);
 }
 
 static void open_stream(struct http_link *l)
@@ -537,13 +582,20 @@ static void open_stream(struct http_link *l)
 		evhttp_add_header(evhttp_request_get_output_headers(p->req), "Last-Event-ID", l->last_event_id);
 	evhttp_connection_set_timeout(p->conn, -1); /* it stays open, however quiet */
 	l->stream = p;
+	if (l->legacy)
+		timer_arm_ms(l->stream_timer, ENDPOINT_TIMEOUT_MS);
 }
 
-static void reopen_cb(evutil_socket_t fd, short what, void *arg)
+static void stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_link *l = arg;
-	if (l->up && !l->stopping && !l->stream)
+	if (l->legacy && l->stream && !l->legacy_endpoint) {
+		/* A stream that names no endpoint: not an HTTP+SSE server. */
+		l->legacy = false;
+		go_down(l, "the event stream named no endpoint in time", false);
+	} else if (l->up && !l->stopping && !l->stream && !l->legacy) {
 		open_stream(l);
+	}
 }
 
 static bool post_now(struct http_link *l, const char *data, size_t len);
@@ -700,8 +752,11 @@ static void link_free(void *link)
 		event_free(l->retry);
 	if (l->failed)
 		event_free(l->failed);
-	if (l->reopen)
-		event_free(l->reopen);
+	if (l->stream_timer)
+		event_free(l->stream_timer);
+	if (l->discard_ev)
+		event_free(l->discard_ev);
+	free_discarded(l);
 	free(l->legacy_endpoint);
 	if (l->dns)
 		evdns_base_free(l->dns, 0);
@@ -728,9 +783,10 @@ struct http_link *http_link_new(struct upstream *u, const char *url, const char 
 	struct event_base *base = u->svc->event_base(u->self);
 	l->retry = evtimer_new(base, retry_cb, l);
 	l->failed = event_new(base, -1, 0, send_failed_cb, l);
-	l->reopen = evtimer_new(base, reopen_cb, l);
+	l->stream_timer = evtimer_new(base, stream_timer_cb, l);
+	l->discard_ev = event_new(base, -1, 0, discard_cb, l);
 	l->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	if (!l->retry || !l->failed || !l->reopen || !l->dns) {
+	if (!l->retry || !l->failed || !l->stream_timer || !l->discard_ev || !l->dns) {
 		snprintf(why, why_len, "out of memory");
 		link_free(l);
 		return NULL;

@@ -1,6 +1,7 @@
 #include "build-config.h"
 
 #include "legacy.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -13,11 +14,6 @@
  * for, and any other is a string id. */
 #define MAX_REQUEST_ID 64
 
-static void gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static char *gen_finish(yajl_gen g)
 {
 	const unsigned char *buf;
@@ -27,18 +23,6 @@ static char *gen_finish(yajl_gen g)
 		out = strndup((const char *)buf, len);
 	yajl_gen_free(g);
 	return out;
-}
-
-static yajl_val member(yajl_val v, const char *key)
-{
-	const char *path[] = { key, NULL };
-	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
-}
-
-static const char *member_string(yajl_val v, const char *key)
-{
-	yajl_val m = member(v, key);
-	return YAJL_IS_STRING(m) ? m->u.string : NULL;
 }
 
 int legacy_init(struct legacy *lg, const char *tools_json, legacy_gen_tree gen_tree)
@@ -66,6 +50,11 @@ int legacy_init(struct legacy *lg, const char *tools_json, legacy_gen_tree gen_t
 	return rc;
 }
 
+void legacy_reset(struct legacy *lg)
+{
+	lg->n_pings = 0;
+}
+
 void legacy_free(struct legacy *lg)
 {
 	for (size_t i = 0; i < lg->n_tools; i++)
@@ -84,9 +73,9 @@ static yajl_gen begin_answer(struct legacy *lg, yajl_val id)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gen_str(g, "jsonrpc");
-	gen_str(g, "2.0");
-	gen_str(g, "id");
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	gen_text(g, "id");
 	lg->gen_tree(g, id);
 	return g;
 }
@@ -94,17 +83,17 @@ static yajl_gen begin_answer(struct legacy *lg, yajl_val id)
 /* "error":{"code","message","data":{"error_type"}}}: the end of an answer. */
 static char *finish_error(yajl_gen g, int code, const char *message, const char *error_type)
 {
-	gen_str(g, "error");
+	gen_text(g, "error");
 	yajl_gen_map_open(g);
-	gen_str(g, "code");
+	gen_text(g, "code");
 	yajl_gen_integer(g, code);
-	gen_str(g, "message");
-	gen_str(g, message);
+	gen_text(g, "message");
+	gen_text(g, message);
 	if (error_type) {
-		gen_str(g, "data");
+		gen_text(g, "data");
 		yajl_gen_map_open(g);
-		gen_str(g, "error_type");
-		gen_str(g, error_type);
+		gen_text(g, "error_type");
+		gen_text(g, error_type);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_map_close(g);
@@ -116,24 +105,24 @@ static char *finish_error(yajl_gen g, int code, const char *message, const char 
  * stands for it). We agree to the version the client asks for. */
 static char *initialize_answer(struct legacy *lg, yajl_val id, yajl_val params)
 {
-	const char *version = member_string(params, "protocolVersion");
+	const char *version = tree_string(params, "protocolVersion");
 	yajl_gen g = begin_answer(lg, id);
-	gen_str(g, "result");
+	gen_text(g, "result");
 	yajl_gen_map_open(g);
-	gen_str(g, "protocolVersion");
-	gen_str(g, version ? version : "2025-03-26");
-	gen_str(g, "capabilities");
+	gen_text(g, "protocolVersion");
+	gen_text(g, version ? version : "2025-03-26");
+	gen_text(g, "capabilities");
 	yajl_gen_map_open(g);
-	gen_str(g, "tools");
+	gen_text(g, "tools");
 	yajl_gen_map_open(g);
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
-	gen_str(g, "serverInfo");
+	gen_text(g, "serverInfo");
 	yajl_gen_map_open(g);
-	gen_str(g, "name");
-	gen_str(g, "legacy WebSocket MCP server");
-	gen_str(g, "version");
-	gen_str(g, "unknown");
+	gen_text(g, "name");
+	gen_text(g, "legacy WebSocket MCP server");
+	gen_text(g, "version");
+	gen_text(g, "unknown");
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
@@ -143,18 +132,18 @@ static char *initialize_answer(struct legacy *lg, yajl_val id, yajl_val params)
 static char *tools_answer(struct legacy *lg, yajl_val id)
 {
 	yajl_gen g = begin_answer(lg, id);
-	gen_str(g, "result");
+	gen_text(g, "result");
 	yajl_gen_map_open(g);
-	gen_str(g, "tools");
+	gen_text(g, "tools");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < lg->n_tools; i++) {
 		yajl_gen_map_open(g);
-		gen_str(g, "name");
-		gen_str(g, lg->tools[i]);
-		gen_str(g, "inputSchema");
+		gen_text(g, "name");
+		gen_text(g, lg->tools[i]);
+		gen_text(g, "inputSchema");
 		yajl_gen_map_open(g);
-		gen_str(g, "type");
-		gen_str(g, "object");
+		gen_text(g, "type");
+		gen_text(g, "object");
 		yajl_gen_map_close(g);
 		yajl_gen_map_close(g);
 	}
@@ -173,13 +162,13 @@ static char *request_envelope(struct legacy *lg, yajl_val id, const char *tool, 
 		snprintf(request_id, sizeof request_id, "%s", id->u.string);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gen_str(g, "type");
-	gen_str(g, "request");
-	gen_str(g, "request_id");
-	gen_str(g, request_id);
-	gen_str(g, "method");
-	gen_str(g, tool);
-	gen_str(g, "params");
+	gen_text(g, "type");
+	gen_text(g, "request");
+	gen_text(g, "request_id");
+	gen_text(g, request_id);
+	gen_text(g, "method");
+	gen_text(g, tool);
+	gen_text(g, "params");
 	if (YAJL_IS_OBJECT(arguments)) {
 		lg->gen_tree(g, arguments);
 	} else {
@@ -200,36 +189,37 @@ static bool remember_ping(struct legacy *lg, int64_t id)
 	return true;
 }
 
-void legacy_from_client(struct legacy *lg, const char *msg, size_t len, char **envelope, char **answer)
+bool legacy_from_client(struct legacy *lg, const char *msg, size_t len, char **envelope, char **answer)
 {
 	*envelope = *answer = NULL;
 	char *text = strndup(msg, len);
 	yajl_val rpc = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	free(text);
-	const char *method = member_string(rpc, "method");
-	yajl_val id = member(rpc, "id");
+	const char *method = tree_string(rpc, "method");
+	yajl_val id = tree_member(rpc, "id");
 	bool request = method && (YAJL_IS_INTEGER(id) || (YAJL_IS_STRING(id) && strlen(id->u.string) < MAX_REQUEST_ID));
 	if (!request) {
 		/* Notifications (initialized, cancelled) and answers: the dialect
 		 * has no place for them. */
 		yajl_tree_free(rpc);
-		return;
+		return true;
 	}
-	yajl_val params = member(rpc, "params");
+	yajl_val params = tree_member(rpc, "params");
 	if (strcmp(method, "initialize") == 0) {
 		*answer = initialize_answer(lg, id, params);
 	} else if (strcmp(method, "tools/list") == 0) {
 		*answer = tools_answer(lg, id);
 	} else if (strcmp(method, "ping") == 0 && YAJL_IS_INTEGER(id) && remember_ping(lg, YAJL_GET_INTEGER(id))) {
 		*envelope = strdup("{\"type\":\"ping\"}");
-	} else if (strcmp(method, "tools/call") == 0 && member_string(params, "name")) {
-		*envelope = request_envelope(lg, id, member_string(params, "name"), member(params, "arguments"));
+	} else if (strcmp(method, "tools/call") == 0 && tree_string(params, "name")) {
+		*envelope = request_envelope(lg, id, tree_string(params, "name"), tree_member(params, "arguments"));
 	} else if (strcmp(method, "tools/call") == 0) {
 		*answer = finish_error(begin_answer(lg, id), -32602, "tools/call needs a tool name", NULL);
 	} else {
 		*answer = finish_error(begin_answer(lg, id), -32601, "the legacy WebSocket dialect offers tools only", NULL);
 	}
 	yajl_tree_free(rpc);
+	return *envelope || *answer;
 }
 
 /* ---- from the server ---------------------------------------------------------------- */
@@ -240,10 +230,11 @@ static void gen_id(yajl_gen g, const char *request_id)
 	char *end;
 	errno = 0;
 	long long n = strtoll(request_id, &end, 10);
-	if (*request_id >= '0' && *request_id <= '9' && !*end && errno == 0)
+	const char *digits = request_id + (*request_id == '-');
+	if (*digits >= '0' && *digits <= '9' && !*end && errno == 0)
 		yajl_gen_integer(g, n);
 	else
-		gen_str(g, request_id);
+		gen_text(g, request_id);
 }
 
 /* {"jsonrpc":"2.0","id":<the id request_id stands for>, then the rest. */
@@ -251,9 +242,9 @@ static yajl_gen begin_reply(const char *request_id)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gen_str(g, "jsonrpc");
-	gen_str(g, "2.0");
-	gen_str(g, "id");
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	gen_text(g, "id");
 	gen_id(g, request_id);
 	return g;
 }
@@ -263,27 +254,27 @@ static char *tool_result(struct legacy *lg, const char *request_id, yajl_val pay
 	yajl_gen text = yajl_gen_alloc(NULL);
 	lg->gen_tree(text, payload);
 	char *payload_text = gen_finish(text);
-	yajl_val success = member(payload, "success");
+	yajl_val success = tree_member(payload, "success");
 	bool failed = YAJL_IS_FALSE(success);
-	const char *error = failed ? member_string(payload, "error") : NULL;
+	const char *error = failed ? tree_string(payload, "error") : NULL;
 
 	yajl_gen g = begin_reply(request_id);
-	gen_str(g, "result");
+	gen_text(g, "result");
 	yajl_gen_map_open(g);
-	gen_str(g, "content");
+	gen_text(g, "content");
 	yajl_gen_array_open(g);
 	yajl_gen_map_open(g);
-	gen_str(g, "type");
-	gen_str(g, "text");
-	gen_str(g, "text");
-	gen_str(g, error ? error : payload_text ? payload_text : "null");
+	gen_text(g, "type");
+	gen_text(g, "text");
+	gen_text(g, "text");
+	gen_text(g, error ? error : payload_text ? payload_text : "null");
 	yajl_gen_map_close(g);
 	yajl_gen_array_close(g);
 	if (YAJL_IS_OBJECT(payload)) {
-		gen_str(g, "structuredContent");
+		gen_text(g, "structuredContent");
 		lg->gen_tree(g, payload);
 	}
-	gen_str(g, "isError");
+	gen_text(g, "isError");
 	yajl_gen_bool(g, failed);
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
@@ -293,10 +284,12 @@ static char *tool_result(struct legacy *lg, const char *request_id, yajl_val pay
 
 static char *error_reply(const char *request_id, yajl_val envelope)
 {
-	const char *error_type = member_string(envelope, "error_type");
-	const char *message = member_string(envelope, "error");
+	const char *error_type = tree_string(envelope, "error_type");
+	const char *message = tree_string(envelope, "error");
+	/* The dialect's methods are tools: an unknown one is MCP's unknown
+	 * tool, invalid params (-32602). */
 	bool unknown = error_type && strcmp(error_type, "unknown_method") == 0;
-	return finish_error(begin_reply(request_id), unknown ? -32601 : -32603,
+	return finish_error(begin_reply(request_id), unknown ? -32602 : -32603,
 	                    message ? message : "the server reported an error", error_type);
 }
 
@@ -306,11 +299,11 @@ static char *pong_answer(struct legacy *lg)
 	memmove(lg->pings, lg->pings + 1, (--lg->n_pings) * sizeof *lg->pings);
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gen_str(g, "jsonrpc");
-	gen_str(g, "2.0");
-	gen_str(g, "id");
+	gen_text(g, "jsonrpc");
+	gen_text(g, "2.0");
+	gen_text(g, "id");
 	yajl_gen_integer(g, id);
-	gen_str(g, "result");
+	gen_text(g, "result");
 	yajl_gen_map_open(g);
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
@@ -323,13 +316,13 @@ char *legacy_from_server(struct legacy *lg, const char *msg, size_t len, const c
 	char *text = strndup(msg, len);
 	yajl_val env = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	free(text);
-	const char *type = member_string(env, "type");
-	const char *request_id = member_string(env, "request_id");
+	const char *type = tree_string(env, "type");
+	const char *request_id = tree_string(env, "request_id");
 	char *out = NULL;
 	if (!type) {
 		*why = "a message that is no envelope of the legacy dialect";
 	} else if (strcmp(type, "response") == 0 && request_id) {
-		out = tool_result(lg, request_id, member(env, "payload"));
+		out = tool_result(lg, request_id, tree_member(env, "payload"));
 	} else if (strcmp(type, "error") == 0 && request_id) {
 		out = error_reply(request_id, env);
 	} else if (strcmp(type, "error") == 0) {

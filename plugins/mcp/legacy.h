@@ -16,6 +16,7 @@
 #ifndef AB_MCP_LEGACY_H
 #define AB_MCP_LEGACY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,11 +38,15 @@ struct legacy {
 int legacy_init(struct legacy *lg, const char *tools_json, legacy_gen_tree gen_tree);
 void legacy_free(struct legacy *lg);
 
+/* A new connection: pongs on it answer none of the old one's pings. */
+void legacy_reset(struct legacy *lg);
+
 /* A JSON-RPC message the client sends. Sets *envelope to what goes to the
  * server, or *answer to the JSON-RPC answer the dialect gives itself, or
  * neither (a notification or response the server has no use for). Both
- * are allocated, NUL-terminated, the caller's to free. */
-void legacy_from_client(struct legacy *lg, const char *msg, size_t len, char **envelope, char **answer);
+ * are allocated, NUL-terminated, the caller's to free. False when a
+ * request got neither (out of memory): it cannot be sent. */
+bool legacy_from_client(struct legacy *lg, const char *msg, size_t len, char **envelope, char **answer);
 
 /* A message from the server. Returns the JSON-RPC message it means for the
  * client (allocated, NUL-terminated), or NULL when it means nothing to it

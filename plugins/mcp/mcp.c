@@ -14,6 +14,7 @@
 
 #include "child.h"
 #include "http_link.h"
+#include "json.h"
 #include "ws_link.h"
 
 /* Newest first: initialize asks for the first; the server may answer any. */
@@ -45,11 +46,6 @@ static const struct ab_option mcp_options[] = {
 };
 
 /* ---- JSON-RPC out ------------------------------------------------------------- */
-
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
 
 static yajl_gen rpc_begin(int64_t id, const char *method)
 {
@@ -218,19 +214,6 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 	u->hello = NULL;
 	u->ping_id = 0;
 	tool_cache_clear(&u->tools);
-}
-
-static const char *tree_string(yajl_val v, const char *key)
-{
-	const char *path[] = { key, NULL };
-	yajl_val s = v ? yajl_tree_get(v, path, yajl_t_string) : NULL;
-	return s ? YAJL_GET_STRING(s) : NULL;
-}
-
-static yajl_val tree_member(yajl_val v, const char *key)
-{
-	const char *path[] = { key, NULL };
-	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
 }
 
 static void initialized(struct upstream *u, yajl_val result)

@@ -14,9 +14,11 @@
 #include <openssl/evp.h>
 
 #include "backoff.h"
+#include "timer.h"
 #include "client_tls.h"
 #include "endpoint.h"
 #include "http_parse.h"
+#include "json.h"
 #include "legacy.h"
 #include "ws_codec.h"
 #include "ws_handshake.h"
@@ -60,17 +62,20 @@ struct ws_link {
 	size_t n_answers;
 	bool stopping;
 	void (*stopped)(struct upstream *u);
+	struct lingering *lingering; /* closed connections still writing their close frame */
+};
+
+/* A connection the link is done with, kept until its last frame (our
+ * close) is written: freeing a bufferevent throws its output away. */
+struct lingering {
+	struct ws_link *l;
+	struct bufferevent *bev;
+	struct lingering *next;
 };
 
 static struct event_base *base_of(struct ws_link *l)
 {
 	return l->u->svc->event_base(l->u->self);
-}
-
-static void arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(ev, &tv);
 }
 
 static void drop_answers(struct ws_link *l)
@@ -82,14 +87,56 @@ static void drop_answers(struct ws_link *l)
 	l->n_answers = 0;
 }
 
+static void end_lingering(struct lingering *g)
+{
+	for (struct lingering **at = &g->l->lingering; *at; at = &(*at)->next) {
+		if (*at == g) {
+			*at = g->next;
+			break;
+		}
+	}
+	bufferevent_free(g->bev);
+	free(g);
+}
+
+static void lingered_cb(struct bufferevent *bev, void *arg)
+{
+	end_lingering(arg); /* the output is written */
+}
+
+static void lingering_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	end_lingering(arg); /* the peer went, or the write timed out */
+}
+
+/* Free the connection once what is queued (a close frame) is written, or
+ * after CLOSE_TIMEOUT_S; nothing more is read from it. */
+static void linger(struct ws_link *l, struct bufferevent *bev)
+{
+	struct lingering *g = evbuffer_get_length(bufferevent_get_output(bev)) ? calloc(1, sizeof *g) : NULL;
+	if (!g) {
+		bufferevent_free(bev);
+		return;
+	}
+	*g = (struct lingering){ l, bev, l->lingering };
+	l->lingering = g;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(bev, NULL, lingered_cb, lingering_event_cb, g);
+	struct timeval tv = { CLOSE_TIMEOUT_S, 0 };
+	bufferevent_set_timeouts(bev, NULL, &tv);
+}
+
 static void close_connection(struct ws_link *l)
 {
 	if (l->bev)
-		bufferevent_free(l->bev);
+		linger(l, l->bev);
 	l->bev = NULL;
 	ws_reader_free(&l->reader);
-	evtimer_del(l->deadline);
+	if (l->deadline)
+		evtimer_del(l->deadline);
 	drop_answers(l);
+	legacy_reset(&l->legacy); /* a pong on a new connection answers none of the old pings */
 	l->phase = PHASE_IDLE;
 }
 
@@ -108,7 +155,7 @@ static void go_down(struct ws_link *l, const char *why)
 	snprintf(text, sizeof text, "%s:%d: %s", l->at.host, l->at.port, why);
 	l->ev.down(l->u, text);
 	if (!evtimer_pending(l->retry, NULL))
-		arm(l->retry, backoff_next(&l->backoff));
+		timer_arm_ms(l->retry, backoff_next(&l->backoff));
 }
 
 /* ---- frames out --------------------------------------------------------------------- */
@@ -120,7 +167,8 @@ static bool send_frame(struct ws_link *l, enum ws_opcode op, const void *data, s
 	evutil_secure_rng_get_bytes(mask, sizeof mask);
 	size_t head_len = ws_frame_header(head, true, op, len, mask);
 	struct evbuffer *out = bufferevent_get_output(l->bev);
-	if (evbuffer_add(out, head, head_len) < 0)
+	/* Room for all of it first: a header must not go out without its payload. */
+	if (evbuffer_expand(out, head_len + len) < 0 || evbuffer_add(out, head, head_len) < 0)
 		return false;
 	struct evbuffer_iovec iov;
 	if (len == 0)
@@ -234,11 +282,8 @@ static bool is_acknowledgement(const char *msg, size_t len)
 	char *text = strndup(msg, len);
 	yajl_val v = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	free(text);
-	const char *type_path[] = { "type", NULL }, *name_path[] = { "event_name", NULL };
-	yajl_val type = v ? yajl_tree_get(v, type_path, yajl_t_string) : NULL;
-	yajl_val name = v ? yajl_tree_get(v, name_path, yajl_t_string) : NULL;
-	bool ack = type && name && strcmp(type->u.string, "event") == 0 &&
-	           strcmp(name->u.string, "connection_acknowledged") == 0;
+	const char *type = tree_string(v, "type"), *name = tree_string(v, "event_name");
+	bool ack = type && name && strcmp(type, "event") == 0 && strcmp(name, "connection_acknowledged") == 0;
 	yajl_tree_free(v);
 	return ack;
 }
@@ -292,7 +337,8 @@ static bool read_frames(struct ws_link *l, struct evbuffer *in)
 			on_message(l, (const char *)ev.data, ev.len);
 			break;
 		case WS_EV_PING:
-			send_frame(l, WS_OP_PONG, ev.data, ev.len);
+			if (l->phase != PHASE_CLOSING) /* nothing follows our close */
+				send_frame(l, WS_OP_PONG, ev.data, ev.len);
 			break;
 		case WS_EV_PONG:
 			break;
@@ -304,7 +350,8 @@ static bool read_frames(struct ws_link *l, struct evbuffer *in)
 			return false;
 		case WS_EV_FAIL:
 			evbuffer_drain(in, used);
-			send_close(l, ev.close_code);
+			if (l->phase != PHASE_CLOSING)
+				send_close(l, ev.close_code);
 			go_down(l, ev.why ? ev.why : "the server broke the WebSocket protocol");
 			return false;
 		}
@@ -402,7 +449,7 @@ static void connect_now(struct ws_link *l)
 	                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: agentbus/%s\r\n\r\n",
 	                    l->at.path, l->at.host, l->at.port, key, PACKAGE_VERSION);
 	l->phase = PHASE_UPGRADE;
-	arm(l->deadline, HANDSHAKE_TIMEOUT_S * 1000);
+	timer_arm_ms(l->deadline, HANDSHAKE_TIMEOUT_S * 1000);
 	if (bufferevent_socket_connect_hostname(l->bev, l->dns, AF_UNSPEC, l->at.host, l->at.port) < 0)
 		go_down(l, "cannot connect");
 }
@@ -431,12 +478,12 @@ static bool link_send(void *link, const char *data, size_t len)
 	if (!l->legacy_dialect)
 		return send_frame(l, WS_OP_TEXT, data, len);
 	char *envelope, *answer;
-	legacy_from_client(&l->legacy, data, len, &envelope, &answer);
-	bool sent = true;
+	bool ok = legacy_from_client(&l->legacy, data, len, &envelope, &answer);
+	bool sent = ok;
 	if (envelope)
-		sent = send_frame(l, WS_OP_TEXT, envelope, strlen(envelope));
+		sent = sent && send_frame(l, WS_OP_TEXT, envelope, strlen(envelope));
 	if (answer)
-		sent = queue_answer(l, answer);
+		sent = queue_answer(l, answer) && sent;
 	free(envelope);
 	return sent;
 }
@@ -444,7 +491,9 @@ static bool link_send(void *link, const char *data, size_t len)
 static void link_restart(void *link)
 {
 	struct ws_link *l = link;
-	if (l->bev && l->phase == PHASE_OPEN)
+	if (!l->bev)
+		return; /* down already, and trying again after the backoff */
+	if (l->phase == PHASE_OPEN)
 		send_close(l, WS_CLOSE_NORMAL);
 	go_down(l, "restarting the session");
 }
@@ -462,7 +511,7 @@ static bool link_stop(void *link, void (*stopped)(struct upstream *u))
 	l->stopped = stopped;
 	send_close(l, WS_CLOSE_GOING_AWAY);
 	l->phase = PHASE_CLOSING;
-	arm(l->deadline, CLOSE_TIMEOUT_S * 1000);
+	timer_arm_ms(l->deadline, CLOSE_TIMEOUT_S * 1000);
 	return true;
 }
 
@@ -470,6 +519,8 @@ static void link_free(void *link)
 {
 	struct ws_link *l = link;
 	close_connection(l);
+	while (l->lingering)
+		end_lingering(l->lingering);
 	if (l->retry)
 		event_free(l->retry);
 	if (l->deadline)

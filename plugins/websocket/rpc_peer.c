@@ -126,11 +126,18 @@ struct rpc_peer *rpc_peer_open(struct listener *l, struct conn *c)
 	return p;
 }
 
+static int submit_gen(struct rpc_peer *p, yajl_gen g);
+static yajl_gen begin_message(const char *type, const char *cid);
+
 void rpc_peer_close(struct rpc_peer *p)
 {
-	p->l->svc->agent_unregister(p->l->self, p->agent_id);
-	while (p->asked)
+	/* What it still asked is cancelled, upstream too: a client that left
+	 * must not hold a server (or an exclusive route) until the deadline. */
+	while (p->asked) {
+		submit_gen(p, begin_message("cancel", p->asked->cid));
 		forget(p, p->asked->cid);
+	}
+	p->l->svc->agent_unregister(p->l->self, p->agent_id);
 	free(p);
 }
 
@@ -153,8 +160,9 @@ static int submit_gen(struct rpc_peer *p, yajl_gen g)
 	yajl_gen_map_close(g);
 	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *msg = svc->msg_build((const char *)buf, len, NULL);
+	ab_msg *msg = yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok
+	                      ? svc->msg_build((const char *)buf, len, NULL)
+	                      : NULL;
 	yajl_gen_free(g);
 	int rc = msg ? svc->submit(p->l->self, p->agent_id, msg) : -1;
 	svc->msg_unref(msg);
@@ -168,10 +176,14 @@ static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
 		return;
 	}
 	struct asked *a = calloc(1, sizeof *a);
+	if (!a) {
+		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "out of memory");
+		return;
+	}
 	yajl_gen g = begin_message("jsonrpc", cid);
 	gen_str(g, "message");
 	p->l->svc->gen_tree(g, rpc);
-	if (!a || submit_gen(p, g) < 0) {
+	if (submit_gen(p, g) < 0) {
 		free(a);
 		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the request");
 		return;

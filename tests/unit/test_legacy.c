@@ -31,7 +31,8 @@ static void teardown(void)
 static void ck_client(const char *rpc, const char *envelope, const char *answer)
 {
 	char *env, *ans;
-	legacy_from_client(&lg, rpc, strlen(rpc), &env, &ans);
+	bool ok = legacy_from_client(&lg, rpc, strlen(rpc), &env, &ans);
+	ck_assert(ok);
 	if (envelope)
 		ck_assert_msg(env && strcmp(env, envelope) == 0, "%s became %s", rpc, env ? env : "nothing");
 	else
@@ -62,6 +63,12 @@ START_TEST(test_tools_call_becomes_a_request_for_the_tool)
 	          "{\"type\":\"request\",\"request_id\":\"7\",\"method\":\"execute_query\",\"params\":{\"query\":"
 	          "\"SELECT 1\"}}",
 	          NULL);
+	/* a negative id comes back as the same integer */
+	ck_client("{\"jsonrpc\":\"2.0\",\"id\":-5,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_query\"}}",
+	          "{\"type\":\"request\",\"request_id\":\"-5\",\"method\":\"execute_query\",\"params\":{}}", NULL);
+	ck_server("{\"type\":\"response\",\"request_id\":\"-5\",\"payload\":[]}",
+	          "{\"jsonrpc\":\"2.0\",\"id\":-5,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"[]\"}],"
+	          "\"isError\":false}}");
 	/* no arguments: empty params; a string id is the request_id as it is */
 	ck_client("{\"jsonrpc\":\"2.0\",\"id\":\"a-1\",\"method\":\"tools/call\",\"params\":{\"name\":\"discover_databases\"}}",
 	          "{\"type\":\"request\",\"request_id\":\"a-1\",\"method\":\"discover_databases\",\"params\":{}}", NULL);
@@ -101,6 +108,10 @@ START_TEST(test_pings_are_answered_by_pongs_in_order)
 	ck_server("{\"type\":\"pong\",\"timestamp\":\"x\"}", "{\"jsonrpc\":\"2.0\",\"id\":10,\"result\":{}}");
 	ck_server("{\"type\":\"pong\"}", "{\"jsonrpc\":\"2.0\",\"id\":11,\"result\":{}}");
 	ck_server("{\"type\":\"pong\"}", NULL); /* no ping of ours waits */
+	/* A ping lost with its connection is not answered by the next one's pong. */
+	ck_client("{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"ping\"}", "{\"type\":\"ping\"}", NULL);
+	legacy_reset(&lg);
+	ck_server("{\"type\":\"pong\"}", NULL);
 }
 END_TEST
 
@@ -124,7 +135,7 @@ END_TEST
 START_TEST(test_an_error_becomes_a_jsonrpc_error)
 {
 	ck_server("{\"type\":\"error\",\"error_type\":\"unknown_method\",\"error\":\"Method not found: x\",\"request_id\":\"4\"}",
-	          "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32601,\"message\":\"Method not found: x\","
+	          "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32602,\"message\":\"Method not found: x\","
 	          "\"data\":{\"error_type\":\"unknown_method\"}}}");
 	ck_server("{\"type\":\"error\",\"error_type\":\"handler_error\",\"error\":\"boom\",\"request_id\":\"5\"}",
 	          "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32603,\"message\":\"boom\",\"data\":{\"error_type\":"
