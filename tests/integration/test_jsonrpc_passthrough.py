@@ -113,6 +113,28 @@ def test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response():
         cleanup(d, dirs)
 
 
+def test_a_client_that_leaves_mid_call_cancels_it_upstream():
+    # The route is exclusive: a call left running would hold up everyone.
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+        ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "db_query", "arguments": {"sql_stmt": slow}}})
+        time.sleep(0.3)
+        mark = d.mark()
+        ws.close()
+        d.wait_log(r"\[sqlite\] request \d+ abandoned \(cancelled\): notifications/cancelled sent", start=mark)
+        other = RawWS(port, path="/mcp")
+        started = time.time()
+        answer = rpc(other, 1, "tools/call", {"name": "db_query", "arguments": {"sql_stmt": "SELECT 1 AS one"}})
+        assert answer["result"]["structuredContent"]["result"] == [{"one": 1}], answer
+        assert time.time() - started < 5 * SLOW  # not after the abandoned call's deadline
+        other.close()
+    finally:
+        cleanup(d, dirs)
+
+
 def test_progress_comes_under_the_clients_token():
     port = free_port()
     d = Daemon(
@@ -150,5 +172,6 @@ if __name__ == "__main__":
         test_two_clients_with_the_same_ids_get_their_own_answers,
         test_malformed_input_gets_the_json_rpc_error_for_it,
         test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response,
+        test_a_client_that_leaves_mid_call_cancels_it_upstream,
         test_progress_comes_under_the_clients_token,
     ])

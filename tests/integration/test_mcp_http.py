@@ -209,10 +209,13 @@ def test_the_get_stream_brings_what_the_server_sends_on_its_own():
 
 class CuttingServer(http.server.BaseHTTPRequestHandler):
     """A Streamable HTTP server whose first GET stream sends one event (with
-    an id and a retry) and is then cut: the fault a real server gives only
-    by chance. It records the Last-Event-ID each GET carries."""
+    an id and a retry) and is then cut, and whose second GET is refused
+    with 404 (the session forgotten): faults a real server gives only by
+    chance. It records the Last-Event-ID each GET carries, and counts the
+    initializes."""
     protocol_version = "HTTP/1.1"
     gets = []
+    initializes = 0
 
     def log_message(self, *args):
         pass
@@ -226,6 +229,7 @@ class CuttingServer(http.server.BaseHTTPRequestHandler):
             return
         result = {"tools": []} if body["method"] == "tools/list" else {}
         if body["method"] == "initialize":
+            CuttingServer.initializes += 1
             result = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
                       "serverInfo": {"name": "cutting", "version": "1"}}
         answer = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()
@@ -238,6 +242,11 @@ class CuttingServer(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         CuttingServer.gets.append((time.monotonic(), self.headers.get("Last-Event-ID")))
+        if len(CuttingServer.gets) == 2:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -250,7 +259,7 @@ class CuttingServer(http.server.BaseHTTPRequestHandler):
         time.sleep(5)  # the second stream stays open, quiet
 
 
-def test_a_cut_get_stream_is_resumed_with_last_event_id_after_retry():
+def test_a_cut_get_stream_is_resumed_with_last_event_id_and_a_404_starts_over():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CuttingServer)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     d, front, _ = (None, None, None)
@@ -267,9 +276,77 @@ def test_a_cut_get_stream_is_resumed_with_last_event_id_after_retry():
         (first, no_id), (second, last_id) = CuttingServer.gets[:2]
         assert no_id is None and last_id == "ev-1", CuttingServer.gets
         assert second - first >= 0.3, CuttingServer.gets  # the server's retry, honoured
+        # That second GET was refused (404): the session is gone, and the
+        # client initializes a new one, with a new stream.
+        d.wait_log(r"\[cutting\] the server refused the session \(HTTP 404\): initializing again",
+                   timeout=10 * SLOW)
+        deadline = time.time() + 10 * SLOW
+        while CuttingServer.initializes < 2 or len(CuttingServer.gets) < 3 or d.log().count("ready as cutting_") < 2:
+            assert time.time() < deadline, (CuttingServer.initializes, CuttingServer.gets)
+            time.sleep(0.05)
+        assert CuttingServer.gets[2][1] is None, CuttingServer.gets  # a new session resumes nothing
     finally:
         if d:
             d.close()
+        httpd.shutdown()
+
+
+class RefusingSseServer(http.server.BaseHTTPRequestHandler):
+    """An HTTP+SSE (2024-11-05) server whose answer to initialize, sent on
+    its event stream, names a protocol version no client speaks: the
+    client must refuse it from inside the stream's own callback, and try
+    again later."""
+    protocol_version = "HTTP/1.1"
+    streams = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/sse":  # no Streamable HTTP here
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        if body.get("method") == "initialize":
+            answer = {"jsonrpc": "2.0", "id": body["id"],
+                      "result": {"protocolVersion": "1999-01-01", "capabilities": {},
+                                 "serverInfo": {"name": "old", "version": "0"}}}
+            stream = RefusingSseServer.streams[-1]
+            stream.write(b"event: message\ndata: " + json.dumps(answer).encode() + b"\n\n")
+            stream.flush()
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"event: endpoint\ndata: /messages?session=1\n\n")
+        self.wfile.flush()
+        RefusingSseServer.streams.append(self.wfile)
+        time.sleep(3)
+
+
+def test_an_http_sse_server_that_fails_initialize_is_retried():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingSseServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    d = None
+    try:
+        tap_port = free_port()
+        d = Daemon("[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+                   "[plugin:old]\nmodule = %s\nurl = http://127.0.0.1:%d/sse\nagent_type = old\nrequired = false\n"
+                   % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, httpd.server_address[1])).start()
+        refused = r"\[old\] the server speaks protocol version 1999-01-01, which this client does not"
+        d.wait_log(refused, timeout=10 * SLOW)
+        mark = d.mark()
+        d.wait_log(r"\[old\] HTTP\+SSE session: posting to /messages\?session=1", timeout=10 * SLOW, start=mark)
+        d.wait_log(refused, timeout=10 * SLOW, start=mark)  # a second session, refused the same way
+    finally:
+        if d:
+            d.close()  # and under the sanitizers, nothing was used after it was freed
         httpd.shutdown()
 
 
@@ -370,7 +447,8 @@ if __name__ == "__main__":
         test_a_killed_server_fails_what_is_in_flight_and_a_new_one_gets_a_new_session,
         test_a_server_of_the_old_http_sse_transport_is_reached_by_the_fallback,
         test_the_get_stream_brings_what_the_server_sends_on_its_own,
-        test_a_cut_get_stream_is_resumed_with_last_event_id_after_retry,
+        test_a_cut_get_stream_is_resumed_with_last_event_id_and_a_404_starts_over,
+        test_an_http_sse_server_that_fails_initialize_is_retried,
         test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
         test_https_verifies_the_server_and_works_with_its_ca,
         test_mcp_progress_reaches_a_frontend_as_query_progress,

@@ -13,12 +13,14 @@ through the broker:
   bundled SQLite server, with the default config's routes: the whole
   frontend flow."""
 
+import base64
 import hashlib
 import json
 import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -216,6 +218,107 @@ def test_a_wrong_accept_key_is_refused():
         listener.close()
 
 
+def raw_ws_server(behave):
+    """A WebSocket server on a raw socket that answers the upgrade
+    correctly, then runs behave(conn) once per connection; returns
+    (listener, port). For what no real server does on demand."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            key = re.search(rb"Sec-WebSocket-Key: (\S+)", head).group(1)
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            behave(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1]
+
+
+def jsonrpc_broker(url):
+    """Just the MCP client, speaking JSON-RPC at once (no event handshake)."""
+    return Daemon("[plugin:tidb]\nmodule = %s\nurl = %s\nagent_type = tidb_ws\nws_handshake = none\n"
+                  "required = false\n" % (SO["mcp"], url))
+
+
+def read_frame(conn):
+    """One frame from a client: (opcode, unmasked payload, was it masked)."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            assert chunk, "the client closed the connection"
+            data += chunk
+        return data
+    b0, b1 = exactly(2)
+    length = b1 & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", exactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", exactly(8))[0]
+    mask = exactly(4) if b1 & 0x80 else b"\0\0\0\0"
+    payload = bytes(c ^ mask[i % 4] for i, c in enumerate(exactly(length)))
+    return b0 & 0x0F, payload, bool(b1 & 0x80)
+
+
+def test_the_client_answers_close_frames_and_refuses_binary_ones():
+    seen = []
+
+    def close_at_once(conn):  # handshake none: the client's initialize comes first
+        opcode, payload, masked = read_frame(conn)
+        seen.append(("first", opcode, masked, json.loads(payload)["method"]))
+        conn.sendall(bytes([0x88, 2]) + struct.pack("!H", 1000))  # Close 1000, unmasked
+        seen.append(("answer",) + read_frame(conn))
+        conn.close()
+
+    listener, port = raw_ws_server(close_at_once)
+    d = jsonrpc_broker("ws://127.0.0.1:%d/ws" % port)
+    try:
+        d.start(ready=False)
+        d.wait_log(r"\[tidb\] .*the server closed the WebSocket", timeout=10 * SLOW)
+        deadline = time.time() + 5 * SLOW
+        while len(seen) < 2:
+            assert time.time() < deadline, seen
+            time.sleep(0.05)
+        assert seen[0] == ("first", 1, True, "initialize"), seen  # masked text, as a client's must be
+        assert seen[1] == ("answer", 8, struct.pack("!H", 1000), True), seen  # our close echoes its code
+    finally:
+        d.close()
+        listener.close()
+
+    seen.clear()
+
+    def send_binary(conn):
+        read_frame(conn)  # initialize
+        conn.sendall(bytes([0x82, 1, 0]))  # a binary frame
+        seen.append(read_frame(conn))
+        conn.close()
+
+    listener, port = raw_ws_server(send_binary)
+    d = jsonrpc_broker("ws://127.0.0.1:%d/ws" % port)
+    try:
+        d.start(ready=False)
+        d.wait_log(r"\[tidb\] .*the server sent a binary message", timeout=10 * SLOW)
+        deadline = time.time() + 5 * SLOW
+        while not seen:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert seen[0] == (8, struct.pack("!H", 1003), True), seen  # closed with 1003
+    finally:
+        d.close()
+        listener.close()
+
+
 def start_supergateway(data):
     """supergateway's WebSocket mode in front of the bundled SQLite server,
     on a free port: (process, port). It says when it listens; a port taken
@@ -270,4 +373,5 @@ if __name__ == "__main__":
          test_a_killed_server_fails_the_request_and_the_broker_reconnects,
          test_wss_verifies_the_server_against_the_configured_ca,
          test_a_wrong_accept_key_is_refused,
+         test_the_client_answers_close_frames_and_refuses_binary_ones,
          test_jsonrpc_over_supergateway_serves_the_default_routes])
