@@ -128,10 +128,12 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
 	tests/integration/test_mcp_http.py tests/integration/test_mcp_ws.py tests/integration/test_jsonrpc_passthrough.py tests/integration/test_mariadb.py \
+	tests/integration/test_mcp_conformance.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/agentbus_test.py tests/fixtures/paging_mcp_server.py tests/fixtures/legacy_ws_mcp_server.py \
+	tests/conformance/agentbus_client.py tests/conformance/expected-failures.yml \
 	tests/peers/package.json tests/peers/package-lock.json tests/peers/ws_client.mjs \
 	tests/peers/ws_driver.mjs tests/peers/fetch_client.mjs tests/peers/console_browser.mjs tests/peers/tls_proxy.mjs

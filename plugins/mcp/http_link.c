@@ -22,10 +22,14 @@
 #include "client_tls.h"
 #include "endpoint.h"
 #include "http_link.h"
+#include "json.h"
 #include "sse.h"
 
 /* The largest message (JSON or one SSE event) taken from the server. */
 #define MAX_MESSAGE (16u << 20)
+/* The shortest wait before a stream is opened again, whatever retry the
+ * server asks for: a server that ends streams at once must not spin us. */
+#define STREAM_RETRY_MIN_MS 250
 /* How long the DELETE that ends the session may take at shutdown. */
 #define DELETE_TIMEOUT_S 2
 
@@ -76,6 +80,7 @@ struct post {
 	struct sse sse;
 	char *initialize; /* the initialize request it carries, kept for the legacy fallback */
 	bool discarded;   /* a stream set aside by close_stream: nothing it brings counts */
+	bool answered;    /* its request's response came (on its event stream) */
 	struct evbuffer *json; /* an application/json answer, gathered */
 	char *id_json;         /* the request's JSON-RPC id as written, to answer errors with; NULL: none */
 	bool in_session;       /* it carried an Mcp-Session-Id */
@@ -249,16 +254,34 @@ static void take_endpoint(struct http_link *l, const char *uri)
 	flush_queue(l);
 }
 
+/* Is this message the response to the request whose id is id_json? */
+static bool is_response_to(const char *data, const char *id_json)
+{
+	yajl_val msg = yajl_tree_parse(data, NULL, 0);
+	yajl_val id = tree_member(msg, "id");
+	bool answer = id && !tree_member(msg, "method") && (tree_member(msg, "result") || tree_member(msg, "error"));
+	char text[64] = "";
+	if (answer && YAJL_IS_INTEGER(id))
+		snprintf(text, sizeof text, "%lld", YAJL_GET_INTEGER(id));
+	yajl_tree_free(msg);
+	return answer && strcmp(text, id_json) == 0;
+}
+
 static void on_event(void *arg, const char *type, const char *data, size_t len)
 {
 	struct post *p = arg;
 	struct http_link *l = p->l;
 	if (!len || stale(p))
 		return;
-	if (p == l->stream && l->legacy && strcmp(type, "endpoint") == 0)
+	if (p == l->stream && l->legacy && strcmp(type, "endpoint") == 0) {
 		take_endpoint(l, data);
-	else if (strcmp(type, "message") == 0)
-		l->ev.line(l->u, data, len);
+		return;
+	}
+	if (strcmp(type, "message") != 0)
+		return;
+	if (p != l->stream && p->id_json && !p->answered)
+		p->answered = is_response_to(data, p->id_json);
+	l->ev.line(l->u, data, len);
 }
 
 /* A request that got no JSON-RPC answer gets one, so the client's call
@@ -400,6 +423,19 @@ static void on_done(struct evhttp_request *req, void *arg)
 		const char *text = (const char *)evbuffer_pullup(p->json, (ev_ssize_t)len);
 		l->ev.line(l->u, text, len); /* one message (a batch is not ours to send, nor to get) */
 	}
+	/* A stream that ended before its response, having given event ids, can
+	 * be resumed (MCP 2025-11-25, "Resumability"): after the server's
+	 * retry, a GET with the last id brings what it had not sent yet. */
+	if (p->event_stream && !p->answered && p->sse.last_id[0] && p->id_json && !l->legacy && l->up) {
+		snprintf(l->last_event_id, sizeof l->last_event_id, "%s", p->sse.last_id);
+		uint64_t ms = p->sse.retry_ms >= 0 ? (uint64_t)p->sse.retry_ms : 1000;
+		up_log(l->u, AB_LOG_DEBUG, "request %s: its stream ended early; resuming after %llu ms", p->id_json,
+		       (unsigned long long)ms);
+		free_post(p);
+		close_stream(l); /* the new stream replaces it */
+		timer_arm_ms(l->stream_timer, ms < STREAM_RETRY_MIN_MS ? STREAM_RETRY_MIN_MS : ms);
+		return;
+	}
 	/* A request whose answer ended without its response (a stream that
 	 * closed early, a body that is not one): this ends its call now. After
 	 * a real response the call is gone, and this error is ignored. */
@@ -512,9 +548,6 @@ static struct post *new_post(struct http_link *l, enum evhttp_cmd_type method, c
 
 /* ---- the event stream ----------------------------------------------------------- */
 
-/* The shortest wait before the stream is opened again, whatever retry the
- * server asks for: a server that ends streams at once must not spin us. */
-#define STREAM_RETRY_MIN_MS 250
 /* The legacy stream must name its endpoint within this. */
 #define ENDPOINT_TIMEOUT_MS 10000
 
