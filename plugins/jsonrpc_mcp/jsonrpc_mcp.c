@@ -8,6 +8,9 @@
  *   mcp_error {error}      -> {"type":"jsonrpc","message":{..."error":{"code","message","data"}}}
  *   mcp_progress (interim) -> {"type":"jsonrpc_notification","message":{"jsonrpc":"2.0",
  *                              "method":"notifications/progress","params":{"progressToken":T,...}}}
+ *   mcp_server_request (interim: the server asks the client, elicitation/
+ *   sampling/roots) -> {"type":"jsonrpc_notification","message":<its request, id "s-N">}
+ *   the client's answer {"id":"s-N","result"|"error"} -> mcp_server_response
  *
  * Ids are remapped twice over: the broker's correlation id carries the
  * client's id between agents, the mcp transport gives each call an id of
@@ -64,10 +67,32 @@ static int send_built(struct translator *tr, ab_translation *t, yajl_gen g, bool
 	return rc;
 }
 
+/* The client's answer to a request of the server's (elicitation,
+ * sampling, roots), which reached it as a notification of its own call:
+ * back to the upstream under the key it was asked with. */
+static int forward_answer(struct translator *tr, ab_translation *t, yajl_val rpc)
+{
+	yajl_val id = member(rpc, "id"), result = member(rpc, "result"), error = member(rpc, "error");
+	if (!YAJL_IS_STRING(id) || (!result && !error))
+		return tr->svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "an answer with no request of the server's");
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gen_text(g, "type");
+	gen_text(g, "mcp_server_response");
+	gen_text(g, "request_id");
+	gen_text(g, id->u.string);
+	gen_text(g, error ? "error" : "result");
+	tr->svc->gen_tree(g, error ? error : result);
+	yajl_gen_map_close(g);
+	return send_built(tr, t, g, true);
+}
+
 static int translate_request(struct translator *tr, ab_translation *t)
 {
 	yajl_val rpc = member(tr->svc->msg_tree(tr->svc->translation_input(t)), "message");
 	yajl_val method = member(rpc, "method");
+	if (!method)
+		return forward_answer(tr, t, rpc);
 	if (!YAJL_IS_STRING(method))
 		return tr->svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "a jsonrpc message carries a request");
 	yajl_gen g = yajl_gen_alloc(NULL);
@@ -81,6 +106,9 @@ static int translate_request(struct translator *tr, ab_translation *t)
 		gen_text(g, "params");
 		tr->svc->gen_tree(g, params);
 	}
+	/* This client answers what the server asks in the middle of its call. */
+	gen_text(g, "client_answers");
+	yajl_gen_bool(g, 1);
 	yajl_gen_map_close(g);
 	return send_built(tr, t, g, true);
 }
@@ -141,6 +169,17 @@ static int translate_reply(struct translator *tr, ab_translation *t)
 	const char *type = svc->msg_type(input);
 	if (strcmp(type, "mcp_progress") == 0)
 		return progress(tr, t, request, in);
+	if (strcmp(type, "mcp_server_request") == 0) {
+		/* The server asks the client something: it goes as it is. */
+		yajl_gen g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		gen_text(g, "type");
+		gen_text(g, "jsonrpc_notification");
+		gen_text(g, "message");
+		svc->gen_tree(g, member(in, "request"));
+		yajl_gen_map_close(g);
+		return send_built(tr, t, g, false);
+	}
 	yajl_gen g = begin_reply("jsonrpc");
 	gen_text(g, "id");
 	svc->gen_tree(g, member(request, "id"));

@@ -115,7 +115,7 @@ static void on_stdout(struct bufferevent *bev, void *arg)
 	size_t len;
 	while (c->out && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
 		if (len)
-			c->ev.line(c->u, line, len);
+			c->ev.line(c->u, line, len, 0);
 		free(line);
 	}
 }

@@ -254,6 +254,12 @@ static void take_endpoint(struct http_link *l, const char *uri)
 	flush_queue(l);
 }
 
+/* Our JSON-RPC id of the request a post carries (ours are integers), or 0. */
+static int64_t post_request(const struct post *p)
+{
+	return p->id_json ? strtoll(p->id_json, NULL, 10) : 0;
+}
+
 /* Is this message the response to the request whose id is id_json? */
 static bool is_response_to(const char *data, const char *id_json)
 {
@@ -281,7 +287,7 @@ static void on_event(void *arg, const char *type, const char *data, size_t len)
 		return;
 	if (p != l->stream && p->id_json && !p->answered)
 		p->answered = is_response_to(data, p->id_json);
-	l->ev.line(l->u, data, len);
+	l->ev.line(l->u, data, len, p == l->stream ? 0 : post_request(p));
 }
 
 /* A request that got no JSON-RPC answer gets one, so the client's call
@@ -294,7 +300,7 @@ static void answer_error(struct post *p, const char *why)
 	int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32000,\"message\":\"%s\"}}",
 	                 p->id_json, why);
 	if (n > 0 && (size_t)n < sizeof line)
-		p->l->ev.line(p->l->u, line, (size_t)n);
+		p->l->ev.line(p->l->u, line, (size_t)n, 0);
 }
 
 static int on_headers(struct evhttp_request *req, void *arg)
@@ -421,7 +427,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 	} else if (!p->event_stream && p->json && evbuffer_get_length(p->json)) {
 		size_t len = evbuffer_get_length(p->json);
 		const char *text = (const char *)evbuffer_pullup(p->json, (ev_ssize_t)len);
-		l->ev.line(l->u, text, len); /* one message (a batch is not ours to send, nor to get) */
+		l->ev.line(l->u, text, len, post_request(p)); /* one message (a batch is not ours to send, nor to get) */
 	}
 	/* A stream that ended before its response, having given event ids, can
 	 * be resumed (MCP 2025-11-25, "Resumability"): after the server's

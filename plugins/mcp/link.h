@@ -6,11 +6,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct upstream;
 
 struct link_events {
-	void (*line)(struct upstream *u, const char *line, size_t len); /* one JSON-RPC message */
+	/* One JSON-RPC message; related: the id of our request it came in the
+	 * answer to (on that request's HTTP event stream), or 0 when the link
+	 * cannot tell. */
+	void (*line)(struct upstream *u, const char *line, size_t len, int64_t related);
 	void (*up)(struct upstream *u);                    /* ready for initialize */
 	void (*down)(struct upstream *u, const char *why); /* stopped serving; it comes up again by itself */
 };

@@ -10,7 +10,9 @@ plugins_mcp_mcp_la_SOURCES = \
 	plugins/mcp/client_tls.c plugins/mcp/client_tls.h \
 	plugins/mcp/endpoint.c plugins/mcp/endpoint.h \
 	plugins/mcp/legacy.c plugins/mcp/legacy.h \
-	plugins/mcp/ws_link.c plugins/mcp/ws_link.h
+	plugins/mcp/ws_link.c plugins/mcp/ws_link.h \
+	plugins/mcp/server_asks.c plugins/mcp/server_asks.h \
+	plugins/mcp/json.h plugins/mcp/timer.h
 plugins_mcp_mcp_la_CFLAGS = $(AM_CFLAGS) -I$(srcdir)/plugins/websocket $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_mcp_mcp_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_mcp_mcp_la_LIBADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(YAJL_LIBS) $(OPENSSL_LIBS)

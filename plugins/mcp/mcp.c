@@ -15,6 +15,7 @@
 #include "child.h"
 #include "http_link.h"
 #include "json.h"
+#include "server_asks.h"
 #include "ws_link.h"
 
 /* Newest first: initialize asks for the first; the server may answer any. */
@@ -84,7 +85,16 @@ static void send_initialize(struct upstream *u)
 	gen_text(g, "protocolVersion");
 	gen_text(g, protocol_versions[0]);
 	gen_text(g, "capabilities");
-	yajl_gen_map_open(g); /* none yet: sampling, elicitation and roots are to come */
+	yajl_gen_map_open(g);
+	/* elicitation and sampling are handed on to the frontend whose request
+	 * they come with (those that can answer: the passthrough's clients),
+	 * and refused when none can; roots are the broker's own: none. */
+	static const char *const relayed[] = { "elicitation", "sampling", "roots" };
+	for (size_t i = 0; i < 3; i++) {
+		gen_text(g, relayed[i]);
+		yajl_gen_map_open(g);
+		yajl_gen_map_close(g);
+	}
 	yajl_gen_map_close(g);
 	gen_text(g, "clientInfo");
 	yajl_gen_map_open(g);
@@ -208,6 +218,7 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 		u->svc->agent_unregister(u->self, u->agent_id);
 	}
 	drop_calls(u);
+	server_asks_drop(u);
 	u->initialize_id = 0;
 	u->protocol_version[0] = '\0'; /* the next session negotiates its own */
 	yajl_tree_free(u->hello);
@@ -326,33 +337,130 @@ static void on_progress(struct upstream *u, yajl_val params)
 	}
 }
 
-/* A request from the server: ping is answered; the rest are not offered
- * (yet), and say so, so the server is never left waiting. */
-static void on_server_request(struct upstream *u, yajl_val id, const char *method)
+/* {"jsonrpc":"2.0","id":, for the caller to write the id and the rest. */
+static yajl_gen answer_begin(void)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	gen_text(g, "jsonrpc");
 	gen_text(g, "2.0");
 	gen_text(g, "id");
-	u->svc->gen_tree(g, id);
-	if (strcmp(method, "ping") == 0) {
-		gen_text(g, "result");
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
-	} else {
-		gen_text(g, "error");
-		yajl_gen_map_open(g);
-		gen_text(g, "code");
-		yajl_gen_integer(g, -32601);
-		gen_text(g, "message");
-		gen_text(g, "not supported by this client");
-		yajl_gen_map_close(g);
-	}
+	return g;
+}
+
+static void send_error_answer(struct upstream *u, yajl_gen g, int code, const char *message)
+{
+	gen_text(g, "error");
+	yajl_gen_map_open(g);
+	gen_text(g, "code");
+	yajl_gen_integer(g, code);
+	gen_text(g, "message");
+	gen_text(g, message);
+	yajl_gen_map_close(g);
 	rpc_send(u, g);
 }
 
-static void on_line(struct upstream *u, const char *line, size_t len)
+void mcp_refuse_server_request(struct upstream *u, const struct server_ask *ask, int code, const char *message)
+{
+	yajl_gen g = answer_begin();
+	server_ask_gen_id(g, ask);
+	send_error_answer(u, g, code, message);
+}
+
+/* Who answers a request of the server's: the call it came with (on that
+ * call's event stream), else the only call in flight; and only a requester
+ * that can (its request said client_answers). NULL: nobody. */
+static struct mcp_call *asker(struct upstream *u, int64_t related)
+{
+	struct mcp_call *only = u->calls && !u->calls->next ? u->calls : NULL;
+	for (struct mcp_call *c = u->calls; c && related; c = c->next) {
+		if (c->id == related)
+			return c->answers_server ? c : NULL;
+	}
+	return only && only->answers_server ? only : NULL;
+}
+
+/* A request from the server: ping and roots/list are answered here (the
+ * broker, the client, has no roots to offer); elicitation and sampling go
+ * to the frontend whose request they came with, as an interim
+ * mcp_server_request; anything else, or with nobody to answer, gets an
+ * error, so the server is never left waiting. */
+static void on_server_request(struct upstream *u, yajl_val id, const char *method, yajl_val params,
+                              int64_t related)
+{
+	bool roots = strcmp(method, "roots/list") == 0;
+	if (strcmp(method, "ping") == 0 || roots) {
+		yajl_gen g = answer_begin();
+		u->svc->gen_tree(g, id);
+		gen_text(g, "result");
+		yajl_gen_map_open(g);
+		if (roots) {
+			gen_text(g, "roots");
+			yajl_gen_array_open(g);
+			yajl_gen_array_close(g);
+		}
+		yajl_gen_map_close(g);
+		rpc_send(u, g);
+		return;
+	}
+	bool relayed = strcmp(method, "elicitation/create") == 0 || strcmp(method, "sampling/createMessage") == 0;
+	struct mcp_call *call = relayed ? asker(u, related) : NULL;
+	char key[SERVER_ASK_KEY_LEN];
+	if (call && server_ask_open(u, id, key)) {
+		yajl_gen g = reply_begin("mcp_server_request", call->correlation_id);
+		gen_text(g, "request");
+		yajl_gen_map_open(g);
+		gen_text(g, "jsonrpc");
+		gen_text(g, "2.0");
+		gen_text(g, "id");
+		gen_text(g, key);
+		gen_text(g, "method");
+		gen_text(g, method);
+		if (params) {
+			gen_text(g, "params");
+			u->svc->gen_tree(g, params);
+		}
+		yajl_gen_map_close(g);
+		submit(u, g);
+		return;
+	}
+	if (relayed)
+		up_log(u, AB_LOG_INFO, "the server's %s: no frontend in flight can answer it", method);
+	yajl_gen g = answer_begin();
+	u->svc->gen_tree(g, id);
+	send_error_answer(u, g, -32601, relayed ? "no client here can answer this now" : "not supported by this client");
+}
+
+/* A frontend's answer to a request of the server's: to the server, under
+ * the server's own id. */
+static void on_server_response(struct upstream *u, const char *cid, yajl_val answer)
+{
+	const char *key = tree_string(answer, "request_id");
+	struct server_ask *ask = key ? server_ask_take(u, key) : NULL;
+	if (!ask) {
+		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "no request of the server's waits for this answer", NULL);
+		return;
+	}
+	yajl_gen g = answer_begin();
+	server_ask_gen_id(g, ask);
+	yajl_val result = tree_member(answer, "result"), error = tree_member(answer, "error");
+	gen_text(g, error ? "error" : "result");
+	if (error || result) {
+		u->svc->gen_tree(g, error ? error : result);
+	} else {
+		yajl_gen_map_open(g);
+		yajl_gen_map_close(g);
+	}
+	rpc_send(u, g);
+	server_ask_free(ask);
+	yajl_gen ack = reply_begin("mcp_response", cid);
+	gen_text(ack, "result");
+	yajl_gen_map_open(ack);
+	yajl_gen_map_close(ack);
+	submit(u, ack);
+}
+
+static void on_line(struct upstream *u, const char *line, size_t len, int64_t related)
 {
 	char *text = strndup(line, len);
 	yajl_val msg = text ? yajl_tree_parse(text, NULL, 0) : NULL;
@@ -365,7 +473,7 @@ static void on_line(struct upstream *u, const char *line, size_t len)
 	yajl_val id = tree_member(msg, "id");
 	const char *method = tree_string(msg, "method");
 	if (method && id)
-		on_server_request(u, id, method);
+		on_server_request(u, id, method, tree_member(msg, "params"), related);
 	else if (method && strcmp(method, "notifications/progress") == 0)
 		on_progress(u, tree_member(msg, "params"));
 	else if (method && strcmp(method, "notifications/tools/list_changed") == 0) {
@@ -461,6 +569,10 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 	const char *cid = svc->msg_correlation_id(msg);
 	yajl_val tree = svc->msg_tree(msg);
 	const char *method = tree_string(tree, "method");
+	if (strcmp(svc->msg_type(msg), "mcp_server_response") == 0) {
+		on_server_response(u, cid, tree);
+		return 0;
+	}
 	if (strcmp(svc->msg_type(msg), "mcp_request") != 0 || !method) {
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "this upstream takes mcp_request messages with a method", NULL);
 		return 0;
@@ -489,6 +601,7 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 		return -1;
 	}
 	call->id = ++u->next_id;
+	call->answers_server = YAJL_IS_TRUE(tree_member(tree, "client_answers"));
 	call->next = u->calls;
 	u->calls = call;
 	yajl_gen g = rpc_begin(call->id, method);
@@ -675,6 +788,7 @@ static void mcp_destroy(void *state)
 	if (u->link)
 		u->link_ops->free(u->link);
 	drop_calls(u);
+	server_asks_drop(u);
 	tool_cache_clear(&u->tools);
 	yajl_tree_free(u->hello);
 	free(u->url);

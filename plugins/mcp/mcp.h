@@ -31,7 +31,10 @@ struct mcp_call {
 	struct mcp_call *next;
 	int64_t id;           /* ours, towards the server */
 	char *correlation_id; /* the broker's, to answer with */
+	bool answers_server;  /* its requester answers the server's own requests (the passthrough) */
 };
+
+struct server_ask;
 
 struct upstream {
 	ab_instance *self;
@@ -54,7 +57,12 @@ struct upstream {
 	uint64_t ping_interval_ms; /* 0: we send no pings */
 	ab_timer *ping_timer;
 	int64_t ping_id; /* our ping awaiting its answer, or 0 */
+	struct server_ask *asks; /* the server's requests a frontend is answering (server_asks.h) */
+	uint64_t next_ask;
 };
+
+/* Answer the server's request ask with a JSON-RPC error. */
+void mcp_refuse_server_request(struct upstream *u, const struct server_ask *ask, int code, const char *message);
 
 #define up_log(u, level, ...) (u)->svc->log((u)->self, (level), __VA_ARGS__)
 

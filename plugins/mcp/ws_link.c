@@ -199,7 +199,7 @@ static void answer_cb(evutil_socket_t fd, short what, void *arg)
 	while (l->n_answers && l->phase == PHASE_OPEN) {
 		struct answer a = l->answers[0];
 		memmove(l->answers, l->answers + 1, (--l->n_answers) * sizeof *l->answers);
-		l->ev.line(l->u, a.data, a.len);
+		l->ev.line(l->u, a.data, a.len, 0);
 		free(a.data);
 	}
 }
@@ -302,13 +302,13 @@ static void on_message(struct ws_link *l, const char *msg, size_t len)
 	if (l->phase != PHASE_OPEN)
 		return;
 	if (!l->legacy_dialect) {
-		l->ev.line(l->u, msg, len);
+		l->ev.line(l->u, msg, len, 0);
 		return;
 	}
 	const char *why;
 	char *rpc = legacy_from_server(&l->legacy, msg, len, &why);
 	if (rpc)
-		l->ev.line(l->u, rpc, strlen(rpc));
+		l->ev.line(l->u, rpc, strlen(rpc), 0);
 	else if (why)
 		up_log(l->u, AB_LOG_WARNING, "the server sent %s: ignored", why);
 	free(rpc);

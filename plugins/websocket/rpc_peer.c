@@ -193,6 +193,21 @@ static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
 	p->asked = a;
 }
 
+/* The client's answer to a request of the server's (elicitation, ...),
+ * on the same route: the reply to it (an acknowledgement) is not the
+ * client's business, and is dropped, as it is not asked. */
+static void submit_answer(struct rpc_peer *p, yajl_val rpc, yajl_val id)
+{
+	char cid[RPC_ID_MAX + 3], answer_cid[RPC_ID_MAX + 12];
+	if (!rpc_id_encode(id, cid, sizeof cid))
+		return;
+	snprintf(answer_cid, sizeof answer_cid, "answer:%s", cid);
+	yajl_gen g = begin_message("jsonrpc", answer_cid);
+	gen_str(g, "message");
+	p->l->svc->gen_tree(g, rpc);
+	submit_gen(p, g);
+}
+
 /* notifications/cancelled: the broker cancels the request upstream. */
 static void cancel_request(struct rpc_peer *p, yajl_val params)
 {
@@ -223,7 +238,7 @@ void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool lim
 		if (strcmp(method->u.string, "notifications/cancelled") == 0)
 			cancel_request(p, yajl_tree_get(rpc, params_path, yajl_t_object));
 	} else if (!method && id) {
-		/* An answer to a request of the server's: there are none yet. */
+		submit_answer(p, rpc, id);
 	} else if (!method || !rpc_id_encode(id, cid, sizeof cid)) {
 		send_error(p, NULL, AB_ERR_INVALID_MESSAGE, "not a JSON-RPC request (a method and a string or integer id)");
 	} else if (limited) {

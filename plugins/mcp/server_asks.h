@@ -1,0 +1,48 @@
+/* Requests of the server's own (elicitation/create, sampling/createMessage,
+ * roots/list) handed on to the frontend whose request they came with: each
+ * gets a key of ours ("s-N", the id that frontend sees, unique however many
+ * frontends share the session), and the server's own id is kept, its JSON
+ * type with it, until the frontend answers or the deadline does (with an
+ * error to the server, which is never left waiting). */
+#ifndef AB_MCP_SERVER_ASKS_H
+#define AB_MCP_SERVER_ASKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <agentbus/types.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+struct upstream;
+
+#define SERVER_ASK_KEY_LEN 24
+/* How long a frontend has to answer. */
+#define SERVER_ASK_TIMEOUT_MS 60000
+
+struct server_ask {
+	struct server_ask *next;
+	char key[SERVER_ASK_KEY_LEN];
+	bool id_is_integer;
+	int64_t integer_id;
+	char *string_id;
+	struct upstream *u;
+	ab_timer *deadline;
+};
+
+/* Keep the server's id (a string or an integer); key gets ours. False when
+ * it cannot be kept (another type, or out of memory). */
+bool server_ask_open(struct upstream *u, yajl_val id, char key[SERVER_ASK_KEY_LEN]);
+
+/* The ask for key, taken off the list (the caller writes its id with
+ * server_ask_gen_id, then frees it with server_ask_free), or NULL when none
+ * waits (answered, or past its deadline). */
+struct server_ask *server_ask_take(struct upstream *u, const char *key);
+
+void server_ask_gen_id(yajl_gen g, const struct server_ask *ask);
+void server_ask_free(struct server_ask *ask);
+
+/* The session is over: forget them all (their server is gone). */
+void server_asks_drop(struct upstream *u);
+
+#endif
