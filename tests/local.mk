@@ -128,7 +128,7 @@ INTEGRATION_TESTS = tests/integration/test_daemon.py tests/integration/test_sdk.
 	tests/integration/test_node_ws.py tests/integration/test_sqlite_mcp.py \
 	tests/integration/test_websocket_robustness.py tests/integration/test_mcp_stdio.py \
 	tests/integration/test_mcp_http.py tests/integration/test_mcp_ws.py tests/integration/test_jsonrpc_passthrough.py tests/integration/test_mariadb.py \
-	tests/integration/test_mcp_conformance.py \
+	tests/integration/test_mcp_conformance.py tests/integration/test_mcp_isolated.py \
 	tests/integration/test_end_to_end.py tests/integration/test_http_api.py \
 	tests/integration/test_console.py tests/www/agentbus.test.mjs \
 	tests/integration/test_ws_conformance.py

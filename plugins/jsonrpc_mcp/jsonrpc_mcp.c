@@ -106,9 +106,12 @@ static int translate_request(struct translator *tr, ab_translation *t)
 		gen_text(g, "params");
 		tr->svc->gen_tree(g, params);
 	}
-	/* This client answers what the server asks in the middle of its call. */
+	/* This client answers what the server asks in the middle of its call;
+	 * an upstream in isolated mode gives it a session of its own. */
 	gen_text(g, "client_answers");
 	yajl_gen_bool(g, 1);
+	gen_text(g, "session");
+	gen_text(g, tr->svc->msg_source(tr->svc->translation_input(t)));
 	yajl_gen_map_close(g);
 	return send_built(tr, t, g, true);
 }

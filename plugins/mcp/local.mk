@@ -12,6 +12,7 @@ plugins_mcp_mcp_la_SOURCES = \
 	plugins/mcp/legacy.c plugins/mcp/legacy.h \
 	plugins/mcp/ws_link.c plugins/mcp/ws_link.h \
 	plugins/mcp/server_asks.c plugins/mcp/server_asks.h \
+	plugins/mcp/sessions.c plugins/mcp/sessions.h \
 	plugins/mcp/json.h plugins/mcp/timer.h
 plugins_mcp_mcp_la_CFLAGS = $(AM_CFLAGS) -I$(srcdir)/plugins/websocket $(LIBEVENT_CFLAGS) $(YAJL_CFLAGS) $(OPENSSL_CFLAGS)
 plugins_mcp_mcp_la_LDFLAGS = $(MODULE_FLAGS)

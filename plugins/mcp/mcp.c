@@ -16,6 +16,7 @@
 #include "http_link.h"
 #include "json.h"
 #include "server_asks.h"
+#include "sessions.h"
 #include "ws_link.h"
 
 /* Newest first: initialize asks for the first; the server may answer any. */
@@ -41,6 +42,13 @@ static const struct ab_option mcp_options[] = {
 	{ "ping_interval", AB_OPT_DURATION, "30s", 0, 0, 86400000, NULL,
 	  "ping an idle server this often; one that has not answered by the next ping is "
 	  "restarted (0: no pings)" },
+	{ "session_mode", AB_OPT_ENUM, "shared", 0, 0, 0, "shared|isolated",
+	  "shared: one MCP session for every frontend; isolated: one per frontend session_id (a child "
+	  "process for stdio, an Mcp-Session-Id for HTTP), made on demand" },
+	{ "max_sessions", AB_OPT_INT, "16", 0, 1, 100000, NULL,
+	  "isolated: at most this many sessions; past it the one idle longest is closed" },
+	{ "session_idle", AB_OPT_DURATION, "5m", 0, 1000, 86400000, NULL,
+	  "isolated: a session with nothing in flight for this long is closed" },
 	{ "required", AB_OPT_BOOL, "true", AB_OPT_RELOADABLE, 0, 0, NULL,
 	  "the broker is degraded (and /ready 503) while this upstream is not ready" },
 	AB_OPTION_END,
@@ -131,8 +139,9 @@ static void submit(struct upstream *u, yajl_gen g)
 	size_t len;
 	yajl_gen_get_buf(g, &buf, &len);
 	ab_msg *msg = u->svc->msg_build((const char *)buf, len, NULL);
-	if (msg && u->registered)
-		u->svc->submit(u->self, u->agent_id, msg);
+	struct upstream *o = u->owner ? u->owner : u; /* a pool session answers as its upstream */
+	if (msg && o->registered)
+		u->svc->submit(u->self, o->agent_id, msg);
 	u->svc->msg_unref(msg);
 	yajl_gen_free(g);
 }
@@ -195,6 +204,11 @@ static void free_call(struct mcp_call *call)
 	free(call);
 }
 
+void mcp_reply_error(struct upstream *u, const char *cid, const char *error_type, const char *message)
+{
+	reply_error(u, cid, error_type, message, NULL);
+}
+
 static void drop_calls(struct upstream *u)
 {
 	while (u->calls) {
@@ -216,6 +230,17 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 		 * comes for it meanwhile. */
 		u->registered = false;
 		u->svc->agent_unregister(u->self, u->agent_id);
+	}
+	if (u->owner) { /* the agent lives on: a pool session answers for itself */
+		char text[320];
+		snprintf(text, sizeof text, "the isolated session's server went away%s%s", why ? ": " : "", why ? why : "");
+		for (struct mcp_call *c = u->calls; c; c = c->next)
+			mcp_reply_error(u, c->correlation_id, AB_ERR_UPSTREAM_UNAVAILABLE, text);
+		for (size_t i = 0; i < u->n_waiting; i++) {
+			mcp_reply_error(u, u->svc->msg_correlation_id(u->waiting[i]), AB_ERR_UPSTREAM_UNAVAILABLE, text);
+			u->svc->msg_unref(u->waiting[i]);
+		}
+		u->n_waiting = 0;
 	}
 	drop_calls(u);
 	server_asks_drop(u);
@@ -255,6 +280,23 @@ static void initialized(struct upstream *u, yajl_val result)
 	}
 	yajl_gen_free(copy);
 	rpc_send(u, rpc_begin(0, "notifications/initialized"));
+	if (u->owner) {
+		u->state = UP_READY;
+		u->last_error[0] = '\0';
+		up_log(u, AB_LOG_INFO, "isolated session for %s ready (protocol %s)", u->session_key, version);
+		ab_msg **waiting = u->waiting;
+		size_t n = u->n_waiting;
+		u->waiting = NULL;
+		u->n_waiting = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (mcp_session_deliver(u, waiting[i]) < 0)
+				mcp_reply_error(u, u->svc->msg_correlation_id(waiting[i]), AB_ERR_UPSTREAM_UNAVAILABLE,
+				                "the isolated session cannot send");
+			u->svc->msg_unref(waiting[i]);
+		}
+		free(waiting);
+		return;
+	}
 	int rc = u->svc->agent_register(u->self, u->agent_id, u);
 	if (rc < 0) {
 		up_log(u, AB_LOG_ERROR, "cannot register agent %s", u->agent_id);
@@ -555,24 +597,49 @@ static void cancel(struct upstream *u, ab_msg *msg)
 	free_call(take_call(u, call->id));
 }
 
+/* The session holding the server's request key, the owner's or a pool's. */
+static struct upstream *asked_by(struct upstream *u, const char *key)
+{
+	for (struct upstream *s = u; s; s = s == u ? u->sessions : s->next_session) {
+		for (struct server_ask *a = s->asks; key && a; a = a->next) {
+			if (strcmp(a->key, key) == 0)
+				return s;
+		}
+	}
+	return u;
+}
+
 static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
                        unsigned flags)
 {
 	struct upstream *u = state;
 	const struct ab_services *svc = u->svc;
 	if (flags & AB_DELIVER_CANCEL) {
-		cancel(u, msg);
+		for (struct upstream *s = u; s; s = s == u ? u->sessions : s->next_session)
+			cancel(s, msg);
 		return 0;
 	}
 	if (!(flags & AB_DELIVER_REQUEST) || u->state != UP_READY)
 		return flags & AB_DELIVER_REQUEST ? -1 : 0;
+	yajl_val tree = svc->msg_tree(msg);
+	if (strcmp(svc->msg_type(msg), "mcp_server_response") == 0) {
+		on_server_response(asked_by(u, tree_string(tree, "request_id")), svc->msg_correlation_id(msg), tree);
+		return 0;
+	}
+	const char *method = tree_string(tree, "method"), *session = tree_string(tree, "session");
+	/* Isolated: a frontend session's calls go to its own MCP session; the
+	 * lifecycle and the tool list are the upstream's. */
+	if (u->isolated && session && method && strcmp(method, "initialize") != 0 && strcmp(method, "tools/list") != 0)
+		return sessions_deliver(u, session, msg);
+	return mcp_session_deliver(u, msg);
+}
+
+int mcp_session_deliver(struct upstream *u, ab_msg *msg)
+{
+	const struct ab_services *svc = u->svc;
 	const char *cid = svc->msg_correlation_id(msg);
 	yajl_val tree = svc->msg_tree(msg);
 	const char *method = tree_string(tree, "method");
-	if (strcmp(svc->msg_type(msg), "mcp_server_response") == 0) {
-		on_server_response(u, cid, tree);
-		return 0;
-	}
 	if (strcmp(svc->msg_type(msg), "mcp_request") != 0 || !method) {
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "this upstream takes mcp_request messages with a method", NULL);
 		return 0;
@@ -689,6 +756,25 @@ static int network_link(struct upstream *u, const char *url)
 	return u->link ? 0 : -1;
 }
 
+/* u->url is the resolved url, or for stdio the command line. */
+int mcp_open_link(struct upstream *u)
+{
+	if (!u->stdio)
+		return network_link(u, u->url);
+	char **argv = child_split_command(u->url);
+	if (!argv) {
+		up_log(u, AB_LOG_ERROR, "url: 'stdio:%s' has no command (or an unclosed quote)", u->url);
+		return -1;
+	}
+	u->link_ops = &child_link_ops;
+	u->link = child_new(u, argv, &link_events);
+	if (!u->link) {
+		child_free_argv(argv);
+		return -1;
+	}
+	return 0;
+}
+
 static int mcp_init(ab_instance *self, const struct ab_services *svc, void **state)
 {
 	struct upstream *u = calloc(1, sizeof *u);
@@ -701,29 +787,21 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	snprintf(u->agent_type, sizeof u->agent_type, "%s", svc->config_string(self, "agent_type"));
 	u->required = svc->config_bool(self, "required");
 	u->ping_interval_ms = (uint64_t)svc->config_int(self, "ping_interval");
+	u->isolated = strcmp(svc->config_string(self, "session_mode"), "isolated") == 0;
+	u->max_sessions = (size_t)svc->config_int(self, "max_sessions");
+	u->session_idle_ms = (uint64_t)svc->config_int(self, "session_idle");
 	char *url = resolve_url(u, svc->config_string(self, "url"), svc->config_string(self, "transport"));
 	if (!url)
 		return -1;
-	if (strncmp(url, "stdio:", 6) != 0) {
-		u->url = url;
-		make_agent_id(u);
-		return network_link(u, url);
-	}
-	u->url = strdup(url + 6);
-	free(url);
-	char **argv = u->url ? child_split_command(u->url) : NULL;
-	if (!argv) {
-		svc->log(self, AB_LOG_ERROR, "url: 'stdio:%s' has no command (or an unclosed quote)", u->url ? u->url : "");
+	bool stdio = strncmp(url, "stdio:", 6) == 0;
+	u->url = stdio ? strdup(url + 6) : url;
+	if (stdio)
+		free(url);
+	if (!u->url)
 		return -1;
-	}
+	u->stdio = stdio;
 	make_agent_id(u);
-	u->link_ops = &child_link_ops;
-	u->link = child_new(u, argv, &link_events);
-	if (!u->link) {
-		child_free_argv(argv);
-		return -1;
-	}
-	return 0;
+	return mcp_open_link(u);
 }
 
 /* Our ping, every ping_interval while the session is ready and idle (a
@@ -753,6 +831,8 @@ static int mcp_start(void *state)
 	u->link_ops->start(u->link);
 	if (u->ping_interval_ms)
 		u->ping_timer = u->svc->timer_start(u->self, u->ping_interval_ms, true, on_ping_timer, u);
+	if (u->isolated)
+		u->sweep_timer = u->svc->timer_start(u->self, SESSION_SWEEP_MS, true, sessions_sweep, u);
 	return 0;
 }
 
@@ -764,9 +844,18 @@ static int mcp_reload(void *state, enum ab_reload_phase phase)
 	return 0;
 }
 
-static void link_stopped(struct upstream *u)
+/* A link is done stopping: a pool session's is freed with it; the
+ * broker hears the upstream has stopped once its own link and every
+ * pool session's have. */
+void mcp_link_stopped(struct upstream *u)
 {
-	u->svc->stopped(u->self);
+	struct upstream *o = u->owner ? u->owner : u;
+	if (u->owner)
+		mcp_session_free(u);
+	else
+		u->link_stopped = true;
+	if (o->stopping && o->link_stopped && !o->sessions)
+		o->svc->stopped(o->self);
 }
 
 static int mcp_stop(void *state)
@@ -776,15 +865,20 @@ static int mcp_stop(void *state)
 	if (u->ping_timer)
 		u->svc->timer_cancel(u->ping_timer);
 	u->ping_timer = NULL;
+	if (u->sweep_timer)
+		u->svc->timer_cancel(u->sweep_timer);
+	u->sweep_timer = NULL;
+	sessions_stop_all(u);
 	/* The link first: HTTP's goodbye still carries the session's version. */
-	bool draining = u->link_ops->stop(u->link, link_stopped);
+	u->link_stopped = !u->link_ops->stop(u->link, mcp_link_stopped);
 	set_down(u, UP_DOWN, "the broker is stopping");
-	return draining ? AB_DRAINING : AB_STOPPED;
+	return u->link_stopped && !u->sessions ? AB_STOPPED : AB_DRAINING;
 }
 
 static void mcp_destroy(void *state)
 {
 	struct upstream *u = state;
+	sessions_free_all(u);
 	if (u->link)
 		u->link_ops->free(u->link);
 	drop_calls(u);

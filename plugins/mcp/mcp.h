@@ -39,7 +39,8 @@ struct server_ask;
 struct upstream {
 	ab_instance *self;
 	const struct ab_services *svc;
-	char *url;
+	char *url; /* as the link uses it; for stdio the command line */
+	bool stdio;
 	char agent_type[64];
 	char agent_id[96];
 	enum upstream_state state;
@@ -59,7 +60,36 @@ struct upstream {
 	int64_t ping_id; /* our ping awaiting its answer, or 0 */
 	struct server_ask *asks; /* the server's requests a frontend is answering (server_asks.h) */
 	uint64_t next_ask;
+	/* session_mode = isolated (sessions.c): the upstream keeps one MCP
+	 * session of its own (its agent's: tools, requests with no session) and
+	 * a pool of sessions, one per frontend session, each a struct upstream
+	 * with its own link, that answer as the owner's agent. */
+	bool isolated;
+	struct upstream *owner;    /* a pool session's upstream; NULL: this is one */
+	char *session_key;         /* a pool session's frontend session */
+	bool closing;              /* a pool session being closed (idle, evicted, shutdown) */
+	uint64_t last_used_ms;     /* a pool session's last request */
+	struct ab_msg **waiting;   /* requests for a pool session still initializing */
+	size_t n_waiting;
+	struct upstream *sessions; /* the owner's pool, linked by next_session */
+	struct upstream *next_session;
+	size_t n_sessions, max_sessions;
+	uint64_t session_idle_ms;
+	ab_timer *sweep_timer;
+	bool link_stopped;         /* the owner's own link has stopped at shutdown */
 };
+
+/* Make u's link from the upstream's config (its url, transport options). */
+int mcp_open_link(struct upstream *u);
+/* Serve a request on this session (ready), as mcp_deliver does; negative
+ * when it cannot be sent. */
+int mcp_session_deliver(struct upstream *u, ab_msg *msg);
+/* Answer cid from the upstream's agent with an mcp_error. */
+void mcp_reply_error(struct upstream *u, const char *cid, const char *error_type, const char *message);
+/* Free a pool session (its link stopped, or never will). */
+void mcp_session_free(struct upstream *s);
+/* A link has stopped (the stopped callback of every link's stop). */
+void mcp_link_stopped(struct upstream *u);
 
 /* Answer the server's request ask with a JSON-RPC error. */
 void mcp_refuse_server_request(struct upstream *u, const struct server_ask *ask, int code, const char *message);

@@ -287,6 +287,13 @@ static int forward_call(struct translator *tr, ab_translation *t, const char *to
 		}
 	}
 	yajl_gen_map_close(g);
+	/* The frontend session it is for: an upstream in isolated mode gives
+	 * each its own MCP session. */
+	const char *session = member_string(svc->msg_tree(svc->translation_request(t)), "session_id");
+	if (session) {
+		gen_text(g, "session");
+		gen_text(g, session);
+	}
 	yajl_gen_map_close(g);
 	ab_msg *call = build(tr, g);
 	if (!call)

@@ -324,9 +324,9 @@ class RefusingSseServer(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        RefusingSseServer.streams.append(self.wfile)  # before the client can post to it
         self.wfile.write(b"event: endpoint\ndata: /messages?session=1\n\n")
         self.wfile.flush()
-        RefusingSseServer.streams.append(self.wfile)
         time.sleep(3)
 
 

@@ -1,0 +1,175 @@
+#include "mcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server_asks.h"
+#include "sessions.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool busy(const struct upstream *s)
+{
+	return s->calls || s->n_waiting || s->asks;
+}
+
+static struct upstream *find(struct upstream *u, const char *key)
+{
+	for (struct upstream *s = u->sessions; s; s = s->next_session) {
+		if (!s->closing && strcmp(s->session_key, key) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+void mcp_session_free(struct upstream *s)
+{
+	struct upstream *u = s->owner;
+	for (struct upstream **at = &u->sessions; *at; at = &(*at)->next_session) {
+		if (*at == s) {
+			*at = s->next_session;
+			break;
+		}
+	}
+	if (!s->closing)
+		u->n_sessions--;
+	if (s->link)
+		s->link_ops->free(s->link);
+	for (size_t i = 0; i < s->n_waiting; i++)
+		s->svc->msg_unref(s->waiting[i]);
+	free(s->waiting);
+	server_asks_drop(s);
+	while (s->calls) {
+		struct mcp_call *c = s->calls;
+		s->calls = c->next;
+		free(c->correlation_id);
+		free(c);
+	}
+	tool_cache_clear(&s->tools);
+	yajl_tree_free(s->hello);
+	free(s->session_key);
+	free(s->url);
+	free(s);
+}
+
+/* Close s: no more requests come to it; it is freed once its link stops. */
+static void close_session(struct upstream *s, const char *why)
+{
+	struct upstream *u = s->owner;
+	up_log(s, AB_LOG_INFO, "closing the isolated session for %s (%s)", s->session_key, why);
+	s->closing = true;
+	s->stopping = true;
+	u->n_sessions--;
+	if (!s->link_ops->stop(s->link, mcp_link_stopped))
+		mcp_session_free(s);
+}
+
+static struct upstream *open_session(struct upstream *u, const char *key)
+{
+	struct upstream *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	*s = (struct upstream){ .self = u->self, .svc = u->svc, .stdio = u->stdio, .owner = u,
+		                .state = UP_CONNECTING, .last_used_ms = now_ms() };
+	tool_cache_init(&s->tools);
+	memcpy(s->agent_type, u->agent_type, sizeof s->agent_type);
+	memcpy(s->agent_id, u->agent_id, sizeof s->agent_id);
+	s->url = strdup(u->url);
+	s->session_key = strdup(key);
+	if (!s->url || !s->session_key || mcp_open_link(s) < 0) {
+		free(s->url);
+		free(s->session_key);
+		free(s);
+		return NULL;
+	}
+	s->next_session = u->sessions;
+	u->sessions = s;
+	u->n_sessions++;
+	up_log(u, AB_LOG_INFO, "opening an isolated session for %s (%zu of %zu)", key, u->n_sessions,
+	       u->max_sessions);
+	s->link_ops->start(s->link);
+	return s;
+}
+
+/* Room for one more: the session idle longest goes. False when every one
+ * is busy. */
+static bool make_room(struct upstream *u)
+{
+	struct upstream *idlest = NULL;
+	for (struct upstream *s = u->sessions; s; s = s->next_session) {
+		if (!s->closing && !busy(s) && (!idlest || s->last_used_ms < idlest->last_used_ms))
+			idlest = s;
+	}
+	if (idlest)
+		close_session(idlest, "making room for another");
+	return idlest != NULL;
+}
+
+int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg)
+{
+	const char *cid = u->svc->msg_correlation_id(msg);
+	struct upstream *s = find(u, key);
+	if (!s && u->n_sessions >= u->max_sessions && !make_room(u)) {
+		char text[128];
+		snprintf(text, sizeof text, "all %zu isolated sessions are busy", u->max_sessions);
+		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, text);
+		return 0;
+	}
+	if (!s && !(s = open_session(u, key))) {
+		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "cannot open an isolated session");
+		return 0;
+	}
+	s->last_used_ms = now_ms();
+	if (s->state == UP_READY) {
+		if (mcp_session_deliver(s, msg) < 0)
+			mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "the isolated session cannot send");
+		return 0;
+	}
+	ab_msg **grown = s->n_waiting < SESSION_MAX_WAITING ? realloc(s->waiting, (s->n_waiting + 1) * sizeof *grown)
+	                                                    : NULL;
+	if (!grown) {
+		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "too many requests wait for the isolated session");
+		return 0;
+	}
+	s->waiting = grown;
+	s->waiting[s->n_waiting++] = u->svc->msg_ref(msg);
+	return 0;
+}
+
+void sessions_sweep(void *arg)
+{
+	struct upstream *u = arg;
+	uint64_t now = now_ms();
+	for (struct upstream *s = u->sessions, *next; s; s = next) {
+		next = s->next_session;
+		if (!s->closing && !busy(s) && now - s->last_used_ms >= u->session_idle_ms)
+			close_session(s, "idle");
+	}
+}
+
+void sessions_stop_all(struct upstream *u)
+{
+	for (struct upstream *s = u->sessions, *next; s; s = next) {
+		next = s->next_session;
+		if (!s->closing) {
+			s->closing = true;
+			s->stopping = true;
+			u->n_sessions--;
+			if (!s->link_ops->stop(s->link, mcp_link_stopped))
+				mcp_session_free(s);
+		}
+	}
+}
+
+void sessions_free_all(struct upstream *u)
+{
+	while (u->sessions)
+		mcp_session_free(u->sessions);
+}
