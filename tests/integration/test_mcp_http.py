@@ -207,6 +207,40 @@ def test_the_get_stream_brings_what_the_server_sends_on_its_own():
         server.wait()
 
 
+def test_isolated_sessions_get_their_own_mcp_session_id():
+    # Two passthrough clients of an isolated upstream: each is a frontend
+    # session of its own, so each gets an MCP session (an Mcp-Session-Id)
+    # of its own, besides the upstream's.
+    port, ws_port = free_port(), free_port()
+    server = start_everything(port)
+    plugins = os.path.join(TOP_BUILDDIR, "plugins")
+    d = Daemon(
+        "[plugin:websocket]\nmodule = %s/websocket/.libs/websocket.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
+        "session_mode = isolated\n"
+        "[plugin:jsonrpc_mcp]\nmodule = %s/jsonrpc_mcp/.libs/jsonrpc_mcp.so\n"
+        "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
+        "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
+        % (plugins, ws_port, MCP_SO, port, plugins)).start()
+    try:
+        d.wait_log(r"\[everything\] ready as everything_", timeout=10 * SLOW)
+        clients = [RawWS(ws_port, path="/mcp") for _ in range(2)]
+        for n, ws in enumerate(clients):
+            ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"message": "client %d" % n}}})
+        for n, ws in enumerate(clients):
+            reply = ws.recv_json(timeout=20 * SLOW)
+            assert reply["result"]["content"][0]["text"] == "Echo: client %d" % n, reply
+            ws.close()
+        sessions = set(re.findall(r"\[everything\] session (\S+)", d.log()))
+        assert len(sessions) == 3, d.log()  # the upstream's, and one per client
+        assert len(re.findall(r"opening an isolated session for frontend_rpc_", d.log())) == 2, d.log()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
 class CuttingServer(http.server.BaseHTTPRequestHandler):
     """A Streamable HTTP server whose first GET stream sends one event (with
     an id and a retry) and is then cut, and whose second GET is refused
@@ -452,4 +486,5 @@ if __name__ == "__main__":
         test_a_server_whose_name_does_not_resolve_is_retried_not_fatal,
         test_https_verifies_the_server_and_works_with_its_ca,
         test_mcp_progress_reaches_a_frontend_as_query_progress,
+        test_isolated_sessions_get_their_own_mcp_session_id,
     ])
