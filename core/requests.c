@@ -345,8 +345,16 @@ void request_answer(struct pending *p, ab_msg *reply, bool final)
 		return;
 	}
 	r->stats.replies++;
+	uint64_t now = timefmt_monotonic_ms();
 	if (final)
-		observe_latency(r, timefmt_monotonic_ms() - p->created_ms);
+		observe_latency(r, now - p->created_ms);
+	else if (p->route->max_timeout_ms > 0) {
+		/* A sign of progress: the timeout starts again, within the maximum. */
+		uint64_t deadline = now + (uint64_t)p->route->timeout_ms;
+		uint64_t limit = p->created_ms + (uint64_t)p->route->max_timeout_ms;
+		uint64_t until = deadline < limit ? deadline : limit;
+		set_timer(p->timer, until > now ? until - now : 0);
+	}
 	/* Finished before the delivery: whatever the requester's transport does
 	 * meanwhile cannot answer it a second time. */
 	if (final)

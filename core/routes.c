@@ -20,6 +20,9 @@ const struct ab_option routes_core_options[] = {
 	  "NAME of a [plugin:NAME] translator applied both ways; none: pass through" },
 	{ "timeout", AB_OPT_DURATION, NULL, 0, 1, 86400000, NULL,
 	  "how long a request may wait for its final reply ([broker] request_timeout)" },
+	{ "max_timeout", AB_OPT_DURATION, NULL, 0, 1, 86400000, NULL,
+	  "each interim reply (progress) gives the request timeout anew, up to this long in all "
+	  "(unset: interim replies extend nothing)" },
 	{ "interim", AB_OPT_STRING, NULL, 0, 0, 0, NULL,
 	  "reply types that do not end the request (progress, started): patterns" },
 	{ "error_reply", AB_OPT_STRING, "error", 0, 0, 0, NULL,
@@ -76,6 +79,8 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 
 	const struct option_value *timeout = option_values_get(&r->options, "timeout");
 	r->timeout_ms = timeout->text ? timeout->number : default_timeout_ms;
+	const struct option_value *max_timeout = option_values_get(&r->options, "max_timeout");
+	r->max_timeout_ms = max_timeout->text ? max_timeout->number : 0;
 	r->error_reply_type = option_values_get(&r->options, "error_reply")->text;
 	r->oneway = option_values_get(&r->options, "oneway")->number != 0;
 	r->exclusive = option_values_get(&r->options, "exclusive")->number != 0;

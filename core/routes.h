@@ -27,6 +27,7 @@ struct ab_route {
 	void *translator_state;         /* from the translator's route_attach */
 	bool attached;
 	int64_t timeout_ms;
+	int64_t max_timeout_ms; /* interim replies extend the deadline up to this; 0: they do not */
 	bool oneway;    /* no reply expected: delivered, not tracked */
 	bool exclusive; /* one request at a time per destination (requests.c) */
 	const char *error_reply_type; /* the type of error replies: "error", "query_error"... */

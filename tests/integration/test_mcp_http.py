@@ -207,6 +207,41 @@ def test_the_get_stream_brings_what_the_server_sends_on_its_own():
         server.wait()
 
 
+def test_progress_extends_the_timeout_up_to_max_timeout():
+    # timeout 1 s: a 3 s operation that reports progress every half second
+    # finishes where max_timeout allows it, and times out where it does not.
+    port, tap_port = free_port(), free_port()
+    server = start_everything(port)
+    d = Daemon(
+        "[plugin:tap]\nmodule = %s/linetap.so\nlisten = 127.0.0.1:%d\n"
+        "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
+        "[route:patient]\nsource = front_*\ntype = mcp_request\ndestination = everything_*\n"
+        "interim = mcp_progress\ntimeout = 1s\nmax_timeout = 20s\n"
+        "[route:strict]\nsource = strict_*\ntype = mcp_request\ndestination = everything_*\n"
+        "interim = mcp_progress\ntimeout = 1s\n"
+        % (FIXTURE_PLUGIN_DIR, tap_port, MCP_SO, port)).start()
+    try:
+        d.wait_log(r"\[everything\] ready as everything_", timeout=10 * SLOW)
+        front = Tap(tap_port)
+        front.register("front_1")
+        long_op = {"name": "trigger-long-running-operation", "arguments": {"duration": 3, "steps": 6}}
+        frames = call(front, "patient", "tools/call", long_op)
+        assert frames[-1]["type"] == "mcp_response" and len(frames) == 7, frames
+        front.register("strict_1")
+        front.send("strict_1", {"type": "mcp_request", "correlation_id": "strict", "method": "tools/call",
+                                "params": long_op})
+        while True:
+            _, _, msg = front.deliver(timeout=10 * SLOW)
+            if msg["type"] != "mcp_progress":
+                break
+        assert msg["correlation_id"] == "strict" and msg["error"]["error_type"] == "timeout", msg
+        front.close()
+    finally:
+        d.close()
+        server.kill()
+        server.wait()
+
+
 def test_isolated_sessions_get_their_own_mcp_session_id():
     # Two passthrough clients of an isolated upstream: each is a frontend
     # session of its own, so each gets an MCP session (an Mcp-Session-Id)
@@ -487,4 +522,5 @@ if __name__ == "__main__":
         test_https_verifies_the_server_and_works_with_its_ca,
         test_mcp_progress_reaches_a_frontend_as_query_progress,
         test_isolated_sessions_get_their_own_mcp_session_id,
+        test_progress_extends_the_timeout_up_to_max_timeout,
     ])
