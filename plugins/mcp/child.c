@@ -25,6 +25,7 @@
 struct child {
 	struct upstream *u;
 	char **argv;
+	char **env; /* "NAME=value" added to the child's environment */
 	struct link_events ev;
 	pid_t pid;
 	struct bufferevent *in, *out, *err;
@@ -219,6 +220,8 @@ static void spawn(struct child *c)
 				dup2(ends[fd], fd);
 		}
 		signal(SIGPIPE, SIG_DFL);
+		for (char **e = c->env; e && *e; e++)
+			putenv(*e); /* the broker is one thread: nothing else runs between fork and exec */
 		execvp(c->argv[0], c->argv);
 		fprintf(stderr, "cannot run %s: %s\n", c->argv[0], strerror(errno));
 		_exit(127);
@@ -268,6 +271,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (c->pid > 0) {
 		kill(c->pid, SIGKILL);
 	}
+}
+
+void child_set_env(struct child *c, char **env)
+{
+	child_free_argv(c->env);
+	c->env = env;
 }
 
 struct child *child_new(struct upstream *u, char **argv, const struct link_events *ev)
@@ -328,6 +337,7 @@ void child_free(struct child *c)
 	event_free(c->timer);
 	event_free(c->reap);
 	child_free_argv(c->argv);
+	child_free_argv(c->env);
 	free(c);
 }
 

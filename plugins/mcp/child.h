@@ -24,6 +24,10 @@ void child_free_argv(char **argv);
  * it stopped serving (stdout closed, or failed to start). */
 struct child *child_new(struct upstream *u, char **argv, const struct link_events *ev);
 
+/* Variables the child gets besides the broker's environment: "NAME=value"
+ * strings, NULL-terminated (taken; NULL: none). */
+void child_set_env(struct child *c, char **env);
+
 /* Start now (the first time) or after the backoff (after an exit). */
 void child_start(struct child *c);
 

@@ -42,6 +42,9 @@ static const struct ab_option mcp_options[] = {
 	{ "ping_interval", AB_OPT_DURATION, "30s", 0, 0, 86400000, NULL,
 	  "ping an idle server this often; one that has not answered by the next ping is "
 	  "restarted (0: no pings)" },
+	{ "env", AB_OPT_JSON, NULL, 0, 0, 0, NULL,
+	  "stdio: variables the server gets besides the broker's environment, e.g. "
+	  "{\"MYSQL_DB\": \"shop\"}" },
 	{ "session_mode", AB_OPT_ENUM, "shared", 0, 0, 0, "shared|isolated",
 	  "shared: one MCP session for every frontend; isolated: one per frontend session_id (a child "
 	  "process for stdio, an Mcp-Session-Id for HTTP), made on demand" },
@@ -756,6 +759,37 @@ static int network_link(struct upstream *u, const char *url)
 	return u->link ? 0 : -1;
 }
 
+/* The env option, {"NAME": "value", ...}, as the child gets it. */
+static int child_env(struct upstream *u, struct child *c)
+{
+	const char *text = u->svc->config_string(u->self, "env");
+	yajl_val env = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+	if (text && !YAJL_IS_OBJECT(env)) {
+		up_log(u, AB_LOG_ERROR, "env: give a JSON object of names and string values");
+		yajl_tree_free(env);
+		return -1;
+	}
+	size_t n = env ? env->u.object.len : 0;
+	char **list = calloc(n + 1, sizeof *list);
+	int rc = list ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		yajl_val v = env->u.object.values[i];
+		if (!YAJL_IS_STRING(v) || !*env->u.object.keys[i] || strchr(env->u.object.keys[i], '=')) {
+			up_log(u, AB_LOG_ERROR, "env: '%s' needs a name without '=' and a string value", env->u.object.keys[i]);
+			rc = -1;
+		} else if (asprintf(&list[i], "%s=%s", env->u.object.keys[i], v->u.string) < 0) {
+			list[i] = NULL;
+			rc = -1;
+		}
+	}
+	yajl_tree_free(env);
+	if (rc < 0)
+		child_free_argv(list);
+	else
+		child_set_env(c, list);
+	return rc;
+}
+
 /* u->url is the resolved url, or for stdio the command line. */
 int mcp_open_link(struct upstream *u)
 {
@@ -772,7 +806,7 @@ int mcp_open_link(struct upstream *u)
 		child_free_argv(argv);
 		return -1;
 	}
-	return 0;
+	return child_env(u, u->link);
 }
 
 static int mcp_init(ab_instance *self, const struct ab_services *svc, void **state)

@@ -143,6 +143,7 @@ def everything_broker():
     d = Daemon(
         "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
         "[plugin:everything]\nmodule = %s\nurl = stdio:node %s stdio\nagent_type = everything\n"
+        "env = {\"AGENTBUS_TEST_ENV\": \"from the config\"}\n"
         "[plugin:jsonrpc_mcp]\nmodule = %s\n[plugin:query_mcp]\nmodule = %s\n"
         "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
         "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
@@ -184,6 +185,18 @@ def test_the_servers_requests_reach_the_client_whose_call_they_belong_to():
         d.close()
 
 
+def test_a_stdio_server_gets_the_environment_the_config_gives():
+    d, port = everything_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        env = json.loads(rpc(ws, 1, "tools/call", {"name": "get-env", "arguments": {}})["result"]["content"][0]["text"])
+        assert env["AGENTBUS_TEST_ENV"] == "from the config", env
+        assert env.get("PATH"), env  # besides the broker's own
+        ws.close()
+    finally:
+        d.close()
+
+
 def test_progress_comes_under_the_clients_token():
     d, port = everything_broker()
     try:
@@ -207,12 +220,20 @@ def test_progress_comes_under_the_clients_token():
 
 
 if __name__ == "__main__":
-    run([
+    tests = [
         test_a_client_initializes_lists_and_calls_with_its_own_ids,
         test_two_clients_with_the_same_ids_get_their_own_answers,
         test_malformed_input_gets_the_json_rpc_error_for_it,
         test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response,
         test_a_client_that_leaves_mid_call_cancels_it_upstream,
+    ]
+    with_everything = [
         test_progress_comes_under_the_clients_token,
+        test_a_stdio_server_gets_the_environment_the_config_gives,
         test_the_servers_requests_reach_the_client_whose_call_they_belong_to,
-    ])
+    ]
+    if os.path.exists(EVERYTHING):
+        tests += with_everything
+    else:  # as in make distcheck, which has no tests/peers/node_modules
+        print("# %d tests skipped: no server-everything (npm ci in tests/peers)" % len(with_everything))
+    run(tests)
