@@ -8,8 +8,8 @@
  *   mcp_error {error}      -> {"type":"jsonrpc","message":{..."error":{"code","message","data"}}}
  *   mcp_progress (interim) -> {"type":"jsonrpc_notification","message":{"jsonrpc":"2.0",
  *                              "method":"notifications/progress","params":{"progressToken":T,...}}}
- *   mcp_server_request (interim: the server asks the client, elicitation/
- *   sampling/roots) -> {"type":"jsonrpc_notification","message":<its request, id "s-N">}
+ *   mcp_server_request (interim: the server asks the client, elicitation or
+ *   sampling) -> {"type":"jsonrpc_notification","message":<its request, id "s-N">}
  *   the client's answer {"id":"s-N","result"|"error"} -> mcp_server_response
  *
  * Ids are remapped twice over: the broker's correlation id carries the
@@ -106,10 +106,14 @@ static int translate_request(struct translator *tr, ab_translation *t)
 		gen_text(g, "params");
 		tr->svc->gen_tree(g, params);
 	}
-	/* This client answers what the server asks in the middle of its call;
-	 * an upstream in isolated mode gives it a session of its own. */
-	gen_text(g, "client_answers");
-	yajl_gen_bool(g, 1);
+	/* What the server may ask this client in the middle of its call (its
+	 * initialize's capabilities, as the transport keeps them); an upstream
+	 * in isolated mode gives it a session of its own. */
+	yajl_val answers = member(tr->svc->msg_tree(tr->svc->translation_input(t)), "answers");
+	if (answers) {
+		gen_text(g, "client_answers");
+		tr->svc->gen_tree(g, answers);
+	}
 	gen_text(g, "session");
 	gen_text(g, tr->svc->msg_source(tr->svc->translation_input(t)));
 	yajl_gen_map_close(g);

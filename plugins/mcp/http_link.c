@@ -750,9 +750,10 @@ static void delete_done(struct evhttp_request *req, void *arg)
 	struct http_link *l = p->l;
 	release_connection(p);
 	free_post(p);
-	if (l->stopped)
-		l->stopped(l->u);
+	void (*stopped)(struct upstream *u) = l->stopped;
 	l->stopped = NULL;
+	if (stopped)
+		stopped(l->u); /* last: it may end the link */
 }
 
 static bool link_stop(void *link, void (*stopped)(struct upstream *u))

@@ -204,7 +204,39 @@ static struct mcp_call *find_call_by_cid(struct upstream *u, const char *cid)
 static void free_call(struct mcp_call *call)
 {
 	free(call->correlation_id);
+	free(call->requester);
 	free(call);
+}
+
+/* The call is over (answered, cancelled): so are the server's requests
+ * that came with it. */
+static void end_call(struct upstream *u, struct mcp_call *call)
+{
+	server_asks_end_call(u, call->id);
+	free_call(call);
+}
+
+static void send_cancelled(struct upstream *u, int64_t id, const char *reason)
+{
+	yajl_gen g = rpc_begin(0, "notifications/cancelled");
+	gen_text(g, "params");
+	yajl_gen_map_open(g);
+	gen_text(g, "requestId");
+	yajl_gen_integer(g, id);
+	gen_text(g, "reason");
+	gen_text(g, reason);
+	yajl_gen_map_close(g);
+	rpc_send(u, g);
+}
+
+void mcp_abandon_calls(struct upstream *u, const char *reason)
+{
+	while (u->calls) {
+		struct mcp_call *call = u->calls;
+		u->calls = call->next;
+		send_cancelled(u, call->id, reason);
+		end_call(u, call);
+	}
 }
 
 void mcp_reply_error(struct upstream *u, const char *cid, const char *error_type, const char *message)
@@ -233,6 +265,13 @@ static void set_down(struct upstream *u, enum upstream_state state, const char *
 		 * comes for it meanwhile. */
 		u->registered = false;
 		u->svc->agent_unregister(u->self, u->agent_id);
+		/* That answered its isolated sessions' requests too. */
+		for (struct upstream *s = u->sessions; s; s = s->next_session) {
+			mcp_abandon_calls(s, "the upstream went away");
+			for (size_t i = 0; i < s->n_waiting; i++)
+				u->svc->msg_unref(s->waiting[i]);
+			s->n_waiting = 0;
+		}
 	}
 	if (u->owner) { /* the agent lives on: a pool session answers for itself */
 		char text[320];
@@ -286,15 +325,16 @@ static void initialized(struct upstream *u, yajl_val result)
 	if (u->owner) {
 		u->state = UP_READY;
 		u->last_error[0] = '\0';
+		if (u->init_deadline)
+			u->svc->timer_cancel(u->init_deadline);
+		u->init_deadline = NULL;
 		up_log(u, AB_LOG_INFO, "isolated session for %s ready (protocol %s)", u->session_key, version);
 		ab_msg **waiting = u->waiting;
 		size_t n = u->n_waiting;
 		u->waiting = NULL;
 		u->n_waiting = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (mcp_session_deliver(u, waiting[i]) < 0)
-				mcp_reply_error(u, u->svc->msg_correlation_id(waiting[i]), AB_ERR_UPSTREAM_UNAVAILABLE,
-				                "the isolated session cannot send");
+			mcp_session_deliver(u, waiting[i]);
 			u->svc->msg_unref(waiting[i]);
 		}
 		free(waiting);
@@ -357,7 +397,7 @@ static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 		reply_error(u, call->correlation_id, AB_ERR_UPSTREAM_ERROR, text ? text : "error",
 		            tree_member(error, "code"));
 	}
-	free_call(call);
+	end_call(u, call);
 }
 
 static void on_progress(struct upstream *u, yajl_val params)
@@ -413,16 +453,19 @@ void mcp_refuse_server_request(struct upstream *u, const struct server_ask *ask,
 }
 
 /* Who answers a request of the server's: the call it came with (on that
- * call's event stream), else the only call in flight; and only a requester
- * that can (its request said client_answers). NULL: nobody. */
-static struct mcp_call *asker(struct upstream *u, int64_t related)
+ * call's event stream), or when the link cannot tell (stdio), the only
+ * call in flight; and only a requester that said it can (ANSWERS_*).
+ * NULL: nobody. */
+static struct mcp_call *asker(struct upstream *u, int64_t related, unsigned needed)
 {
-	struct mcp_call *only = u->calls && !u->calls->next ? u->calls : NULL;
-	for (struct mcp_call *c = u->calls; c && related; c = c->next) {
-		if (c->id == related)
-			return c->answers_server ? c : NULL;
+	struct mcp_call *call = NULL;
+	if (related) {
+		for (struct mcp_call *c = u->calls; c && !call; c = c->next)
+			call = c->id == related ? c : NULL;
+	} else if (u->calls && !u->calls->next) {
+		call = u->calls;
 	}
-	return only && only->answers_server ? only : NULL;
+	return call && (call->answers & needed) ? call : NULL;
 }
 
 /* A request from the server: ping and roots/list are answered here (the
@@ -448,10 +491,13 @@ static void on_server_request(struct upstream *u, yajl_val id, const char *metho
 		rpc_send(u, g);
 		return;
 	}
-	bool relayed = strcmp(method, "elicitation/create") == 0 || strcmp(method, "sampling/createMessage") == 0;
-	struct mcp_call *call = relayed ? asker(u, related) : NULL;
+	unsigned needed = strcmp(method, "elicitation/create") == 0       ? ANSWERS_ELICITATION
+	                : strcmp(method, "sampling/createMessage") == 0 ? ANSWERS_SAMPLING
+	                                                                : 0;
+	bool relayed = needed != 0;
+	struct mcp_call *call = relayed ? asker(u, related, needed) : NULL;
 	char key[SERVER_ASK_KEY_LEN];
-	if (call && server_ask_open(u, id, key)) {
+	if (call && server_ask_open(u, id, call, key)) {
 		yajl_gen g = reply_begin("mcp_server_request", call->correlation_id);
 		gen_text(g, "request");
 		yajl_gen_map_open(g);
@@ -473,19 +519,24 @@ static void on_server_request(struct upstream *u, yajl_val id, const char *metho
 		up_log(u, AB_LOG_INFO, "the server's %s: no frontend in flight can answer it", method);
 	yajl_gen g = answer_begin();
 	u->svc->gen_tree(g, id);
-	send_error_answer(u, g, -32601, relayed ? "no client here can answer this now" : "not supported by this client");
+	/* Declared but unanswerable now: an internal error, not "no such method". */
+	send_error_answer(u, g, relayed ? -32603 : -32601,
+	                  relayed ? "no client here can answer this now" : "not supported by this client");
 }
 
 /* A frontend's answer to a request of the server's: to the server, under
  * the server's own id. */
-static void on_server_response(struct upstream *u, const char *cid, yajl_val answer)
+static void on_server_response(struct upstream *u, const char *cid, const char *from, yajl_val answer)
 {
 	const char *key = tree_string(answer, "request_id");
-	struct server_ask *ask = key ? server_ask_take(u, key) : NULL;
-	if (!ask) {
+	struct server_ask *found = NULL;
+	for (struct server_ask *a = u->asks; key && a && !found; a = a->next)
+		found = strcmp(a->key, key) == 0 ? a : NULL;
+	if (!found || strcmp(found->requester, from) != 0) { /* only the frontend asked may answer */
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "no request of the server's waits for this answer", NULL);
 		return;
 	}
+	struct server_ask *ask = server_ask_take(u, key);
 	yajl_gen g = answer_begin();
 	server_ask_gen_id(g, ask);
 	yajl_val result = tree_member(answer, "result"), error = tree_member(answer, "error");
@@ -521,7 +572,7 @@ static void on_line(struct upstream *u, const char *line, size_t len, int64_t re
 		on_server_request(u, id, method, tree_member(msg, "params"), related);
 	else if (method && strcmp(method, "notifications/progress") == 0)
 		on_progress(u, tree_member(msg, "params"));
-	else if (method && strcmp(method, "notifications/tools/list_changed") == 0) {
+	else if (method && strcmp(method, "notifications/tools/list_changed") == 0 && !u->owner) {
 		up_log(u, AB_LOG_INFO, "the server's tools changed: listing them again");
 		tool_cache_clear(&u->tools);
 		fetch_tools(u, NULL);
@@ -585,25 +636,23 @@ static void cancel(struct upstream *u, ab_msg *msg)
 	struct mcp_call *call = cid ? find_call_by_cid(u, cid) : NULL;
 	if (!call)
 		return;
-	yajl_gen g = rpc_begin(0, "notifications/cancelled");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
-	gen_text(g, "requestId");
-	yajl_gen_integer(g, call->id);
-	gen_text(g, "reason");
 	const char *reason = tree_string(u->svc->msg_tree(msg), "reason");
-	gen_text(g, reason ? reason : "cancelled");
-	yajl_gen_map_close(g);
-	rpc_send(u, g);
+	send_cancelled(u, call->id, reason ? reason : "cancelled");
 	u->svc->log(u->self, AB_LOG_INFO, "request %lld abandoned (%s): notifications/cancelled sent",
 	            (long long)call->id, reason ? reason : "cancelled");
-	free_call(take_call(u, call->id));
+	end_call(u, take_call(u, call->id));
 }
 
 /* The session holding the server's request key, the owner's or a pool's. */
+/* The upstream's own session, then each isolated one: for (s = u; s; s = next_of(u, s)). */
+static struct upstream *next_of(struct upstream *u, struct upstream *s)
+{
+	return s == u ? u->sessions : s->next_session;
+}
+
 static struct upstream *asked_by(struct upstream *u, const char *key)
 {
-	for (struct upstream *s = u; s; s = s == u ? u->sessions : s->next_session) {
+	for (struct upstream *s = u; s; s = next_of(u, s)) {
 		for (struct server_ask *a = s->asks; key && a; a = a->next) {
 			if (strcmp(a->key, key) == 0)
 				return s;
@@ -612,21 +661,25 @@ static struct upstream *asked_by(struct upstream *u, const char *key)
 	return u;
 }
 
+static int serve(struct upstream *u, ab_msg *msg);
+
 static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
                        unsigned flags)
 {
 	struct upstream *u = state;
 	const struct ab_services *svc = u->svc;
 	if (flags & AB_DELIVER_CANCEL) {
-		for (struct upstream *s = u; s; s = s == u ? u->sessions : s->next_session)
+		for (struct upstream *s = u; s; s = next_of(u, s))
 			cancel(s, msg);
+		sessions_cancel_waiting(u, svc->msg_correlation_id(msg));
 		return 0;
 	}
 	if (!(flags & AB_DELIVER_REQUEST) || u->state != UP_READY)
 		return flags & AB_DELIVER_REQUEST ? -1 : 0;
 	yajl_val tree = svc->msg_tree(msg);
 	if (strcmp(svc->msg_type(msg), "mcp_server_response") == 0) {
-		on_server_response(asked_by(u, tree_string(tree, "request_id")), svc->msg_correlation_id(msg), tree);
+		on_server_response(asked_by(u, tree_string(tree, "request_id")), svc->msg_correlation_id(msg),
+		                   svc->msg_source(msg), tree);
 		return 0;
 	}
 	const char *method = tree_string(tree, "method"), *session = tree_string(tree, "session");
@@ -634,10 +687,33 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 	 * lifecycle and the tool list are the upstream's. */
 	if (u->isolated && session && method && strcmp(method, "initialize") != 0 && strcmp(method, "tools/list") != 0)
 		return sessions_deliver(u, session, msg);
-	return mcp_session_deliver(u, msg);
+	return serve(u, msg);
 }
 
-int mcp_session_deliver(struct upstream *u, ab_msg *msg)
+void mcp_session_deliver(struct upstream *u, ab_msg *msg)
+{
+	if (serve(u, msg) < 0)
+		mcp_reply_error(u, u->svc->msg_correlation_id(msg), AB_ERR_UPSTREAM_UNAVAILABLE,
+		                "the isolated session cannot send");
+}
+
+/* What of the server's requests the requester can answer: the names in
+ * client_answers (jsonrpc_mcp copies them from its client's initialize). */
+static unsigned answers_of(yajl_val tree)
+{
+	yajl_val list = tree_member(tree, "client_answers");
+	unsigned answers = 0;
+	for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		const char *name = YAJL_IS_STRING(list->u.array.values[i]) ? list->u.array.values[i]->u.string : "";
+		answers |= strcmp(name, "elicitation") == 0 ? ANSWERS_ELICITATION
+		         : strcmp(name, "sampling") == 0    ? ANSWERS_SAMPLING
+		                                            : 0;
+	}
+	return answers;
+}
+
+/* Serve a request on session u. Negative when it cannot be sent. */
+static int serve(struct upstream *u, ab_msg *msg)
 {
 	const struct ab_services *svc = u->svc;
 	const char *cid = svc->msg_correlation_id(msg);
@@ -666,12 +742,13 @@ int mcp_session_deliver(struct upstream *u, ab_msg *msg)
 		return 0;
 	}
 	struct mcp_call *call = calloc(1, sizeof *call);
-	if (!call || !(call->correlation_id = strdup(cid))) {
-		free(call);
+	if (!call || !(call->correlation_id = strdup(cid)) || !(call->requester = strdup(svc->msg_source(msg)))) {
+		if (call)
+			free_call(call);
 		return -1;
 	}
 	call->id = ++u->next_id;
-	call->answers_server = YAJL_IS_TRUE(tree_member(tree, "client_answers"));
+	call->answers = answers_of(tree);
 	call->next = u->calls;
 	u->calls = call;
 	yajl_gen g = rpc_begin(call->id, method);
@@ -885,7 +962,7 @@ void mcp_link_stopped(struct upstream *u)
 {
 	struct upstream *o = u->owner ? u->owner : u;
 	if (u->owner)
-		mcp_session_free(u);
+		sessions_retire(u); /* freed on the next turn: the link is still on the stack */
 	else
 		u->link_stopped = true;
 	if (o->stopping && o->link_stopped && !o->sessions)
@@ -909,17 +986,27 @@ static int mcp_stop(void *state)
 	return u->link_stopped && !u->sessions ? AB_STOPPED : AB_DRAINING;
 }
 
+void mcp_release(struct upstream *u)
+{
+	if (u->link)
+		u->link_ops->free(u->link);
+	u->link = NULL;
+	drop_calls(u);
+	server_asks_drop(u);
+	for (size_t i = 0; i < u->n_waiting; i++)
+		u->svc->msg_unref(u->waiting[i]);
+	free(u->waiting);
+	tool_cache_clear(&u->tools);
+	yajl_tree_free(u->hello);
+	free(u->session_key);
+	free(u->url);
+}
+
 static void mcp_destroy(void *state)
 {
 	struct upstream *u = state;
 	sessions_free_all(u);
-	if (u->link)
-		u->link_ops->free(u->link);
-	drop_calls(u);
-	server_asks_drop(u);
-	tool_cache_clear(&u->tools);
-	yajl_tree_free(u->hello);
-	free(u->url);
+	mcp_release(u);
 	free(u);
 }
 

@@ -31,8 +31,14 @@ struct mcp_call {
 	struct mcp_call *next;
 	int64_t id;           /* ours, towards the server */
 	char *correlation_id; /* the broker's, to answer with */
-	bool answers_server;  /* its requester answers the server's own requests (the passthrough) */
+	char *requester;      /* the agent that asked */
+	unsigned answers;     /* ANSWERS_*: what of the server's own requests its requester can answer */
 };
+
+/* What a requester said it can answer of the server's requests (the
+ * passthrough's clients: the capabilities of their initialize). */
+#define ANSWERS_ELICITATION 0x1u
+#define ANSWERS_SAMPLING 0x2u
 
 struct server_ask;
 
@@ -76,18 +82,24 @@ struct upstream {
 	size_t n_sessions, max_sessions;
 	uint64_t session_idle_ms;
 	ab_timer *sweep_timer;
+	ab_timer *init_deadline;   /* a pool session's: initialized by then, or closed */
+	struct upstream *retired;  /* pool sessions whose links stopped, freed on the next turn */
+	struct event *reaper;
 	bool link_stopped;         /* the owner's own link has stopped at shutdown */
 };
 
 /* Make u's link from the upstream's config (its url, transport options). */
 int mcp_open_link(struct upstream *u);
-/* Serve a request on this session (ready), as mcp_deliver does; negative
- * when it cannot be sent. */
-int mcp_session_deliver(struct upstream *u, ab_msg *msg);
+/* Serve a request on this session (ready), as mcp_deliver does; when it
+ * cannot be sent, the requester gets upstream_unavailable. */
+void mcp_session_deliver(struct upstream *u, ab_msg *msg);
+/* Everything a session holds, freed (its link, calls, asks, tools). */
+void mcp_release(struct upstream *u);
+/* A session's calls are over without answers (the broker answered them):
+ * each is cancelled upstream and forgotten. */
+void mcp_abandon_calls(struct upstream *u, const char *reason);
 /* Answer cid from the upstream's agent with an mcp_error. */
 void mcp_reply_error(struct upstream *u, const char *cid, const char *error_type, const char *message);
-/* Free a pool session (its link stopped, or never will). */
-void mcp_session_free(struct upstream *s);
 /* A link has stopped (the stopped callback of every link's stop). */
 void mcp_link_stopped(struct upstream *u);
 

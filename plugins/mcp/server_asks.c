@@ -27,22 +27,29 @@ static void on_deadline(void *arg)
 	server_ask_free(ask);
 }
 
-bool server_ask_open(struct upstream *u, yajl_val id, char key[SERVER_ASK_KEY_LEN])
+bool server_ask_open(struct upstream *u, yajl_val id, const struct mcp_call *call, char key[SERVER_ASK_KEY_LEN])
 {
 	if (!YAJL_IS_INTEGER(id) && !YAJL_IS_STRING(id))
 		return false;
 	struct server_ask *ask = calloc(1, sizeof *ask);
-	if (!ask)
+	if (!ask || !(ask->requester = strdup(call->requester))) {
+		free(ask);
 		return false;
+	}
 	ask->u = u;
+	ask->call_id = call->id;
 	ask->id_is_integer = YAJL_IS_INTEGER(id);
 	if (ask->id_is_integer)
 		ask->integer_id = YAJL_GET_INTEGER(id);
 	else if (!(ask->string_id = strdup(id->u.string))) {
+		free(ask->requester);
 		free(ask);
 		return false;
 	}
-	snprintf(ask->key, sizeof ask->key, "s-%llu", (unsigned long long)++u->next_ask);
+	/* Numbered by the upstream, not the session: keys never repeat among
+	 * its isolated sessions. */
+	struct upstream *owner = u->owner ? u->owner : u;
+	snprintf(ask->key, sizeof ask->key, "s-%llu", (unsigned long long)++owner->next_ask);
 	ask->deadline = u->svc->timer_start(u->self, SERVER_ASK_TIMEOUT_MS, false, on_deadline, ask);
 	ask->next = u->asks;
 	u->asks = ask;
@@ -74,7 +81,22 @@ void server_ask_free(struct server_ask *ask)
 	if (ask->deadline)
 		ask->u->svc->timer_cancel(ask->deadline);
 	free(ask->string_id);
+	free(ask->requester);
 	free(ask);
+}
+
+void server_asks_end_call(struct upstream *u, int64_t call_id)
+{
+	for (struct server_ask **at = &u->asks; *at;) {
+		struct server_ask *ask = *at;
+		if (ask->call_id != call_id) {
+			at = &ask->next;
+			continue;
+		}
+		*at = ask->next;
+		mcp_refuse_server_request(u, ask, -32603, "the request it came with has ended");
+		server_ask_free(ask);
+	}
 }
 
 void server_asks_drop(struct upstream *u)

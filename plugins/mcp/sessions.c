@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "server_asks.h"
 #include "sessions.h"
 
@@ -29,7 +31,27 @@ static struct upstream *find(struct upstream *u, const char *key)
 	return NULL;
 }
 
-void mcp_session_free(struct upstream *s)
+static void free_session(struct upstream *s)
+{
+	if (s->init_deadline)
+		s->svc->timer_cancel(s->init_deadline);
+	mcp_release(s);
+	free(s);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct upstream *u = arg;
+	while (u->retired) {
+		struct upstream *s = u->retired;
+		u->retired = s->next_session;
+		free_session(s);
+	}
+}
+
+void sessions_retire(struct upstream *s)
 {
 	struct upstream *u = s->owner;
 	for (struct upstream **at = &u->sessions; *at; at = &(*at)->next_session) {
@@ -40,35 +62,35 @@ void mcp_session_free(struct upstream *s)
 	}
 	if (!s->closing)
 		u->n_sessions--;
-	if (s->link)
-		s->link_ops->free(s->link);
-	for (size_t i = 0; i < s->n_waiting; i++)
-		s->svc->msg_unref(s->waiting[i]);
-	free(s->waiting);
-	server_asks_drop(s);
-	while (s->calls) {
-		struct mcp_call *c = s->calls;
-		s->calls = c->next;
-		free(c->correlation_id);
-		free(c);
-	}
-	tool_cache_clear(&s->tools);
-	yajl_tree_free(s->hello);
-	free(s->session_key);
-	free(s->url);
-	free(s);
+	s->closing = true;
+	s->next_session = u->retired;
+	u->retired = s;
+	event_active(u->reaper, EV_TIMEOUT, 0);
 }
 
-/* Close s: no more requests come to it; it is freed once its link stops. */
+/* Close s: no more requests come to it; it goes once its link stops. */
 static void close_session(struct upstream *s, const char *why)
 {
-	struct upstream *u = s->owner;
 	up_log(s, AB_LOG_INFO, "closing the isolated session for %s (%s)", s->session_key, why);
+	s->owner->n_sessions--;
 	s->closing = true;
 	s->stopping = true;
-	u->n_sessions--;
 	if (!s->link_ops->stop(s->link, mcp_link_stopped))
-		mcp_session_free(s);
+		sessions_retire(s);
+}
+
+/* A session whose server never finished initializing: what waits for it
+ * fails, and it goes. */
+static void on_init_deadline(void *arg)
+{
+	struct upstream *s = arg;
+	for (size_t i = 0; i < s->n_waiting; i++) {
+		mcp_reply_error(s, s->svc->msg_correlation_id(s->waiting[i]), AB_ERR_UPSTREAM_UNAVAILABLE,
+		                "the isolated session's server did not initialize in time");
+		s->svc->msg_unref(s->waiting[i]);
+	}
+	s->n_waiting = 0;
+	close_session(s, "no answer to initialize");
 }
 
 static struct upstream *open_session(struct upstream *u, const char *key)
@@ -83,9 +105,10 @@ static struct upstream *open_session(struct upstream *u, const char *key)
 	memcpy(s->agent_id, u->agent_id, sizeof s->agent_id);
 	s->url = strdup(u->url);
 	s->session_key = strdup(key);
-	if (!s->url || !s->session_key || mcp_open_link(s) < 0) {
-		free(s->url);
-		free(s->session_key);
+	if (!u->reaper)
+		u->reaper = event_new(u->svc->event_base(u->self), -1, 0, reap_cb, u);
+	if (!u->reaper || !s->url || !s->session_key || mcp_open_link(s) < 0) {
+		mcp_release(s);
 		free(s);
 		return NULL;
 	}
@@ -94,6 +117,7 @@ static struct upstream *open_session(struct upstream *u, const char *key)
 	u->n_sessions++;
 	up_log(u, AB_LOG_INFO, "opening an isolated session for %s (%zu of %zu)", key, u->n_sessions,
 	       u->max_sessions);
+	s->init_deadline = u->svc->timer_start(u->self, SESSION_INIT_TIMEOUT_MS, false, on_init_deadline, s);
 	s->link_ops->start(s->link);
 	return s;
 }
@@ -128,8 +152,7 @@ int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg)
 	}
 	s->last_used_ms = now_ms();
 	if (s->state == UP_READY) {
-		if (mcp_session_deliver(s, msg) < 0)
-			mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "the isolated session cannot send");
+		mcp_session_deliver(s, msg);
 		return 0;
 	}
 	ab_msg **grown = s->n_waiting < SESSION_MAX_WAITING ? realloc(s->waiting, (s->n_waiting + 1) * sizeof *grown)
@@ -141,6 +164,19 @@ int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg)
 	s->waiting = grown;
 	s->waiting[s->n_waiting++] = u->svc->msg_ref(msg);
 	return 0;
+}
+
+void sessions_cancel_waiting(struct upstream *u, const char *cid)
+{
+	for (struct upstream *s = u->sessions; s && cid; s = s->next_session) {
+		for (size_t i = 0; i < s->n_waiting; i++) {
+			if (strcmp(u->svc->msg_correlation_id(s->waiting[i]), cid) == 0) {
+				u->svc->msg_unref(s->waiting[i]); /* the broker answered it already */
+				memmove(s->waiting + i, s->waiting + i + 1, (--s->n_waiting - i) * sizeof *s->waiting);
+				return;
+			}
+		}
+	}
 }
 
 void sessions_sweep(void *arg)
@@ -158,18 +194,20 @@ void sessions_stop_all(struct upstream *u)
 {
 	for (struct upstream *s = u->sessions, *next; s; s = next) {
 		next = s->next_session;
-		if (!s->closing) {
-			s->closing = true;
-			s->stopping = true;
-			u->n_sessions--;
-			if (!s->link_ops->stop(s->link, mcp_link_stopped))
-				mcp_session_free(s);
-		}
+		if (!s->closing)
+			close_session(s, "the broker is stopping");
 	}
 }
 
 void sessions_free_all(struct upstream *u)
 {
-	while (u->sessions)
-		mcp_session_free(u->sessions);
+	if (u->reaper)
+		event_free(u->reaper);
+	u->reaper = NULL;
+	reap_cb(-1, 0, u);
+	while (u->sessions) {
+		struct upstream *s = u->sessions;
+		u->sessions = s->next_session;
+		free_session(s);
+	}
 }

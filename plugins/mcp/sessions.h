@@ -18,16 +18,25 @@ struct upstream;
 #define SESSION_SWEEP_MS 1000
 /* Requests that may wait for one session to come up. */
 #define SESSION_MAX_WAITING 64
+/* A session's server must have initialized by then. */
+#define SESSION_INIT_TIMEOUT_MS 30000
 
 /* A request for frontend session key: served by its session (made now if
  * need be), or refused with an error reply. Returns 0 (it is answered). */
 int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg);
 
+/* The broker gave up on request cid (cancel, timeout): if it still waits
+ * for its session, it never goes out. */
+void sessions_cancel_waiting(struct upstream *u, const char *cid);
+
+/* A session's link has stopped: it leaves the pool now and is freed on
+ * the next loop turn (its link's code is still on the stack). */
+void sessions_retire(struct upstream *s);
+
 /* The sweep timer: close sessions idle past session_idle. */
 void sessions_sweep(void *arg);
 
-/* Shutdown: every session's link is stopped (each frees its session when
- * done; mcp.c's link_stopped). */
+/* Shutdown: every session is closed (each goes when its link stops). */
 void sessions_stop_all(struct upstream *u);
 
 /* The very end: whatever is left goes. */

@@ -146,9 +146,10 @@ static void go_down(struct ws_link *l, const char *why)
 {
 	close_connection(l);
 	if (l->stopping) {
-		if (l->stopped)
-			l->stopped(l->u);
+		void (*stopped)(struct upstream *u) = l->stopped;
 		l->stopped = NULL;
+		if (stopped)
+			stopped(l->u); /* last: it may end the link */
 		return;
 	}
 	char text[300];

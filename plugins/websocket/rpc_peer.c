@@ -23,6 +23,7 @@ struct rpc_peer {
 	struct conn *conn;
 	char agent_id[32];
 	struct asked *asked;
+	bool elicitation, sampling; /* what its initialize said it can answer */
 };
 
 /* JSON-RPC codes for the broker's error types: the reserved range for
@@ -183,6 +184,15 @@ static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
 	yajl_gen g = begin_message("jsonrpc", cid);
 	gen_str(g, "message");
 	p->l->svc->gen_tree(g, rpc);
+	/* What of the server's own requests this client takes (its initialize's
+	 * capabilities): the upstream hands it only those. */
+	gen_str(g, "answers");
+	yajl_gen_array_open(g);
+	if (p->elicitation)
+		gen_str(g, "elicitation");
+	if (p->sampling)
+		gen_str(g, "sampling");
+	yajl_gen_array_close(g);
 	if (submit_gen(p, g) < 0) {
 		free(a);
 		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the request");
@@ -206,6 +216,14 @@ static void submit_answer(struct rpc_peer *p, yajl_val rpc, yajl_val id)
 	gen_str(g, "message");
 	p->l->svc->gen_tree(g, rpc);
 	submit_gen(p, g);
+}
+
+static void take_capabilities(struct rpc_peer *p, yajl_val params)
+{
+	const char *elicitation[] = { "capabilities", "elicitation", NULL };
+	const char *sampling[] = { "capabilities", "sampling", NULL };
+	p->elicitation = params && yajl_tree_get(params, elicitation, yajl_t_object);
+	p->sampling = params && yajl_tree_get(params, sampling, yajl_t_object);
 }
 
 /* notifications/cancelled: the broker cancels the request upstream. */
@@ -245,6 +263,8 @@ void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool lim
 		send_error(p, cid, AB_ERR_RATE_LIMITED, "too many requests; this one was dropped");
 	} else {
 		p->l->counters.in_by_type[listener_type_index("jsonrpc")]++;
+		if (strcmp(method->u.string, "initialize") == 0)
+			take_capabilities(p, yajl_tree_get(rpc, params_path, yajl_t_object));
 		submit_request(p, rpc, cid);
 	}
 	yajl_tree_free(rpc);

@@ -53,6 +53,12 @@ def main():
         call = CALLS.get(scenario)
         if call:
             ws = RawWS(port, path="/mcp", timeout=20)
+            # As an MCP client does: initialize first, saying what it answers.
+            ws.send_json({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                          "params": {"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+                                     "clientInfo": {"name": "conformance-driver", "version": "1"}}})
+            assert "result" in ws.recv_json(timeout=20)
+            ws.send_json({"jsonrpc": "2.0", "method": "notifications/initialized"})
             ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                           "params": {"name": call[0], "arguments": call[1]}})
             while True:

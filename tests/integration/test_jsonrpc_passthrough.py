@@ -135,7 +135,7 @@ def test_a_client_that_leaves_mid_call_cancels_it_upstream():
         cleanup(d, dirs)
 
 
-def everything_broker():
+def everything_broker(extra=""):
     """server-everything over stdio behind the passthrough, and behind
     query_mcp for a frontend of the frontend protocol: (daemon, port)."""
     port = free_port()
@@ -143,14 +143,14 @@ def everything_broker():
     d = Daemon(
         "[plugin:websocket]\nmodule = %s\nlisten = 127.0.0.1:%d\n"
         "[plugin:everything]\nmodule = %s\nurl = stdio:node %s stdio\nagent_type = everything\n"
-        "env = {\"AGENTBUS_TEST_ENV\": \"from the config\"}\n"
+        "env = {\"AGENTBUS_TEST_ENV\": \"from the config\"}\n%s"
         "[plugin:jsonrpc_mcp]\nmodule = %s\n[plugin:query_mcp]\nmodule = %s\n"
         "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
         "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
         "[route:sample]\nsource = frontend_*\ntype = sample\ndestination = everything_*\ntranslator = query_mcp\n"
         "tool = trigger-sampling-request\narguments = {\"prompt\": \"hi\"}\nreply_type = sample_response\n"
         "error_reply = sample_error\ntimeout = 20s\n"
-        % (so("websocket"), port, so("mcp"), EVERYTHING, so("jsonrpc_mcp"), so("query_mcp"))).start()
+        % (so("websocket"), port, so("mcp"), EVERYTHING, extra, so("jsonrpc_mcp"), so("query_mcp"))).start()
     d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
     return d, port
 
@@ -159,6 +159,9 @@ def test_the_servers_requests_reach_the_client_whose_call_they_belong_to():
     d, port = everything_broker()
     try:
         ws = RawWS(port, path="/mcp")
+        hello = rpc(ws, 0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {"sampling": {}},
+                                          "clientInfo": {"name": "test", "version": "1"}})
+        assert "result" in hello, hello
         ws.send_json({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                       "params": {"name": "trigger-sampling-request", "arguments": {"prompt": "the moon"}}})
         ask = ws.recv_json(timeout=10 * SLOW)
@@ -170,8 +173,14 @@ def test_the_servers_requests_reach_the_client_whose_call_they_belong_to():
         answer = ws.recv_json(timeout=10 * SLOW)
         assert answer["id"] == 3 and "made of cheese" in json.dumps(answer["result"]), answer
         ws.close()
-        # A frontend of the frontend protocol cannot answer: the server is
-        # told so at once, and the frontend gets the tool's failure.
+        # A client that did not say it samples is not asked: the server is
+        # told at once, as for a frontend of the frontend protocol.
+        quiet = RawWS(port, path="/mcp")
+        answer = rpc(quiet, 4, "tools/call", {"name": "trigger-sampling-request", "arguments": {"prompt": "x"}})
+        assert answer["id"] == 4 and ("error" in answer or answer["result"].get("isError")), answer
+        quiet.close()
+        # A frontend of the frontend protocol cannot answer either: the
+        # frontend gets the tool's failure.
         front = RawWS(port)
         front.recv_json()
         front.send_json({"type": "connection_handshake", "correlation_id": "h"})
@@ -193,6 +202,35 @@ def test_a_stdio_server_gets_the_environment_the_config_gives():
         assert env["AGENTBUS_TEST_ENV"] == "from the config", env
         assert env.get("PATH"), env  # besides the broker's own
         ws.close()
+    finally:
+        d.close()
+
+
+def test_isolated_clients_each_answer_their_own_servers_requests():
+    # Two clients of an isolated upstream, asked at once: each ask has its
+    # own key, and each answer reaches the server that asked it.
+    d, port = everything_broker("session_mode = isolated\n")
+    try:
+        clients = [RawWS(port, path="/mcp") for _ in range(2)]
+        for ws in clients:
+            assert "result" in rpc(ws, 0, "initialize", {"protocolVersion": "2025-11-25",
+                                                        "capabilities": {"sampling": {}},
+                                                        "clientInfo": {"name": "t", "version": "1"}})
+        for n, ws in enumerate(clients):
+            ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "trigger-sampling-request", "arguments": {"prompt": "client %d" % n}}})
+        asks = [ws.recv_json(timeout=20 * SLOW) for ws in clients]
+        assert [a["method"] for a in asks] == ["sampling/createMessage"] * 2, asks
+        assert asks[0]["id"] != asks[1]["id"], asks
+        for n, (ws, ask) in enumerate(zip(clients, asks)):
+            assert "client %d" % n in ask["params"]["messages"][0]["content"]["text"], ask
+            ws.send_json({"jsonrpc": "2.0", "id": ask["id"],
+                          "result": {"role": "assistant", "model": "m",
+                                     "content": {"type": "text", "text": "answer for %d" % n}}})
+        for n, ws in enumerate(clients):
+            answer = ws.recv_json(timeout=20 * SLOW)
+            assert answer["id"] == 1 and "answer for %d" % n in json.dumps(answer["result"]), answer
+            ws.close()
     finally:
         d.close()
 
@@ -231,6 +269,7 @@ if __name__ == "__main__":
         test_progress_comes_under_the_clients_token,
         test_a_stdio_server_gets_the_environment_the_config_gives,
         test_the_servers_requests_reach_the_client_whose_call_they_belong_to,
+        test_isolated_clients_each_answer_their_own_servers_requests,
     ]
     if os.path.exists(EVERYTHING):
         tests += with_everything

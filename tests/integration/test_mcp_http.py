@@ -242,6 +242,11 @@ def test_progress_extends_the_timeout_up_to_max_timeout():
         server.wait()
 
 
+def rpc_call(ws, params, id_=1):
+    ws.send_json({"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": params})
+    return ws.recv_json(timeout=20 * SLOW)
+
+
 def test_isolated_sessions_get_their_own_mcp_session_id():
     # Two passthrough clients of an isolated upstream: each is a frontend
     # session of its own, so each gets an MCP session (an Mcp-Session-Id)
@@ -252,7 +257,7 @@ def test_isolated_sessions_get_their_own_mcp_session_id():
     d = Daemon(
         "[plugin:websocket]\nmodule = %s/websocket/.libs/websocket.so\nlisten = 127.0.0.1:%d\n"
         "[plugin:everything]\nmodule = %s\nurl = http://127.0.0.1:%d/mcp\nagent_type = everything\n"
-        "session_mode = isolated\n"
+        "session_mode = isolated\nsession_idle = 1s\n"
         "[plugin:jsonrpc_mcp]\nmodule = %s/jsonrpc_mcp/.libs/jsonrpc_mcp.so\n"
         "[route:jsonrpc]\nsource = frontend_rpc_*\ntype = jsonrpc\ndestination = everything_*\n"
         "translator = jsonrpc_mcp\ninterim = jsonrpc_notification\ntimeout = 20s\n"
@@ -266,10 +271,18 @@ def test_isolated_sessions_get_their_own_mcp_session_id():
         for n, ws in enumerate(clients):
             reply = ws.recv_json(timeout=20 * SLOW)
             assert reply["result"]["content"][0]["text"] == "Echo: client %d" % n, reply
+        for ws in clients:
             ws.close()
         sessions = set(re.findall(r"\[everything\] session (\S+)", d.log()))
         assert len(sessions) == 3, d.log()  # the upstream's, and one per client
         assert len(re.findall(r"opening an isolated session for frontend_rpc_", d.log())) == 2, d.log()
+        # Idle, they are closed (each ends its session with DELETE), and a
+        # client that comes back gets a new one.
+        d.wait_log(r"closing the isolated session for frontend_rpc_\S+ \(idle\)", timeout=10 * SLOW)
+        again = RawWS(ws_port, path="/mcp")
+        reply = rpc_call(again, {"name": "echo", "arguments": {"message": "again"}})
+        assert reply["result"]["content"][0]["text"] == "Echo: again", reply
+        again.close()
     finally:
         d.close()
         server.kill()
