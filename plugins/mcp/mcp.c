@@ -45,6 +45,10 @@ static const struct ab_option mcp_options[] = {
 	{ "env", AB_OPT_JSON, NULL, 0, 0, 0, NULL,
 	  "stdio: variables the server gets besides the broker's environment, e.g. "
 	  "{\"MYSQL_DB\": \"shop\"}" },
+	{ "session_env", AB_OPT_JSON, NULL, 0, 0, 0, NULL,
+	  "isolated stdio: variables for each session's server from its frontend session, "
+	  "\"$.database\" the database it works in, e.g. {\"MYSQL_DB\": \"$.database\"}: a session "
+	  "that selects another database gets a server started on it" },
 	{ "session_mode", AB_OPT_ENUM, "shared", 0, 0, 0, "shared|isolated",
 	  "shared: one MCP session for every frontend; isolated: one per frontend session_id (a child "
 	  "process for stdio, an Mcp-Session-Id for HTTP), made on demand" },
@@ -686,7 +690,7 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 	/* Isolated: a frontend session's calls go to its own MCP session; the
 	 * lifecycle and the tool list are the upstream's. */
 	if (u->isolated && session && method && strcmp(method, "initialize") != 0 && strcmp(method, "tools/list") != 0)
-		return sessions_deliver(u, session, msg);
+		return sessions_deliver(u, session, u->by_database ? tree_string(tree, "session_database") : NULL, msg);
 	return serve(u, msg);
 }
 
@@ -836,30 +840,66 @@ static int network_link(struct upstream *u, const char *url)
 	return u->link ? 0 : -1;
 }
 
-/* The env option, {"NAME": "value", ...}, as the child gets it. */
-static int child_env(struct upstream *u, struct child *c)
+/* Add the variables of option key ({"NAME": "value" or "$.ref", ...}) to
+ * list (of *n); references are filled from root. Negative after logging. */
+static int add_env(struct upstream *u, const char *key, yajl_val root, char ***list, size_t *n)
 {
-	const char *text = u->svc->config_string(u->self, "env");
+	const char *text = u->svc->config_string(u->self, key);
 	yajl_val env = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	if (text && !YAJL_IS_OBJECT(env)) {
-		up_log(u, AB_LOG_ERROR, "env: give a JSON object of names and string values");
+		up_log(u, AB_LOG_ERROR, "%s: give a JSON object of names and string values", key);
 		yajl_tree_free(env);
 		return -1;
 	}
-	size_t n = env ? env->u.object.len : 0;
-	char **list = calloc(n + 1, sizeof *list);
-	int rc = list ? 0 : -1;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	size_t add = env ? env->u.object.len : 0;
+	char **grown = realloc(*list, (*n + add + 1) * sizeof *grown);
+	int rc = grown ? 0 : -1;
+	if (grown)
+		*list = grown;
+	for (size_t i = 0; rc == 0 && i < add; i++) {
+		const char *name = env->u.object.keys[i];
 		yajl_val v = env->u.object.values[i];
-		if (!YAJL_IS_STRING(v) || !*env->u.object.keys[i] || strchr(env->u.object.keys[i], '=')) {
-			up_log(u, AB_LOG_ERROR, "env: '%s' needs a name without '=' and a string value", env->u.object.keys[i]);
+		yajl_val filled = YAJL_IS_STRING(v) ? u->svc->tree_path(root, v->u.string) : NULL;
+		const char *value = YAJL_IS_STRING(filled) ? filled->u.string : YAJL_IS_STRING(v) ? v->u.string : NULL;
+		if (!value || !*name || strchr(name, '=')) {
+			up_log(u, AB_LOG_ERROR, "%s: '%s' needs a name without '=' and a string value", key, name);
 			rc = -1;
-		} else if (asprintf(&list[i], "%s=%s", env->u.object.keys[i], v->u.string) < 0) {
-			list[i] = NULL;
+		} else if (asprintf(&(*list)[*n], "%s=%s", name, value) < 0) {
 			rc = -1;
+		} else {
+			(*n)++;
 		}
 	}
+	if (*list)
+		(*list)[*n] = NULL;
 	yajl_tree_free(env);
+	return rc;
+}
+
+/* The child's variables: env, and for an isolated session session_env
+ * filled from {"database": the session's}. */
+static int child_env(struct upstream *u, struct child *c)
+{
+	char **list = NULL;
+	size_t n = 0;
+	int rc = add_env(u, "env", NULL, &list, &n);
+	if (rc == 0 && u->owner && u->session_database) {
+		char *json = NULL;
+		yajl_gen g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		gen_text(g, "database");
+		gen_text(g, u->session_database);
+		yajl_gen_map_close(g);
+		const unsigned char *buf;
+		size_t len;
+		if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+			json = strndup((const char *)buf, len);
+		yajl_gen_free(g);
+		yajl_val root = json ? yajl_tree_parse(json, NULL, 0) : NULL;
+		free(json);
+		rc = root ? add_env(u, "session_env", root, &list, &n) : -1;
+		yajl_tree_free(root);
+	}
 	if (rc < 0)
 		child_free_argv(list);
 	else
@@ -900,6 +940,7 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 	u->ping_interval_ms = (uint64_t)svc->config_int(self, "ping_interval");
 	u->isolated = strcmp(svc->config_string(self, "session_mode"), "isolated") == 0;
 	u->max_sessions = (size_t)svc->config_int(self, "max_sessions");
+	u->by_database = svc->config_string(self, "session_env") != NULL;
 	u->session_idle_ms = (uint64_t)svc->config_int(self, "session_idle");
 	char *url = resolve_url(u, svc->config_string(self, "url"), svc->config_string(self, "transport"));
 	if (!url)
@@ -999,6 +1040,7 @@ void mcp_release(struct upstream *u)
 	tool_cache_clear(&u->tools);
 	yajl_tree_free(u->hello);
 	free(u->session_key);
+	free(u->session_database);
 	free(u->url);
 }
 

@@ -73,6 +73,8 @@ struct upstream {
 	bool isolated;
 	struct upstream *owner;    /* a pool session's upstream; NULL: this is one */
 	char *session_key;         /* a pool session's frontend session */
+	char *session_database;    /* with session_env: the database its server was started on */
+	bool by_database;          /* the owner's: session_env is set, sessions are per database too */
 	bool closing;              /* a pool session being closed (idle, evicted, shutdown) */
 	uint64_t last_used_ms;     /* a pool session's last request */
 	struct ab_msg **waiting;   /* requests for a pool session still initializing */

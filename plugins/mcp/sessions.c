@@ -22,10 +22,17 @@ static bool busy(const struct upstream *s)
 	return s->calls || s->n_waiting || s->asks;
 }
 
-static struct upstream *find(struct upstream *u, const char *key)
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The session of frontend session key, on database (with session_env; a
+ * session that selected another database has another one). */
+static struct upstream *find(struct upstream *u, const char *key, const char *database)
 {
 	for (struct upstream *s = u->sessions; s; s = s->next_session) {
-		if (!s->closing && strcmp(s->session_key, key) == 0)
+		if (!s->closing && strcmp(s->session_key, key) == 0 && same(s->session_database, database))
 			return s;
 	}
 	return NULL;
@@ -93,7 +100,7 @@ static void on_init_deadline(void *arg)
 	close_session(s, "no answer to initialize");
 }
 
-static struct upstream *open_session(struct upstream *u, const char *key)
+static struct upstream *open_session(struct upstream *u, const char *key, const char *database)
 {
 	struct upstream *s = calloc(1, sizeof *s);
 	if (!s)
@@ -105,9 +112,10 @@ static struct upstream *open_session(struct upstream *u, const char *key)
 	memcpy(s->agent_id, u->agent_id, sizeof s->agent_id);
 	s->url = strdup(u->url);
 	s->session_key = strdup(key);
+	s->session_database = database ? strdup(database) : NULL;
 	if (!u->reaper)
 		u->reaper = event_new(u->svc->event_base(u->self), -1, 0, reap_cb, u);
-	if (!u->reaper || !s->url || !s->session_key || mcp_open_link(s) < 0) {
+	if (!u->reaper || !s->url || !s->session_key || (database && !s->session_database) || mcp_open_link(s) < 0) {
 		mcp_release(s);
 		free(s);
 		return NULL;
@@ -115,8 +123,8 @@ static struct upstream *open_session(struct upstream *u, const char *key)
 	s->next_session = u->sessions;
 	u->sessions = s;
 	u->n_sessions++;
-	up_log(u, AB_LOG_INFO, "opening an isolated session for %s (%zu of %zu)", key, u->n_sessions,
-	       u->max_sessions);
+	up_log(u, AB_LOG_INFO, "opening an isolated session for %s%s%s (%zu of %zu)", key, database ? " on " : "",
+	       database ? database : "", u->n_sessions, u->max_sessions);
 	s->init_deadline = u->svc->timer_start(u->self, SESSION_INIT_TIMEOUT_MS, false, on_init_deadline, s);
 	s->link_ops->start(s->link);
 	return s;
@@ -136,17 +144,17 @@ static bool make_room(struct upstream *u)
 	return idlest != NULL;
 }
 
-int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg)
+int sessions_deliver(struct upstream *u, const char *key, const char *database, ab_msg *msg)
 {
 	const char *cid = u->svc->msg_correlation_id(msg);
-	struct upstream *s = find(u, key);
+	struct upstream *s = find(u, key, database);
 	if (!s && u->n_sessions >= u->max_sessions && !make_room(u)) {
 		char text[128];
 		snprintf(text, sizeof text, "all %zu isolated sessions are busy", u->max_sessions);
 		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, text);
 		return 0;
 	}
-	if (!s && !(s = open_session(u, key))) {
+	if (!s && !(s = open_session(u, key, database))) {
 		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "cannot open an isolated session");
 		return 0;
 	}

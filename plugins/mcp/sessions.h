@@ -21,9 +21,10 @@ struct upstream;
 /* A session's server must have initialized by then. */
 #define SESSION_INIT_TIMEOUT_MS 30000
 
-/* A request for frontend session key: served by its session (made now if
- * need be), or refused with an error reply. Returns 0 (it is answered). */
-int sessions_deliver(struct upstream *u, const char *key, ab_msg *msg);
+/* A request for frontend session key (on database, with session_env; else
+ * NULL): served by its session (made now if need be), or refused with an
+ * error reply. Returns 0 (it is answered). */
+int sessions_deliver(struct upstream *u, const char *key, const char *database, ab_msg *msg);
 
 /* The broker gave up on request cid (cancel, timeout): if it still waits
  * for its session, it never goes out. */

@@ -263,6 +263,16 @@ static void reply_with(struct translator *tr, ab_translation *t, const char *typ
 
 /* Forward an mcp_request: tools/call of `tool` with the arguments template
  * filled from `from`, or tools/list when tool is NULL. */
+/* The database a request works in: the one a database_select names, else
+ * the one its session selected, else the route's default_database. */
+static const char *session_database(struct translator *tr, const struct route_state *rs, yajl_val request)
+{
+	if (rs->shape == SHAPE_SELECT)
+		return member_string(request, "database_name");
+	const struct selection *sel = selection_of(tr, member_string(request, "session_id"));
+	return sel ? sel->database : rs->default_database;
+}
+
 static int forward_call(struct translator *tr, ab_translation *t, const char *tool, yajl_val arguments,
                         yajl_val from)
 {
@@ -287,12 +297,19 @@ static int forward_call(struct translator *tr, ab_translation *t, const char *to
 		}
 	}
 	yajl_gen_map_close(g);
-	/* The frontend session it is for: an upstream in isolated mode gives
-	 * each its own MCP session. */
-	const char *session = member_string(svc->msg_tree(svc->translation_request(t)), "session_id");
+	/* The frontend session it is for, and the database it works in: an
+	 * upstream in isolated mode gives each its own MCP session, and may
+	 * start that session's server on the database (session_env). */
+	yajl_val request = svc->msg_tree(svc->translation_request(t));
+	const char *session = member_string(request, "session_id");
+	const char *database = session_database(tr, svc->translation_route_state(t), request);
 	if (session) {
 		gen_text(g, "session");
 		gen_text(g, session);
+	}
+	if (session && database) {
+		gen_text(g, "session_database");
+		gen_text(g, database);
 	}
 	yajl_gen_map_close(g);
 	ab_msg *call = build(tr, g);
@@ -454,6 +471,12 @@ static void gen_databases_reply(yajl_gen g, yajl_val rows)
 	yajl_gen_array_close(g);
 }
 
+/* A table in a tool's list: a name, or a row with a name. */
+static const char *table_name(yajl_val t)
+{
+	return YAJL_IS_STRING(t) ? YAJL_GET_STRING(t) : member_string(t, "name");
+}
+
 /* tables: the then_tool's list (names, or rows with a name), or NULL when
  * the route lists none. */
 static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request, yajl_val tables)
@@ -488,7 +511,7 @@ static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request
 	yajl_gen_array_open(g);
 	for (size_t i = 0; listed && i < tables->u.array.len; i++) {
 		yajl_val t = tables->u.array.values[i];
-		const char *name = YAJL_IS_STRING(t) ? YAJL_GET_STRING(t) : member_string(t, "name");
+		const char *name = table_name(t);
 		const char *type = YAJL_IS_OBJECT(t) ? member_string(t, "type") : NULL;
 		if (!name)
 			continue;
@@ -525,7 +548,13 @@ static void gen_context_reply(struct translator *tr, yajl_gen g, yajl_val tables
 		gen_text(g, "total_tables");
 		yajl_gen_integer(g, tables && YAJL_IS_ARRAY(tables) ? (long long)tables->u.array.len : 0);
 		gen_text(g, "table_names");
-		tr->svc->gen_tree(g, tables);
+		yajl_gen_array_open(g);
+		for (size_t i = 0; tables && YAJL_IS_ARRAY(tables) && i < tables->u.array.len; i++) {
+			const char *name = table_name(tables->u.array.values[i]);
+			if (name)
+				gen_text(g, name);
+		}
+		yajl_gen_array_close(g);
 		gen_text(g, "selected_at");
 		gen_text(g, sel->selected_at);
 		gen_text(g, "session_id");
@@ -589,7 +618,9 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		break;
 	case SHAPE_SELECT:
 		take_elapsed(tr, key);
-		gen_select_reply(tr, g, request, rs->then_tool ? value : NULL);
+		/* The tables: then_tool's list, or the tool's own when it gives one
+		 * (an SQL server's listing of the tables it is connected to). */
+		gen_select_reply(tr, g, request, value);
 		break;
 	case SHAPE_CONTEXT:
 		take_elapsed(tr, key);

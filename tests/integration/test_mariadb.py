@@ -3,9 +3,10 @@ Debian's MariaDB, started here on a private port and socket with a
 throwaway datadir, reached through the npm MCP server
 @benborla29/mcp-server-mysql over stdio, with etc/examples/mysql-stdio.ini
 (only its url pointed at the installed package). On the legacy path, with
-no handshake: get_databases, a query with rows at response.data, the
+no handshake: get_databases, database_select (the session's own server,
+started on that database), a query with rows at response.data, the
 database's own error as query_error, heartbeat: exactly one frame per
-request."""
+request. A session that selected nothing works in MYSQL_DB."""
 
 import os
 import re
@@ -43,7 +44,10 @@ class MariaDB:
             assert self.proc.poll() is None and time.time() < deadline, "mariadbd did not start"
             time.sleep(0.1)
         self.sql("CREATE DATABASE shop; CREATE USER 'ab'@'127.0.0.1' IDENTIFIED BY 'pw';"
-                 "GRANT ALL ON shop.* TO 'ab'@'127.0.0.1';"
+                 "GRANT ALL ON shop.* TO 'ab'@'127.0.0.1'; CREATE DATABASE crm; GRANT ALL ON crm.* TO 'ab'@'127.0.0.1';"
+                 "CREATE TABLE crm.customers (id INT PRIMARY KEY, name VARCHAR(40));"
+                 "CREATE VIEW crm.named AS SELECT name FROM crm.customers;"
+                 "INSERT INTO crm.customers VALUES (1, 'Ada'), (2, 'Grace');"
                  "CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(40), price DECIMAL(8,2));"
                  "INSERT INTO shop.products VALUES (1, 'widget', 2.50), (2, 'gadget', 10.00);")
 
@@ -58,7 +62,7 @@ class MariaDB:
 
 def broker(db):
     plugins = tempfile.mkdtemp(prefix="ab-mariadb-plugins-")
-    for name in ("websocket", "mcp", "query_mcp"):
+    for name in ("websocket", "mcp", "query_mcp", "jsonrpc_mcp"):
         shutil.copy(os.path.join(TOP_BUILDDIR, "plugins", name, ".libs", name + ".so"), plugins)
     port = free_port()
     text = open(os.path.join(TOP_SRCDIR, "etc", "examples", "mysql-stdio.ini")).read()
@@ -80,21 +84,36 @@ def test_deployed_frontend_flow_against_mariadb():
         assert ws.recv_json()["type"] == "connection_established"
         frames = []
         for msg in [{"type": "get_databases", "correlation_id": "a"},
-                    {"type": "query", "correlation_id": "b", "query": "SELECT id, name, price FROM products ORDER BY id"},
-                    {"type": "query", "correlation_id": "c", "query": "SELECT * FROM nowhere"},
-                    {"type": "heartbeat", "correlation_id": "d"}]:
+                    {"type": "database_select", "correlation_id": "b", "database_name": "crm", "session_id": "s1"},
+                    {"type": "query", "correlation_id": "c", "session_id": "s1",
+                     "query": "SELECT id, name FROM customers ORDER BY id"},
+                    {"type": "query", "correlation_id": "d", "session_id": "s1", "query": "SELECT * FROM nowhere"},
+                    {"type": "query", "correlation_id": "e", "query": "SELECT id, name, price FROM products ORDER BY id"},
+                    {"type": "get_database_context", "correlation_id": "g", "session_id": "s1"},
+                    {"type": "heartbeat", "correlation_id": "f"}]:
             ws.send_json(msg)
-            frames.append(ws.recv_json(timeout=15 * SLOW))
-        assert [f["type"] for f in frames] == ["databases_response", "query_response", "query_error",
+            frames.append(ws.recv_json(timeout=20 * SLOW))
+        assert [f["type"] for f in frames] == ["databases_response", "database_select_response", "query_response",
+                                               "query_error", "query_response", "database_context_response",
                                                "heartbeat_response"], frames
-        assert [f["correlation_id"] for f in frames] == ["a", "b", "c", "d"], frames
+        assert [f["correlation_id"] for f in frames] == ["a", "b", "c", "d", "e", "g", "f"], frames
+        context = frames[5]["database_context"]
+        assert context["database_name"] == "crm" and context["table_names"] == ["customers", "named"], frames[5]
         names = [x["name"] for x in frames[0]["databases"]]
-        assert "shop" in names and "information_schema" in names, frames[0]
+        assert "shop" in names and "crm" in names and "information_schema" in names, frames[0]
+        selected = frames[1]["response"]
+        assert selected["success"] is True and selected["database_name"] == "crm", frames[1]
+        assert selected["tables"] == [{"name": "customers", "type": "table"}, {"name": "named", "type": "view"}], frames[1]
+        assert selected["table_count"] == 2, frames[1]
+        # The session's queries run in crm, on its own server...
+        assert frames[2]["response"]["data"] == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Grace"}], frames[2]
+        assert frames[3]["error"]["error_type"] == "tool_error", frames[3]
+        assert "Table 'crm.nowhere' doesn't exist" in frames[3]["error"]["message"], frames[3]
+        # ... and a request of no session in MYSQL_DB (shop).
         rows = [{"id": 1, "name": "widget", "price": "2.50"}, {"id": 2, "name": "gadget", "price": "10.00"}]
-        assert frames[1]["response"]["data"] == rows and frames[1]["response"]["result"]["data"] == rows, frames[1]
-        assert frames[1]["response"]["result"]["columns"] == ["id", "name", "price"], frames[1]
-        assert frames[2]["error"]["error_type"] == "tool_error", frames[2]
-        assert "Table 'shop.nowhere' doesn't exist" in frames[2]["error"]["message"], frames[2]
+        assert frames[4]["response"]["data"] == rows and frames[4]["response"]["result"]["data"] == rows, frames[4]
+        assert frames[4]["response"]["result"]["columns"] == ["id", "name", "price"], frames[4]
+        d.wait_log(r"\[mysql\] opening an isolated session for s1 on crm")
         # One frame per request: nothing else was sent after the last answer.
         try:
             extra = ws.recv_json(timeout=0.5)
