@@ -10,6 +10,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 
@@ -181,6 +183,38 @@ def test_a_hundred_concurrent_frontends_each_get_exactly_their_own_replies():
         cleanup(d, dirs)
 
 
+def test_an_unknown_tool_and_a_killed_upstream_are_query_errors_and_the_next_query_works():
+    def with_bad_route(text):
+        return text + ("\n[route:bad_query]\nsource = frontend_*\ntype = bad_query\ndestination = sqlite_mcp_*\n"
+                       "translator = query_mcp\ntool = no_such_tool\nreply_type = query_response\n"
+                       "error_reply = query_error\n")
+
+    d, port, dirs = default_broker(with_bad_route)
+    try:
+        ws = RawWS(port)
+        ws.recv_json()
+        ws.send_json({"type": "connection_handshake", "correlation_id": "h"})
+        ws.recv_json()
+        bad = ask(ws, {"type": "bad_query", "correlation_id": "t"})
+        assert bad["type"] == "query_error" and bad["error"]["error_type"] == "upstream_error", bad
+        assert bad["error"]["message"] == "Unknown tool: no_such_tool", bad
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+        ws.send_json({"type": "query", "correlation_id": "long", "query": slow})
+        time.sleep(0.3)
+        mark = d.mark()
+        server = subprocess.run(["pgrep", "-P", str(d.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(server) == 1, server
+        os.kill(int(server[0]), signal.SIGKILL)
+        lost = ws.recv_json(timeout=10)
+        assert lost["type"] == "query_error" and lost["correlation_id"] == "long", lost
+        assert lost["error"]["error_type"] == "upstream_unavailable", lost
+        d.wait_log(r"ready as sqlite_mcp_", timeout=30, start=mark)
+        again = ask(ws, {"type": "query", "correlation_id": "again", "query": "SELECT count(*) AS n FROM orders"})
+        assert again["type"] == "query_response" and again["response"]["data"] == [{"n": 8}], again
+    finally:
+        cleanup(d, dirs)
+
+
 def test_cancel_ends_a_long_query():
     d, port, dirs = default_broker()
     try:
@@ -251,6 +285,7 @@ if __name__ == "__main__":
         test_two_sessions_with_different_databases_never_see_each_others,
         test_two_frontends_using_the_same_correlation_ids_get_their_own_answers,
         test_a_hundred_concurrent_frontends_each_get_exactly_their_own_replies,
+        test_an_unknown_tool_and_a_killed_upstream_are_query_errors_and_the_next_query_works,
         test_cancel_ends_a_long_query,
         test_deployed_frontend_on_the_legacy_path_gets_one_frame_per_request,
         test_python_websockets_client_end_to_end,
