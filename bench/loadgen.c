@@ -1,0 +1,381 @@
+/* The benchmarks' load generator: C WebSocket connections, each with W
+ * requests in flight, for D seconds (after a warm-up), against a broker or
+ * relay speaking the frontend protocol (handshake, then query messages)
+ * or MCP JSON-RPC (tools/call echo). Prints one JSON line: requests/s,
+ * latency percentiles (p50, p90, p99, p99.9, max, in microseconds), and
+ * errors. --idle N instead opens N handshaken connections, holds them, and
+ * reports the RSS of --pid before and after (KiB per connection); source
+ * addresses spread over 127.0.0.x when one runs out of ports.
+ *
+ *   loadgen --port 8080 [--path /ws] [--mode frontend|jsonrpc] [-c 50] [-w 4]
+ *           [-d 10] [--warmup 2]
+ *   loadgen --port 8080 --idle 10000 --pid PID */
+#include "build-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <openssl/evp.h>
+
+#include "plugins/websocket/http_parse.h"
+#include "plugins/websocket/ws_codec.h"
+#include "plugins/websocket/ws_handshake.h"
+
+#define MAX_IN_FLIGHT 256
+
+enum mode { MODE_FRONTEND, MODE_JSONRPC };
+enum phase { PH_UPGRADE, PH_GREETING, PH_ACK, PH_RUNNING };
+
+struct options {
+	int port, connections, in_flight, duration_s, warmup_s, idle;
+	long pid;
+	const char *path;
+	enum mode mode;
+};
+
+struct conn;
+
+struct run {
+	struct options opt;
+	struct event_base *base;
+	struct conn *conns;
+	int open, ready, failed;
+	bool measuring, done;
+	uint64_t started_us, measure_from_us;
+	uint64_t completed, errors;
+	uint32_t *latencies; /* microseconds, of the measured requests */
+	size_t n_lat, cap_lat;
+};
+
+struct conn {
+	struct run *run;
+	int index;
+	struct bufferevent *bev;
+	enum phase phase;
+	char accept[WS_ACCEPT_LEN + 1];
+	struct ws_reader reader;
+	uint64_t sent_us[MAX_IN_FLIGHT];
+	uint64_t next_id;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void send_text(struct conn *c, const char *data, size_t len)
+{
+	uint8_t head[14], mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+	size_t head_len = ws_frame_header(head, true, WS_OP_TEXT, len, mask);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evbuffer_add(out, head, head_len);
+	struct evbuffer_iovec iov;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)len, &iov, 1) != 1)
+		return;
+	memcpy(iov.iov_base, data, len);
+	ws_mask(iov.iov_base, len, mask, 0);
+	iov.iov_len = len;
+	evbuffer_commit_space(out, &iov, 1);
+}
+
+/* Request slot k of this connection (its correlation id or id names k). */
+static void send_request(struct conn *c, int slot)
+{
+	char msg[256];
+	int n;
+	if (c->run->opt.mode == MODE_FRONTEND)
+		n = snprintf(msg, sizeof msg, "{\"type\":\"query\",\"correlation_id\":\"s%d\",\"query\":\"SELECT 1\"}", slot);
+	else
+		n = snprintf(msg, sizeof msg,
+		             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+		             "\"arguments\":{\"n\":%d}}}",
+		             slot, slot);
+	c->sent_us[slot] = now_us();
+	send_text(c, msg, (size_t)n);
+}
+
+/* The slot a reply answers: "correlation_id":"sK" or "id":K. -1: none. */
+static int slot_of(const struct conn *c, const char *msg, size_t len)
+{
+	const char *key = c->run->opt.mode == MODE_FRONTEND ? "\"correlation_id\":\"s" : "\"id\":";
+	const char *at = memmem(msg, len, key, strlen(key));
+	if (!at)
+		return -1;
+	at += strlen(key);
+	int slot = 0;
+	while (at < msg + len && *at >= '0' && *at <= '9')
+		slot = slot * 10 + (*at++ - '0');
+	return slot < c->run->opt.in_flight ? slot : -1;
+}
+
+static void record(struct run *r, uint64_t us)
+{
+	if (r->n_lat == r->cap_lat) {
+		size_t cap = r->cap_lat ? r->cap_lat * 2 : 1 << 20;
+		uint32_t *grown = realloc(r->latencies, cap * sizeof *grown);
+		if (!grown)
+			return;
+		r->latencies = grown;
+		r->cap_lat = cap;
+	}
+	r->latencies[r->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static void became_ready(struct conn *c)
+{
+	struct run *r = c->run;
+	c->phase = PH_RUNNING;
+	r->ready++;
+	if (r->opt.idle)
+		return;
+	for (int k = 0; k < r->opt.in_flight; k++)
+		send_request(c, k);
+}
+
+static void on_message(struct conn *c, const char *msg, size_t len)
+{
+	struct run *r = c->run;
+	if (c->phase == PH_GREETING) { /* connection_established, then our handshake */
+		static const char hello[] = "{\"type\":\"connection_handshake\",\"correlation_id\":\"h\"}";
+		send_text(c, hello, sizeof hello - 1);
+		c->phase = PH_ACK;
+		return;
+	}
+	if (c->phase == PH_ACK) {
+		if (memmem(msg, len, "connection_acknowledged", 23))
+			became_ready(c);
+		return;
+	}
+	int slot = slot_of(c, msg, len);
+	if (slot < 0)
+		return; /* not an answer of ours (an interim notice) */
+	bool error = r->opt.mode == MODE_FRONTEND ? !memmem(msg, len, "\"query_response\"", 16)
+	                                          : !memmem(msg, len, "\"result\"", 8);
+	uint64_t now = now_us();
+	if (r->measuring) {
+		r->completed++;
+		r->errors += error;
+		record(r, now - c->sent_us[slot]);
+	}
+	if (!r->done)
+		send_request(c, slot);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (c->phase == PH_UPGRADE) {
+		size_t len = evbuffer_get_length(in);
+		struct http_request head;
+		int status = 0;
+		int rc = http_parse_response((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 16384, &head, &status);
+		if (rc == 0)
+			return;
+		if (rc != 1 || status != 101) {
+			fprintf(stderr, "connection %d: upgrade refused (%d)\n", c->index, status);
+			c->run->failed++;
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+			return;
+		}
+		evbuffer_drain(in, head.head_len);
+		if (c->run->opt.mode == MODE_FRONTEND)
+			c->phase = PH_GREETING;
+		else
+			became_ready(c);
+	}
+	while (evbuffer_get_length(in)) {
+		size_t avail = evbuffer_get_contiguous_space(in);
+		const uint8_t *data = evbuffer_pullup(in, (ev_ssize_t)avail);
+		struct ws_event ev;
+		size_t used = ws_reader_feed(&c->reader, data, avail, &ev);
+		if (ev.kind == WS_EV_MESSAGE)
+			on_message(c, (const char *)ev.data, ev.len);
+		evbuffer_drain(in, used);
+		if (ev.kind == WS_EV_CLOSE || ev.kind == WS_EV_FAIL) {
+			c->run->failed++;
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+			return;
+		}
+		if (used == 0)
+			break;
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	c->run->failed++;
+	bufferevent_free(bev);
+	c->bev = NULL;
+}
+
+static int open_conn(struct run *r, struct conn *c, int index)
+{
+	c->run = r;
+	c->index = index;
+	ws_reader_init(&c->reader, 16u << 20, WS_FROM_SERVER);
+	c->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* 127.0.0.x as the source: ~28000 ports each, for the idle runs. */
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(index / 25000));
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->opt.port) };
+	dst.sin_addr.s_addr = htonl(0x7f000001u);
+	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+		if (fd >= 0)
+			evutil_closesocket(fd);
+		return -1;
+	}
+	evutil_make_socket_nonblocking(fd);
+	bufferevent_setfd(c->bev, fd);
+	if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS)
+		return -1;
+	uint8_t nonce[16];
+	char key[25];
+	evutil_secure_rng_get_bytes(nonce, sizeof nonce);
+	EVP_EncodeBlock((unsigned char *)key, nonce, sizeof nonce);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	                    r->opt.path, r->opt.port, key);
+	c->phase = PH_UPGRADE;
+	r->open++;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t pct(const struct run *r, double p)
+{
+	if (!r->n_lat)
+		return 0;
+	size_t i = (size_t)(p / 100.0 * (double)(r->n_lat - 1));
+	return r->latencies[i];
+}
+
+static long rss_kib(long pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	uint64_t now = now_us();
+	if (r->opt.idle) {
+		if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000)
+			event_base_loopbreak(r->base);
+		return;
+	}
+	if (!r->measuring && now - r->started_us >= (uint64_t)r->opt.warmup_s * 1000000) {
+		r->measuring = true;
+		r->measure_from_us = now;
+	}
+	if (r->measuring && now - r->measure_from_us >= (uint64_t)r->opt.duration_s * 1000000) {
+		r->done = true;
+		event_base_loopbreak(r->base);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .opt = { .port = 8080, .connections = 50, .in_flight = 4, .duration_s = 10, .warmup_s = 2,
+		                  .path = "/ws", .mode = MODE_FRONTEND } };
+	static const struct option longs[] = {
+		{ "port", required_argument, NULL, 'p' }, { "path", required_argument, NULL, 'P' },
+		{ "mode", required_argument, NULL, 'm' }, { "warmup", required_argument, NULL, 'u' },
+		{ "idle", required_argument, NULL, 'i' }, { "pid", required_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	for (int ch; (ch = getopt_long(argc, argv, "c:w:d:", longs, NULL)) != -1;) {
+		switch (ch) {
+		case 'p': r.opt.port = atoi(optarg); break;
+		case 'P': r.opt.path = optarg; break;
+		case 'm': r.opt.mode = strcmp(optarg, "jsonrpc") == 0 ? MODE_JSONRPC : MODE_FRONTEND; break;
+		case 'u': r.opt.warmup_s = atoi(optarg); break;
+		case 'i': r.opt.idle = atoi(optarg); break;
+		case 'x': r.opt.pid = atol(optarg); break;
+		case 'c': r.opt.connections = atoi(optarg); break;
+		case 'w': r.opt.in_flight = atoi(optarg); break;
+		case 'd': r.opt.duration_s = atoi(optarg); break;
+		default: fprintf(stderr, "usage: see bench/loadgen.c\n"); return 2;
+		}
+	}
+	if (r.opt.in_flight < 1 || r.opt.in_flight > MAX_IN_FLIGHT) {
+		fprintf(stderr, "-w: 1 to %d\n", MAX_IN_FLIGHT);
+		return 2;
+	}
+	int n = r.opt.idle ? r.opt.idle : r.opt.connections;
+	long rss_before = r.opt.pid ? rss_kib(r.opt.pid) : -1;
+	r.base = event_base_new();
+	r.conns = calloc((size_t)n, sizeof *r.conns);
+	r.started_us = now_us();
+	for (int i = 0; i < n; i++) {
+		if (open_conn(&r, &r.conns[i], i) < 0)
+			r.failed++;
+	}
+	struct event *timer = event_new(r.base, -1, EV_PERSIST, tick, &r);
+	struct timeval tv = { 0, 50000 };
+	event_add(timer, &tv);
+	event_base_dispatch(r.base);
+	if (r.opt.idle) {
+		long rss_after = r.opt.pid ? rss_kib(r.opt.pid) : -1;
+		printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"failed\":%d,\"rss_before_kib\":%ld,"
+		       "\"rss_after_kib\":%ld,\"kib_per_connection\":%.2f}\n",
+		       n, r.ready, r.failed, rss_before, rss_after,
+		       r.ready ? (double)(rss_after - rss_before) / r.ready : 0.0);
+	} else {
+		qsort(r.latencies, r.n_lat, sizeof *r.latencies, cmp_u32);
+		printf("{\"connections\":%d,\"in_flight\":%d,\"seconds\":%d,\"requests\":%llu,\"rps\":%.0f,"
+		       "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":%llu,"
+		       "\"failed_connections\":%d}\n",
+		       r.opt.connections, r.opt.in_flight, r.opt.duration_s, (unsigned long long)r.completed,
+		       (double)r.completed / r.opt.duration_s, pct(&r, 50), pct(&r, 90), pct(&r, 99), pct(&r, 99.9),
+		       r.n_lat ? r.latencies[r.n_lat - 1] : 0, (unsigned long long)r.errors, r.failed);
+	}
+	for (int i = 0; i < n; i++) {
+		if (r.conns[i].bev)
+			bufferevent_free(r.conns[i].bev);
+		ws_reader_free(&r.conns[i].reader);
+	}
+	event_free(timer);
+	event_base_free(r.base);
+	free(r.conns);
+	free(r.latencies);
+	return r.errors || (r.failed && !r.opt.idle) ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+# The benchmark suite's own programs (not installed): the load generator
+# and the upstream it is measured against. bench/run.sh drives them.
+noinst_PROGRAMS = bench/loadgen bench/mcp_echo
+bench_loadgen_SOURCES = bench/loadgen.c
+bench_loadgen_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+bench_loadgen_LDADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(OPENSSL_LIBS)
+bench_mcp_echo_SOURCES = bench/mcp_echo.c core/jsontree.c core/jsontree.h
+bench_mcp_echo_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
+bench_mcp_echo_LDADD = $(YAJL_LIBS)
+EXTRA_DIST += bench/agentbus-bench.ini
