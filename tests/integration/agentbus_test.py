@@ -64,8 +64,20 @@ class Daemon:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if ready:
-            self.wait_log(r"ready as ", timeout=10 * SLOW)
+            self.expect(r"ready as ", timeout=10 * SLOW)
         return self
+
+    def expect(self, pattern, timeout=5):
+        """wait_log for a helper still setting the daemon up: when the line
+        does not come, the daemon is killed before the failure is raised
+        (no test's finally owns it yet)."""
+        try:
+            self.wait_log(pattern, timeout)
+        except AssertionError:
+            self.proc.kill()
+            self.proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def restart(self, ready_pattern=r"ready as "):
         """Stop (cleanly) and start again on the same config."""
@@ -385,7 +397,7 @@ def default_broker(edit=None):
     if edit:
         text = edit(text)
     d = Daemon(text, raw=True).start()
-    d.wait_log(r"ready as sqlite_mcp_[0-9a-f]{8}")
+    d.expect(r"ready as sqlite_mcp_[0-9a-f]{8}")
     return d, port, (data, plugins)
 
 

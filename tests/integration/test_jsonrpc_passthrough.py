@@ -151,7 +151,7 @@ def everything_broker(extra=""):
         "tool = trigger-sampling-request\narguments = {\"prompt\": \"hi\"}\nreply_type = sample_response\n"
         "error_reply = sample_error\ntimeout = 20s\n"
         % (so("websocket"), port, so("mcp"), EVERYTHING, extra, so("jsonrpc_mcp"), so("query_mcp"))).start()
-    d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
+    d.expect(r"\[everything\] ready as everything_", timeout=20 * SLOW)
     return d, port
 
 
@@ -238,7 +238,6 @@ def test_isolated_clients_each_answer_their_own_servers_requests():
 def test_progress_comes_under_the_clients_token():
     d, port = everything_broker()
     try:
-        d.wait_log(r"\[everything\] ready as everything_", timeout=20 * SLOW)
         ws = RawWS(port, path="/mcp")
         ws.send_json({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
                       "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 2},

@@ -48,7 +48,7 @@ def broker(server_port, path="/mcp"):
         "[route:mcp]\nsource = front_*\ntype = mcp_request\ndestination = everything_*\n"
         "interim = mcp_progress\ntimeout = 20s\n"
         % (FIXTURE_PLUGIN_DIR, tap_port, WEBSOCKET_SO, http_port, MCP_SO, server_port, path)).start()
-    d.wait_log(r"\[everything\] ready as everything_[0-9a-f]{8} \(protocol 2025-11-25\)", timeout=10 * SLOW)
+    d.expect(r"\[everything\] ready as everything_[0-9a-f]{8} \(protocol 2025-11-25\)", timeout=10 * SLOW)
     front = Tap(tap_port)
     front.register("front_1")
     return d, front, http_port
