@@ -4,10 +4,15 @@
 
 #include "replay.h"
 
+/* The ring starts this small and doubles as messages come: most sessions
+ * hold a few, and an idle connection must cost little (a full ring of the
+ * default 1000 entries is 31 KiB). */
+#define RING_FIRST 8
+
 void replay_init(struct replay *r, size_t max_messages, size_t max_bytes, uint64_t max_age_ms)
 {
 	memset(r, 0, sizeof *r);
-	r->cap = r->bound = max_messages;
+	r->bound = max_messages;
 	r->max_bytes = max_bytes;
 	r->max_age_ms = max_age_ms;
 }
@@ -51,10 +56,14 @@ static int grow(struct replay *r)
 int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uint64_t now_ms,
                uint64_t keep_from)
 {
-	if (r->cap == 0)
+	if (r->bound == 0)
 		return keep_from <= seq ? 1 : 0; /* kept nothing a resumption needs */
-	if (!r->ring && !(r->ring = calloc(r->cap, sizeof *r->ring)))
-		return -1;
+	if (!r->ring) {
+		size_t first = r->bound < RING_FIRST ? r->bound : RING_FIRST;
+		if (!(r->ring = calloc(first, sizeof *r->ring)))
+			return -1;
+		r->cap = first;
+	}
 	char *copy = malloc(len + 1);
 	if (!copy)
 		return -1;
@@ -66,8 +75,11 @@ int replay_add(struct replay *r, uint64_t seq, const char *data, size_t len, uin
 		drop_oldest(r);
 	int lost = 0;
 	if (r->count == r->cap) {
+		/* Full: it grows while under its bound, and past it (to four times)
+		 * only for what a resumption still needs. */
 		bool needed = at(r, 0)->seq >= keep_from;
-		if (!(needed && r->cap < 4 * r->bound && grow(r) == 0)) {
+		bool may_grow = r->cap < r->bound || (needed && r->cap < 4 * r->bound);
+		if (!(may_grow && grow(r) == 0)) {
 			drop_oldest(r);
 			lost = needed;
 		}

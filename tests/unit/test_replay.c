@@ -763,6 +763,22 @@ START_TEST(test_byte_bound_grows_while_resuming)
 }
 END_TEST
 
+START_TEST(test_the_ring_starts_small_and_grows_to_its_bound)
+{
+	/* An idle session holds a message or two: its ring must not cost what
+	 * a full one does (1000 entries by default). */
+	struct replay r;
+	replay_init(&r, 1000, BIG, UINT64_MAX);
+	ck_assert_int_eq(replay_add(&r, 1, "a", 1, 0, UINT64_MAX), 0);
+	ck_assert_uint_le(r.cap, 8);
+	for (uint64_t q = 2; q <= 1500; q++)
+		ck_assert_int_eq(replay_add(&r, q, "a", 1, 0, UINT64_MAX), 0);
+	ck_assert_uint_eq(r.count, 1000); /* the bound, reached by growing */
+	ck_assert_uint_eq(replay_oldest(&r), 501);
+	replay_free(&r);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -806,6 +822,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("free");
 	tcase_add_test(tc, test_free_reuse);
 	tcase_add_test(tc, test_free_full_ring);
+	tcase_add_test(tc, test_the_ring_starts_small_and_grows_to_its_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }
