@@ -116,10 +116,12 @@ static int slot_of(const struct conn *c, const char *msg, size_t len)
 	if (!at)
 		return -1;
 	at += strlen(key);
-	int slot = 0;
-	while (at < msg + len && *at >= '0' && *at <= '9')
+	int slot = 0, digits = 0;
+	while (at < msg + len && *at >= '0' && *at <= '9' && digits < 6) {
 		slot = slot * 10 + (*at++ - '0');
-	return slot < c->run->opt.in_flight ? slot : -1;
+		digits++;
+	}
+	return digits && slot < c->run->opt.in_flight ? slot : -1;
 }
 
 static void record(struct run *r, uint64_t us)
@@ -127,8 +129,10 @@ static void record(struct run *r, uint64_t us)
 	if (r->n_lat == r->cap_lat) {
 		size_t cap = r->cap_lat ? r->cap_lat * 2 : 1 << 20;
 		uint32_t *grown = realloc(r->latencies, cap * sizeof *grown);
-		if (!grown)
+		if (!grown) {
+			r->errors++; /* a latency not recorded must not pass unseen */
 			return;
+		}
 		r->latencies = grown;
 		r->cap_lat = cap;
 	}
@@ -162,7 +166,11 @@ static void on_message(struct conn *c, const char *msg, size_t len)
 	}
 	int slot = slot_of(c, msg, len);
 	if (slot < 0)
-		return; /* not an answer of ours (an interim notice) */
+		return; /* not an answer of ours */
+	bool final = r->opt.mode == MODE_JSONRPC || memmem(msg, len, "\"query_response\"", 16) ||
+	             memmem(msg, len, "_error\"", 7) || memmem(msg, len, "\"type\":\"error\"", 14);
+	if (!final)
+		return; /* an interim reply: the request goes on */
 	bool error = r->opt.mode == MODE_FRONTEND ? !memmem(msg, len, "\"query_response\"", 16)
 	                                          : !memmem(msg, len, "\"result\"", 8);
 	uint64_t now = now_us();
@@ -175,6 +183,8 @@ static void on_message(struct conn *c, const char *msg, size_t len)
 		send_request(c, slot);
 }
 
+static void lose(struct conn *c);
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -186,7 +196,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 		int rc = http_parse_response((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 16384, &head, &status);
 		if (rc == 0)
 			return;
-		if (rc != 1 || status != 101) {
+		const struct http_header *accept = rc == 1 ? http_header(&head, "Sec-WebSocket-Accept") : NULL;
+		if (rc != 1 || status != 101 || !accept || !http_span_equals(accept->value, c->accept)) {
 			fprintf(stderr, "connection %d: upgrade refused (%d)\n", c->index, status);
 			c->run->failed++;
 			bufferevent_free(c->bev);
@@ -208,9 +219,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			on_message(c, (const char *)ev.data, ev.len);
 		evbuffer_drain(in, used);
 		if (ev.kind == WS_EV_CLOSE || ev.kind == WS_EV_FAIL) {
-			c->run->failed++;
-			bufferevent_free(c->bev);
-			c->bev = NULL;
+			lose(c);
 			return;
 		}
 		if (used == 0)
@@ -218,14 +227,27 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* A connection lost: counted, and during a measured run what it had in
+ * flight counts as errors. */
+static void lose(struct conn *c)
+{
+	struct run *r = c->run;
+	r->failed++;
+	if (c->phase == PH_RUNNING) {
+		r->ready--;
+		if (r->measuring && !r->opt.idle)
+			r->errors += (uint64_t)r->opt.in_flight;
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	c->run->failed++;
-	bufferevent_free(bev);
-	c->bev = NULL;
+	lose(c);
 }
 
 static int open_conn(struct run *r, struct conn *c, int index)
@@ -255,6 +277,8 @@ static int open_conn(struct run *r, struct conn *c, int index)
 	char key[25];
 	evutil_secure_rng_get_bytes(nonce, sizeof nonce);
 	EVP_EncodeBlock((unsigned char *)key, nonce, sizeof nonce);
+	ws_accept_key(key, strlen(key), c->accept);
+	c->accept[WS_ACCEPT_LEN] = '\0';
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
 	                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -353,6 +377,7 @@ int main(int argc, char **argv)
 	struct timeval tv = { 0, 50000 };
 	event_add(timer, &tv);
 	event_base_dispatch(r.base);
+	double measured_s = r.measure_from_us ? (double)(now_us() - r.measure_from_us) / 1e6 : 0;
 	if (r.opt.idle) {
 		long rss_after = r.opt.pid ? rss_kib(r.opt.pid) : -1;
 		printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"failed\":%d,\"rss_before_kib\":%ld,"
@@ -365,7 +390,7 @@ int main(int argc, char **argv)
 		       "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":%llu,"
 		       "\"failed_connections\":%d}\n",
 		       r.opt.connections, r.opt.in_flight, r.opt.duration_s, (unsigned long long)r.completed,
-		       (double)r.completed / r.opt.duration_s, pct(&r, 50), pct(&r, 90), pct(&r, 99), pct(&r, 99.9),
+		       measured_s > 0 ? (double)r.completed / measured_s : 0.0, pct(&r, 50), pct(&r, 90), pct(&r, 99), pct(&r, 99.9),
 		       r.n_lat ? r.latencies[r.n_lat - 1] : 0, (unsigned long long)r.errors, r.failed);
 	}
 	for (int i = 0; i < n; i++) {

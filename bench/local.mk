@@ -1,5 +1,5 @@
 # The benchmark suite's own programs (not installed): the load generator
-# and the upstream it is measured against. bench/run.sh drives them.
+# and the upstream it is measured against (docs/benchmarks.md).
 noinst_PROGRAMS = bench/loadgen bench/mcp_echo
 bench_loadgen_SOURCES = bench/loadgen.c
 bench_loadgen_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)

@@ -93,6 +93,13 @@ static int compile_route(struct ab_route *r, const struct config_section *s,
 		         r->error_reply_type);
 		rc = -1;
 	}
+	if (r->max_timeout_ms && r->max_timeout_ms < r->timeout_ms) {
+		/* Progress would shorten the deadline: surely not what was meant. */
+		const struct config_entry *e = config_entry(s, "max_timeout");
+		diag_add(d, s->file, e ? e->line : s->line, "max_timeout: shorter than the timeout (%lld ms)",
+		         (long long)r->timeout_ms);
+		rc = -1;
+	}
 	rc |= compile_list(r, "source", option_values_get(&r->options, "source")->text, &r->source, d, s);
 	rc |= compile_list(r, "type", option_values_get(&r->options, "type")->text, &r->type, d, s);
 	rc |= compile_list(r, "destination", option_values_get(&r->options, "destination")->text,

@@ -859,9 +859,13 @@ static int add_env(struct upstream *u, const char *key, yajl_val root, char ***l
 	for (size_t i = 0; rc == 0 && i < add; i++) {
 		const char *name = env->u.object.keys[i];
 		yajl_val v = env->u.object.values[i];
-		yajl_val filled = YAJL_IS_STRING(v) ? u->svc->tree_path(root, v->u.string) : NULL;
-		const char *value = YAJL_IS_STRING(filled) ? filled->u.string : YAJL_IS_STRING(v) ? v->u.string : NULL;
-		if (!value || !*name || strchr(name, '=')) {
+		bool reference = YAJL_IS_STRING(v) && v->u.string[0] == '$';
+		yajl_val filled = reference ? u->svc->tree_path(root, v->u.string) : v;
+		const char *value = YAJL_IS_STRING(filled) ? filled->u.string : NULL;
+		if (reference && !value) {
+			up_log(u, AB_LOG_ERROR, "%s: '%s' names nothing (the session has \"$.database\")", key, v->u.string);
+			rc = -1;
+		} else if (!value || !*name || strchr(name, '=')) {
 			up_log(u, AB_LOG_ERROR, "%s: '%s' needs a name without '=' and a string value", key, name);
 			rc = -1;
 		} else if (asprintf(&(*list)[*n], "%s=%s", name, value) < 0) {
@@ -953,6 +957,10 @@ static int mcp_init(ab_instance *self, const struct ab_services *svc, void **sta
 		return -1;
 	u->stdio = stdio;
 	make_agent_id(u);
+	if (u->by_database && !(u->isolated && stdio)) {
+		up_log(u, AB_LOG_ERROR, "session_env: only for session_mode = isolated with a stdio: url");
+		return -1;
+	}
 	return mcp_open_link(u);
 }
 

@@ -28,14 +28,32 @@ static bool same(const char *a, const char *b)
 }
 
 /* The session of frontend session key, on database (with session_env; a
- * session that selected another database has another one). */
+ * session that selected another database has another one). A request that
+ * names no database takes the key's session, whichever it is. */
 static struct upstream *find(struct upstream *u, const char *key, const char *database)
 {
+	struct upstream *any = NULL;
 	for (struct upstream *s = u->sessions; s; s = s->next_session) {
-		if (!s->closing && strcmp(s->session_key, key) == 0 && same(s->session_database, database))
+		if (s->closing || strcmp(s->session_key, key) != 0)
+			continue;
+		if (same(s->session_database, database))
 			return s;
+		if (!any || s->last_used_ms > any->last_used_ms)
+			any = s;
 	}
-	return NULL;
+	return u->by_database && !database ? any : NULL;
+}
+
+static void close_session(struct upstream *s, const char *why);
+
+/* key moved to another database: its sessions on others go, once idle. */
+static void close_others(struct upstream *u, const struct upstream *kept)
+{
+	for (struct upstream *s = u->sessions, *next; s; s = next) {
+		next = s->next_session;
+		if (s != kept && !s->closing && !busy(s) && strcmp(s->session_key, kept->session_key) == 0)
+			close_session(s, "its frontend session moved to another database");
+	}
 }
 
 static void free_session(struct upstream *s)
@@ -158,6 +176,8 @@ int sessions_deliver(struct upstream *u, const char *key, const char *database, 
 		mcp_reply_error(u, cid, AB_ERR_UPSTREAM_UNAVAILABLE, "cannot open an isolated session");
 		return 0;
 	}
+	if (u->by_database)
+		close_others(u, s);
 	s->last_used_ms = now_ms();
 	if (s->state == UP_READY) {
 		mcp_session_deliver(s, msg);

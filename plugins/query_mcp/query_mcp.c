@@ -325,6 +325,9 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	const struct ab_services *svc = tr->svc;
 	ab_msg *in = svc->translation_input(t);
 	yajl_val request = svc->msg_tree(in);
+	const char *name = member_string(request, "database_name");
+	if (rs->shape == SHAPE_SELECT && (!name || !name[strspn(name, " \t")]))
+		return svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "database_select needs a database_name");
 	if (rs->started_type) {
 		static const char *const echoed[] = { "query", "session_id", "query_id", NULL };
 		reply_with(tr, t, rs->started_type, request, echoed);
@@ -477,6 +480,15 @@ static const char *table_name(yajl_val t)
 	return YAJL_IS_STRING(t) ? YAJL_GET_STRING(t) : member_string(t, "name");
 }
 
+/* How many of a list's entries are tables (have a name). */
+static size_t named_tables(yajl_val tables)
+{
+	size_t n = 0;
+	for (size_t i = 0; tables && YAJL_IS_ARRAY(tables) && i < tables->u.array.len; i++)
+		n += table_name(tables->u.array.values[i]) != NULL;
+	return n;
+}
+
 /* tables: the then_tool's list (names, or rows with a name), or NULL when
  * the route lists none. */
 static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request, yajl_val tables)
@@ -502,7 +514,7 @@ static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request
 	bool listed = tables && YAJL_IS_ARRAY(tables);
 	gen_text(g, "table_count");
 	if (listed)
-		yajl_gen_integer(g, (long long)tables->u.array.len);
+		yajl_gen_integer(g, (long long)named_tables(tables));
 	else
 		yajl_gen_null(g);
 	gen_text(g, "schema_initialized");
@@ -546,7 +558,7 @@ static void gen_context_reply(struct translator *tr, yajl_gen g, yajl_val tables
 		gen_text(g, "schema_initialized");
 		yajl_gen_bool(g, 1);
 		gen_text(g, "total_tables");
-		yajl_gen_integer(g, tables && YAJL_IS_ARRAY(tables) ? (long long)tables->u.array.len : 0);
+		yajl_gen_integer(g, (long long)named_tables(tables));
 		gen_text(g, "table_names");
 		yajl_gen_array_open(g);
 		for (size_t i = 0; tables && YAJL_IS_ARRAY(tables) && i < tables->u.array.len; i++) {

@@ -38,10 +38,13 @@ void replay_free(struct replay *r)
 	r->ring = NULL;
 }
 
-/* Double the ring, keeping the entries in order. */
+/* Double the ring, keeping the entries in order; never past the bound
+ * (while under it) or four times it (while a resumption needs more). */
 static int grow(struct replay *r)
 {
-	struct replay_entry *ring = calloc(r->cap * 2, sizeof *ring);
+	size_t limit = r->cap < r->bound ? r->bound : 4 * r->bound;
+	size_t cap = r->cap * 2 < limit ? r->cap * 2 : limit;
+	struct replay_entry *ring = calloc(cap, sizeof *ring);
 	if (!ring)
 		return -1;
 	for (size_t i = 0; i < r->count; i++)
@@ -49,7 +52,7 @@ static int grow(struct replay *r)
 	free(r->ring);
 	r->ring = ring;
 	r->start = 0;
-	r->cap *= 2;
+	r->cap = cap;
 	return 0;
 }
 

@@ -79,6 +79,17 @@ def test_check_config_refuses_a_comment_run_into_a_message_type():
         d.close()
 
 
+def test_check_config_refuses_a_max_timeout_shorter_than_the_timeout():
+    d = Daemon("[route:r]\nsource = a\ntype = t\ndestination = b\ntimeout = 60s\nmax_timeout = 30s\n")
+    try:
+        rc, err = check_config(d.path)
+        assert rc == 1, (rc, err)
+        expected = "%s:8: max_timeout: shorter than the timeout (60000 ms)" % d.path
+        assert expected in err.splitlines(), err
+    finally:
+        d.close()
+
+
 def test_check_config_names_the_line_of_a_bad_http_route():
     plugins = built_plugins()
     d = Daemon("[plugin:websocket]\nmodule = websocket\n"
@@ -372,6 +383,7 @@ if __name__ == "__main__":
         test_every_shipped_config_checks_clean,
         test_check_config_names_file_and_line_of_a_misspelled_key,
         test_check_config_refuses_a_comment_run_into_a_message_type,
+        test_check_config_refuses_a_max_timeout_shorter_than_the_timeout,
         test_check_config_names_the_line_of_a_bad_http_route,
         test_check_config_lists_every_error,
         test_routes_requests_and_replies_through_the_daemon,

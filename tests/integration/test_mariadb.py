@@ -60,6 +60,11 @@ class MariaDB:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def ask(ws, msg):
+    ws.send_json(msg)
+    return ws.recv_json(timeout=20 * SLOW)
+
+
 def broker(db):
     plugins = tempfile.mkdtemp(prefix="ab-mariadb-plugins-")
     for name in ("websocket", "mcp", "query_mcp", "jsonrpc_mcp"):
@@ -114,6 +119,16 @@ def test_deployed_frontend_flow_against_mariadb():
         assert frames[4]["response"]["data"] == rows and frames[4]["response"]["result"]["data"] == rows, frames[4]
         assert frames[4]["response"]["result"]["columns"] == ["id", "name", "price"], frames[4]
         d.wait_log(r"\[mysql\] opening an isolated session for s1 on crm")
+        # Moving to another database: a server on it, and the old one goes.
+        moved = ask(ws, {"type": "database_select", "correlation_id": "m", "database_name": "shop",
+                         "session_id": "s1"})
+        assert moved["type"] == "database_select_response", moved
+        assert moved["response"]["tables"] == [{"name": "products", "type": "table"}], moved
+        d.wait_log(r"\[mysql\] closing the isolated session for s1 \(its frontend session moved to another database\)")
+        # A select that names no database is refused before any server starts.
+        empty = ask(ws, {"type": "database_select", "correlation_id": "x", "database_name": " ", "session_id": "s1"})
+        assert empty["type"] == "database_select_error", empty
+        assert empty["error"]["error_type"] == "invalid_message", empty
         # One frame per request: nothing else was sent after the last answer.
         try:
             extra = ws.recv_json(timeout=0.5)

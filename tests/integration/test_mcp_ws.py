@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from agentbus_test import (SLOW, TOP_BUILDDIR, TOP_SRCDIR, Daemon, RawWS, cleanup, default_broker, free_port,
@@ -319,6 +320,18 @@ def test_the_client_answers_close_frames_and_refuses_binary_ones():
         listener.close()
 
 
+def is_supergateway(port):
+    """Does 127.0.0.1:port reach supergateway (Express's own 404 page), and
+    not a server of another test that took the same port on that address?"""
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5)
+    except urllib.error.HTTPError as e:
+        return b"Cannot GET /" in e.read()
+    except OSError:
+        return False
+    return False
+
+
 def start_supergateway(data):
     """supergateway's WebSocket mode in front of the bundled SQLite server,
     on a free port: (process, port). It says when it listens; a port taken
@@ -331,7 +344,10 @@ def start_supergateway(data):
         for line in proc.stdout:
             if "Listening on port" in line:
                 threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
-                return proc, port
+                if is_supergateway(port):
+                    return proc, port
+                break  # another test's server has 127.0.0.1 on that port
+        proc.kill()
         proc.wait()
     raise AssertionError("supergateway did not start")
 

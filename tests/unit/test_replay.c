@@ -774,8 +774,23 @@ START_TEST(test_the_ring_starts_small_and_grows_to_its_bound)
 	for (uint64_t q = 2; q <= 1500; q++)
 		ck_assert_int_eq(replay_add(&r, q, "a", 1, 0, UINT64_MAX), 0);
 	ck_assert_uint_eq(r.count, 1000); /* the bound, reached by growing */
+	ck_assert_uint_eq(r.cap, 1000);   /* and no further */
 	ck_assert_uint_eq(replay_oldest(&r), 501);
 	replay_free(&r);
+	/* Held for a resumption (keep_from 1), a ring grows to four times its
+	 * bound and no further: the first loss comes then. */
+	static const size_t bounds[] = { 10, 600 };
+	for (size_t b = 0; b < 2; b++) {
+		replay_init(&r, bounds[b], BIG, UINT64_MAX);
+		uint64_t q = 0;
+		int lost = 0;
+		while (!lost && q < 10 * bounds[b])
+			lost = replay_add(&r, ++q, "a", 1, 0, 1);
+		ck_assert_int_eq(lost, 1);
+		ck_assert_uint_eq(q, 4 * bounds[b] + 1);
+		ck_assert_uint_eq(r.cap, 4 * bounds[b]);
+		replay_free(&r);
+	}
 }
 END_TEST
 
