@@ -108,16 +108,26 @@ static void send_request(struct conn *c, int slot)
 	send_text(c, msg, (size_t)n);
 }
 
-/* The slot a reply answers: "correlation_id":"sK" or "id":K. -1: none. */
+/* The slot a reply answers: "correlation_id":"sK" or "id":K, blanks
+ * allowed around the colon (relays in other languages write them). -1:
+ * none. */
 static int slot_of(const struct conn *c, const char *msg, size_t len)
 {
-	const char *key = c->run->opt.mode == MODE_FRONTEND ? "\"correlation_id\":\"s" : "\"id\":";
-	const char *at = memmem(msg, len, key, strlen(key));
+	bool frontend = c->run->opt.mode == MODE_FRONTEND;
+	const char *key = frontend ? "\"correlation_id\"" : "\"id\"";
+	const char *at = memmem(msg, len, key, strlen(key)), *end = msg + len;
 	if (!at)
 		return -1;
 	at += strlen(key);
+	while (at < end && (*at == ' ' || *at == ':'))
+		at++;
+	if (frontend) {
+		if (end - at < 2 || at[0] != '"' || at[1] != 's')
+			return -1;
+		at += 2;
+	}
 	int slot = 0, digits = 0;
-	while (at < msg + len && *at >= '0' && *at <= '9' && digits < 6) {
+	while (at < end && *at >= '0' && *at <= '9' && digits < 6) {
 		slot = slot * 10 + (*at++ - '0');
 		digits++;
 	}
