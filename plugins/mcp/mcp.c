@@ -532,15 +532,12 @@ static void on_server_request(struct upstream *u, yajl_val id, const char *metho
  * the server's own id. */
 static void on_server_response(struct upstream *u, const char *cid, const char *from, yajl_val answer)
 {
-	const char *key = tree_string(answer, "request_id");
-	struct server_ask *found = NULL;
-	for (struct server_ask *a = u->asks; key && a && !found; a = a->next)
-		found = strcmp(a->key, key) == 0 ? a : NULL;
-	if (!found || strcmp(found->requester, from) != 0) { /* only the frontend asked may answer */
+	/* Only the frontend asked may answer. */
+	struct server_ask *ask = server_ask_take(u, tree_string(answer, "request_id"), from);
+	if (!ask) {
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "no request of the server's waits for this answer", NULL);
 		return;
 	}
-	struct server_ask *ask = server_ask_take(u, key);
 	yajl_gen g = answer_begin();
 	server_ask_gen_id(g, ask);
 	yajl_val result = tree_member(answer, "result"), error = tree_member(answer, "error");

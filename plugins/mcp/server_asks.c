@@ -57,10 +57,10 @@ bool server_ask_open(struct upstream *u, yajl_val id, const struct mcp_call *cal
 	return true;
 }
 
-struct server_ask *server_ask_take(struct upstream *u, const char *key)
+struct server_ask *server_ask_take(struct upstream *u, const char *key, const char *from)
 {
-	for (struct server_ask *ask = u->asks; ask; ask = ask->next) {
-		if (strcmp(ask->key, key) == 0) {
+	for (struct server_ask *ask = u->asks; key && ask; ask = ask->next) {
+		if (strcmp(ask->key, key) == 0 && strcmp(ask->requester, from) == 0) {
 			unlink_ask(u, ask);
 			return ask;
 		}

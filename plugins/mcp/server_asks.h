@@ -43,10 +43,11 @@ bool server_ask_open(struct upstream *u, yajl_val id, const struct mcp_call *cal
  * refused now, not at their deadline. */
 void server_asks_end_call(struct upstream *u, int64_t call_id);
 
-/* The ask for key, taken off the list (the caller writes its id with
- * server_ask_gen_id, then frees it with server_ask_free), or NULL when none
- * waits (answered, or past its deadline). */
-struct server_ask *server_ask_take(struct upstream *u, const char *key);
+/* The ask for key, when from is the frontend it was asked of, taken off
+ * the list (the caller writes its id with server_ask_gen_id, then frees it
+ * with server_ask_free); NULL when none such waits (answered, past its
+ * deadline, or another's). */
+struct server_ask *server_ask_take(struct upstream *u, const char *key, const char *from);
 
 void server_ask_gen_id(yajl_gen g, const struct server_ask *ask);
 void server_ask_free(struct server_ask *ask);
