@@ -34,6 +34,18 @@ static void set_timer(struct event *ev, uint64_t ms)
 
 static void timeout_cb(evutil_socket_t fd, short what, void *arg);
 
+char *request_key(const char *agent_id, const char *cid)
+{
+	size_t a = strlen(agent_id), c = strlen(cid);
+	char *key = malloc(a + 1 + c + 1);
+	if (key) {
+		memcpy(key, agent_id, a);
+		key[a] = '\x1f';
+		memcpy(key + a + 1, cid, c + 1);
+	}
+	return key;
+}
+
 struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *route)
 {
 	struct pending *p = calloc(1, sizeof *p);
@@ -47,8 +59,7 @@ struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *rout
 	p->request = msg_ref(msg);
 	p->requester = strdup(msg_source(msg));
 	p->timer = evtimer_new(r->base, timeout_cb, p);
-	if (asprintf(&p->asked_key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
-		p->asked_key = NULL;
+	p->asked_key = request_key(msg_source(msg), msg_correlation_id(msg));
 	if (!p->requester || !p->timer || !p->asked_key) {
 		p->finished = true;
 		p->dead_next = r->dead;
@@ -549,8 +560,8 @@ void request_forward(struct pending *p, ab_msg *msg)
 	struct router *r = p->router;
 	const char *cid = msg_correlation_id(p->request);
 	char *key = NULL;
-	if (p->forwards == 0 && asprintf(&key, "%s\x1f%s", p->destination, cid) < 0)
-		key = NULL;
+	if (p->forwards == 0)
+		key = request_key(p->destination, cid);
 	if (p->forwards > 0 || (key && hashmap_get(r->pending, key))) {
 		/* Another requester used the same id with this destination, or
 		 * this is a later leg: a reply to an earlier one must not pass
@@ -558,8 +569,7 @@ void request_forward(struct pending *p, ab_msg *msg)
 		char unique[64];
 		snprintf(unique, sizeof unique, "%s-%" PRIu64 ".%u", r->cid_prefix, p->id, p->forwards);
 		free(key);
-		if (asprintf(&key, "%s\x1f%s", p->destination, unique) < 0)
-			key = NULL;
+		key = request_key(p->destination, unique);
 	}
 	if (!key || hashmap_put(r->pending, key, p) < 0) {
 		free(key);

@@ -338,8 +338,8 @@ static void route_request(struct router *r, ab_msg *msg)
  * (docs/protocol.md); a cancel for nothing in flight is answered so. */
 static void route_cancel(struct router *r, ab_msg *msg)
 {
-	char *key = NULL;
-	if (asprintf(&key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
+	char *key = request_key(msg_source(msg), msg_correlation_id(msg));
+	if (!key)
 		return;
 	struct pending *p = hashmap_get(r->asked, key);
 	free(key);
@@ -362,8 +362,8 @@ static void route_message(struct router *r, ab_msg *msg)
 		route_cancel(r, msg);
 		return;
 	}
-	char *key = NULL;
-	if (asprintf(&key, "%s\x1f%s", msg_source(msg), msg_correlation_id(msg)) < 0)
+	char *key = request_key(msg_source(msg), msg_correlation_id(msg));
+	if (!key)
 		return;
 	struct pending *p = hashmap_get(r->pending, key);
 	bool late = !p && requests_is_tombstoned(r, key);

@@ -109,6 +109,9 @@ void router_queue_flush(struct router *r, const char *id);
 int router_deliver(struct router *r, struct agent *a, ab_msg *msg, unsigned flags);
 
 /* requests.c */
+/* "agent_id\x1fcid", the key of the pending and asked tables (malloc'd;
+ * NULL without memory). */
+char *request_key(const char *agent_id, const char *cid);
 struct pending *request_new(struct router *r, ab_msg *msg, struct ab_route *route);
 void request_forward(struct pending *p, ab_msg *msg);
 /* The destination answered a leg and the translator asks it the next

@@ -1,11 +1,13 @@
 #include "build-config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
 
 #include "core/broker.h"
+#include "core/jsonparse.h"
 #include "core/jsontree.h"
 #include "core/log.h"
 #include "core/msg.h"
@@ -165,6 +167,11 @@ static int svc_submit(ab_instance *self, const char *source, ab_msg *msg)
 	return router_submit(broker_router(self->broker), self, source, msg);
 }
 
+static yajl_val tree_parse(const char *json, size_t len)
+{
+	return jsonparse_tree(json, len, UINT_MAX, NULL);
+}
+
 static const char *svc_route_name(const ab_route *route)
 {
 	return route->name;
@@ -281,4 +288,6 @@ const struct ab_services services_table = {
 	.section_int = svc_section_int,
 	.translation_step = router_translation_step,
 	.tree_path = jsontree_path,
+	.tree_parse = tree_parse,
+	.tree_free = jsonparse_free,
 };

@@ -1,19 +1,35 @@
 #include "build-config.h"
 
-#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/timefmt.h"
 
 void timefmt_iso8601_now(char out[TIMEFMT_ISO_LEN])
 {
+	/* Every message sent is stamped: the date and time are formatted once
+	 * a second (the broker has one thread), the milliseconds each time. */
+	static time_t cached_second = -1;
+	static char cached[TIMEFMT_ISO_LEN];
+	static size_t cached_len;
 	struct timespec now;
-	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	/* strftime bounds every field; only the milliseconds are ours. */
-	size_t n = strftime(out, TIMEFMT_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, TIMEFMT_ISO_LEN - n, ".%03uZ", (unsigned)(now.tv_nsec / 1000000L) % 1000u);
+	if (now.tv_sec != cached_second) {
+		struct tm tm;
+		gmtime_r(&now.tv_sec, &tm);
+		/* strftime bounds every field. */
+		cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_second = now.tv_sec;
+	}
+	unsigned ms = (unsigned)(now.tv_nsec / 1000000L) % 1000u;
+	memcpy(out, cached, cached_len);
+	char *at = out + cached_len;
+	*at++ = '.';
+	*at++ = (char)('0' + ms / 100);
+	*at++ = (char)('0' + ms / 10 % 10);
+	*at++ = (char)('0' + ms % 10);
+	*at++ = 'Z';
+	*at = '\0';
 }
 
 uint64_t timefmt_monotonic_ms(void)

@@ -20,11 +20,12 @@ build() { # name sources...
 [ -f "$top/_build/build-config.h" ] || { echo "build first (tools/test.sh makes _build)"; exit 1; }
 build fuzz_ws_reader "$ws/ws_codec.c" "$ws/utf8.c"
 build fuzz_http_parse "$ws/http_parse.c" "$ws/ws_handshake.c"
-build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c"
-build fuzz_msg_parse "$top/core/msg.c"
+build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c" "$top/core/jsonparse.c"
+build fuzz_msg_parse "$top/core/msg.c" "$top/core/jsonparse.c"
+build fuzz_jsonparse "$top/core/jsonparse.c" "$top/tests/unit/tree_equal.c"
 build fuzz_sse "$top/plugins/mcp/sse.c"
 build fuzz_legacy "$top/plugins/mcp/legacy.c" "$top/core/jsontree.c"
-for name in fuzz_ws_reader fuzz_http_parse fuzz_stamp fuzz_msg_parse fuzz_sse fuzz_legacy; do
+for name in fuzz_ws_reader fuzz_http_parse fuzz_stamp fuzz_msg_parse fuzz_jsonparse fuzz_sse fuzz_legacy; do
 	corpus=$out/corpus/$name
 	mkdir -p "$corpus"
 	cp -n "$top/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true

@@ -244,6 +244,13 @@ struct ab_services {
 	 * "$.a.b" root's member a's member b. NULL when it is absent, or ref
 	 * is no such reference. Borrowed from root. */
 	yajl_val (*tree_path)(yajl_val root, const char *ref);
+
+	/* Parse JSON the way msg_tree does: strict RFC 8259 (no comments, UTF-8
+	 * checked), into one allocation. NULL when json[0..len) is not JSON.
+	 * The caller owns the tree and frees it with tree_free, never with
+	 * yajl_tree_free; tree_free(NULL) is fine. */
+	yajl_val (*tree_parse)(const char *json, size_t len);
+	void (*tree_free)(yajl_val tree);
 };
 
 #ifdef __cplusplus

@@ -559,12 +559,10 @@ static void on_server_response(struct upstream *u, const char *cid, const char *
 
 static void on_line(struct upstream *u, const char *line, size_t len, int64_t related)
 {
-	char *text = strndup(line, len);
-	yajl_val msg = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-	free(text);
+	yajl_val msg = u->svc->tree_parse(line, len);
 	if (!msg || !YAJL_IS_OBJECT(msg)) {
 		up_log(u, AB_LOG_WARNING, "a line from the server is not a JSON-RPC message");
-		yajl_tree_free(msg);
+		u->svc->tree_free(msg);
 		return;
 	}
 	yajl_val id = tree_member(msg, "id");
@@ -581,7 +579,7 @@ static void on_line(struct upstream *u, const char *line, size_t len, int64_t re
 		up_log(u, AB_LOG_INFO, "server says: %s", line);
 	else if (id && YAJL_IS_INTEGER(id))
 		on_response(u, msg, YAJL_GET_INTEGER(id));
-	yajl_tree_free(msg);
+	u->svc->tree_free(msg);
 }
 
 static void on_link_up(struct upstream *u)

@@ -1,8 +1,7 @@
 #define _GNU_SOURCE /* memmem */
 
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,9 +146,24 @@ static bool may_have_stamps(const char *json, size_t len)
 int stamp_message(const char *json, size_t len, uint64_t seq, const char *timestamp,
                   struct stamped *out)
 {
-	char head[96];
-	int head_len = seq ? snprintf(head, sizeof head, "{\"seq\":%" PRIu64 ",\"timestamp\":\"%s\"", seq, timestamp)
-	                   : snprintf(head, sizeof head, "{\"timestamp\":\"%s\"", timestamp);
+	/* {"seq":N,"timestamp":"T", written by hand: snprintf would cost more
+	 * than the rest of the stamping. */
+	char head[96], *h = head;
+	if (seq) {
+		char digits[20];
+		int n = 0;
+		for (uint64_t v = seq; v; v /= 10)
+			digits[n++] = (char)('0' + v % 10);
+		h = stpcpy(h, "{\"seq\":");
+		while (n)
+			*h++ = digits[--n];
+		h = stpcpy(h, ",\"timestamp\":\"");
+	} else {
+		h = stpcpy(h, "{\"timestamp\":\"");
+	}
+	h = stpcpy(h, timestamp);
+	*h++ = '"';
+	size_t head_len = (size_t)(h - head);
 	const char *body;
 	size_t body_len;
 	char *rebuilt = NULL;
@@ -173,14 +187,14 @@ int stamp_message(const char *json, size_t len, uint64_t seq, const char *timest
 		body++;
 		body_len--;
 	}
-	out->len = (size_t)head_len + (body_len ? 1 + body_len : 0) + 1;
+	out->len = head_len + (body_len ? 1 + body_len : 0) + 1;
 	out->data = malloc(out->len + 1);
 	if (!out->data) {
 		free(rebuilt);
 		return -1;
 	}
 	char *at = out->data;
-	memcpy(at, head, (size_t)head_len);
+	memcpy(at, head, head_len);
 	at += head_len;
 	if (body_len) {
 		*at++ = ',';
