@@ -5,11 +5,18 @@
  * latency percentiles (p50, p90, p99, p99.9, max, in microseconds), and
  * errors. --idle N instead opens N handshaken connections, holds them, and
  * reports the RSS of --pid before and after (KiB per connection); source
- * addresses spread over 127.0.0.x when one runs out of ports.
+ * addresses spread over 127.0.0.x when one runs out of ports. --stdio CMD
+ * measures the upstream alone, the ceiling of any relay in front of it: CMD
+ * (an MCP stdio server) gets C x W tools/call requests in flight on its own
+ * pipes, and its CPU time per request is reported too.
  *
  *   loadgen --port 8080 [--path /ws] [--mode frontend|jsonrpc] [-c 50] [-w 4]
  *           [-d 10] [--warmup 2]
- *   loadgen --port 8080 --idle 10000 --pid PID */
+ *   loadgen --stdio CMD [-c 50] [-w 4] [-d 10] [--warmup 2]
+ *   loadgen --port 8080 --idle 10000 --pid PID
+ * Every run also reports the generator's own CPU time per request, and
+ * every request answered (warm-up included), by which a caller divides the
+ * CPU time of the processes it watches. */
 #include "build-config.h"
 
 #include <arpa/inet.h>
@@ -21,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -41,7 +51,7 @@ enum phase { PH_UPGRADE, PH_GREETING, PH_ACK, PH_RUNNING };
 struct options {
 	int port, connections, in_flight, duration_s, warmup_s, idle;
 	long pid;
-	const char *path;
+	const char *path, *stdio_cmd;
 	enum mode mode;
 };
 
@@ -54,7 +64,8 @@ struct run {
 	int open, ready, failed;
 	bool measuring, done;
 	uint64_t started_us, measure_from_us;
-	uint64_t completed, errors;
+	uint64_t completed, errors, answered; /* answered: warm-up included */
+	pid_t child; /* --stdio: the upstream */
 	uint32_t *latencies; /* microseconds, of the measured requests */
 	size_t n_lat, cap_lat;
 };
@@ -63,6 +74,8 @@ struct conn {
 	struct run *run;
 	int index;
 	struct bufferevent *bev;
+	struct bufferevent *to_child; /* --stdio: the upstream's stdin (bev reads its stdout) */
+	int to_child_fd;
 	enum phase phase;
 	char accept[WS_ACCEPT_LEN + 1];
 	struct ws_reader reader;
@@ -105,7 +118,12 @@ static void send_request(struct conn *c, int slot)
 		             "\"arguments\":{\"n\":%d}}}",
 		             slot, slot);
 	c->sent_us[slot] = now_us();
-	send_text(c, msg, (size_t)n);
+	if (c->to_child) {
+		msg[n++] = '\n';
+		bufferevent_write(c->to_child, msg, (size_t)n);
+	} else {
+		send_text(c, msg, (size_t)n);
+	}
 }
 
 /* The slot a reply answers: "correlation_id":"sK" or "id":K, blanks
@@ -170,7 +188,8 @@ static void on_message(struct conn *c, const char *msg, size_t len)
 		return;
 	}
 	if (c->phase == PH_ACK) {
-		if (memmem(msg, len, "connection_acknowledged", 23))
+		if (memmem(msg, len, c->to_child ? "\"protocolVersion\"" : "connection_acknowledged",
+		           c->to_child ? 17 : 23))
 			became_ready(c);
 		return;
 	}
@@ -184,6 +203,7 @@ static void on_message(struct conn *c, const char *msg, size_t len)
 	bool error = r->opt.mode == MODE_FRONTEND ? !memmem(msg, len, "\"query_response\"", 16)
 	                                          : !memmem(msg, len, "\"result\"", 8);
 	uint64_t now = now_us();
+	r->answered++;
 	if (r->measuring) {
 		r->completed++;
 		r->errors += error;
@@ -194,6 +214,17 @@ static void on_message(struct conn *c, const char *msg, size_t len)
 }
 
 static void lose(struct conn *c);
+
+static void on_child_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	char *line;
+	size_t len;
+	while ((line = evbuffer_readln(bufferevent_get_input(bev), &len, EVBUFFER_EOL_LF))) {
+		on_message(c, line, len);
+		free(line);
+	}
+}
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -298,6 +329,54 @@ static int open_conn(struct run *r, struct conn *c, int index)
 	return 0;
 }
 
+/* --stdio: the upstream on two pipes, initialized, then the load. */
+static int open_stdio(struct run *r, struct conn *c)
+{
+	int to[2], from[2];
+	if (pipe(to) < 0 || pipe(from) < 0)
+		return -1;
+	r->child = fork();
+	if (r->child < 0)
+		return -1;
+	if (r->child == 0) {
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		close(to[1]);
+		close(from[0]);
+		char command[4096];
+		snprintf(command, sizeof command, "exec %s", r->opt.stdio_cmd); /* its CPU time is the child's */
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	evutil_make_socket_nonblocking(to[1]);
+	evutil_make_socket_nonblocking(from[0]);
+	c->run = r;
+	c->bev = bufferevent_socket_new(r->base, from[0], BEV_OPT_CLOSE_ON_FREE);
+	/* Closed by hand at the end: a freed bufferevent closes its fd only
+	 * when the loop runs again, and the upstream stops at end of input. */
+	c->to_child = bufferevent_socket_new(r->base, to[1], 0);
+	c->to_child_fd = to[1];
+	bufferevent_setcb(c->bev, on_child_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_enable(c->to_child, EV_WRITE);
+	static const char init[] = "{\"jsonrpc\":\"2.0\",\"id\":\"init\",\"method\":\"initialize\",\"params\":{"
+	                           "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{"
+	                           "\"name\":\"loadgen\",\"version\":\"1\"}}}\n"
+	                           "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+	bufferevent_write(c->to_child, init, sizeof init - 1);
+	c->phase = PH_ACK;
+	r->open++;
+	return 0;
+}
+
+static double cpu_us(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec * 1e6 + (double)ru->ru_utime.tv_usec + (double)ru->ru_stime.tv_sec * 1e6 +
+	       (double)ru->ru_stime.tv_usec;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -354,6 +433,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "path", required_argument, NULL, 'P' },
 		{ "mode", required_argument, NULL, 'm' }, { "warmup", required_argument, NULL, 'u' },
 		{ "idle", required_argument, NULL, 'i' }, { "pid", required_argument, NULL, 'x' },
+		{ "stdio", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	for (int ch; (ch = getopt_long(argc, argv, "c:w:d:", longs, NULL)) != -1;) {
@@ -364,6 +444,7 @@ int main(int argc, char **argv)
 		case 'u': r.opt.warmup_s = atoi(optarg); break;
 		case 'i': r.opt.idle = atoi(optarg); break;
 		case 'x': r.opt.pid = atol(optarg); break;
+		case 's': r.opt.stdio_cmd = optarg; break;
 		case 'c': r.opt.connections = atoi(optarg); break;
 		case 'w': r.opt.in_flight = atoi(optarg); break;
 		case 'd': r.opt.duration_s = atoi(optarg); break;
@@ -374,13 +455,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "-w: 1 to %d\n", MAX_IN_FLIGHT);
 		return 2;
 	}
+	if (r.opt.stdio_cmd) { /* one upstream with all the requests in flight */
+		r.opt.mode = MODE_JSONRPC;
+		r.opt.in_flight *= r.opt.connections;
+		r.opt.connections = 1;
+		if (r.opt.in_flight > MAX_IN_FLIGHT) {
+			fprintf(stderr, "--stdio: at most %d requests in flight\n", MAX_IN_FLIGHT);
+			return 2;
+		}
+	}
 	int n = r.opt.idle ? r.opt.idle : r.opt.connections;
 	long rss_before = r.opt.pid ? rss_kib(r.opt.pid) : -1;
 	r.base = event_base_new();
 	r.conns = calloc((size_t)n, sizeof *r.conns);
 	r.started_us = now_us();
 	for (int i = 0; i < n; i++) {
-		if (open_conn(&r, &r.conns[i], i) < 0)
+		if ((r.opt.stdio_cmd ? open_stdio(&r, &r.conns[i]) : open_conn(&r, &r.conns[i], i)) < 0)
 			r.failed++;
 	}
 	struct event *timer = event_new(r.base, -1, EV_PERSIST, tick, &r);
@@ -388,6 +478,20 @@ int main(int argc, char **argv)
 	event_add(timer, &tv);
 	event_base_dispatch(r.base);
 	double measured_s = r.measure_from_us ? (double)(now_us() - r.measure_from_us) / 1e6 : 0;
+	struct rusage self_ru, child_ru = { 0 };
+	getrusage(RUSAGE_SELF, &self_ru);
+	for (int i = 0; i < n; i++) { /* the upstream's end of input ends it */
+		if (r.conns[i].to_child) {
+			bufferevent_free(r.conns[i].to_child);
+			close(r.conns[i].to_child_fd);
+			r.conns[i].to_child = NULL;
+		}
+	}
+	if (r.child > 0) {
+		int status;
+		wait4(r.child, &status, 0, &child_ru);
+	}
+	double per = r.answered ? 1.0 / (double)r.answered : 0;
 	if (r.opt.idle) {
 		long rss_after = r.opt.pid ? rss_kib(r.opt.pid) : -1;
 		printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"failed\":%d,\"rss_before_kib\":%ld,"
@@ -398,10 +502,11 @@ int main(int argc, char **argv)
 		qsort(r.latencies, r.n_lat, sizeof *r.latencies, cmp_u32);
 		printf("{\"connections\":%d,\"in_flight\":%d,\"seconds\":%d,\"requests\":%llu,\"rps\":%.0f,"
 		       "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":%llu,"
-		       "\"failed_connections\":%d}\n",
+		       "\"failed_connections\":%d,\"answered\":%llu,\"loadgen_cpu_us\":%.2f,\"upstream_cpu_us\":%.2f}\n",
 		       r.opt.connections, r.opt.in_flight, r.opt.duration_s, (unsigned long long)r.completed,
 		       measured_s > 0 ? (double)r.completed / measured_s : 0.0, pct(&r, 50), pct(&r, 90), pct(&r, 99), pct(&r, 99.9),
-		       r.n_lat ? r.latencies[r.n_lat - 1] : 0, (unsigned long long)r.errors, r.failed);
+		       r.n_lat ? r.latencies[r.n_lat - 1] : 0, (unsigned long long)r.errors, r.failed,
+		       (unsigned long long)r.answered, cpu_us(&self_ru) * per, cpu_us(&child_ru) * per);
 	}
 	for (int i = 0; i < n; i++) {
 		if (r.conns[i].bev)

@@ -1,7 +1,9 @@
 #include "build-config.h"
 
+#include <limits.h>
 #include <string.h>
 
+#include "core/jsonparse.h"
 #include "core/jsontree.h"
 
 static void gen_text(yajl_gen g, const char *text)
@@ -69,6 +71,54 @@ yajl_val jsontree_path(yajl_val root, const char *ref)
 	if (!is_reference(ref))
 		return NULL;
 	return ref[1] ? lookup(root, ref + 2) : root;
+}
+
+struct raw_find {
+	const char *key;
+	size_t key_len;
+	size_t start, end;
+	bool found;
+};
+
+static bool find_member(void *ctx, const struct jsonparse_member *m)
+{
+	struct raw_find *f = ctx;
+	if (m->key_len != f->key_len || memcmp(m->key, f->key, f->key_len) != 0)
+		return true;
+	f->start = m->start;
+	f->end = m->end;
+	f->found = true;
+	return false; /* the first of two alike, as lookup finds it */
+}
+
+const char *jsontree_raw(const char *json, size_t len, const char *ref, size_t *raw_len)
+{
+	if (!is_reference(ref))
+		return NULL;
+	/* Segment by segment, as lookup reads them; each scan stops at its
+	 * member, and the text was checked before (a message's bytes). */
+	for (const char *at = ref[1] ? ref + 2 : NULL; at;) {
+		const char *dot = strchr(at, '.');
+		size_t n = dot ? (size_t)(dot - at) : strlen(at);
+		if (n == 0 || n >= 256)
+			return NULL;
+		struct raw_find f = { at, n, 0, 0, false };
+		jsonparse_scan(json, len, UINT_MAX, find_member, &f, NULL, NULL);
+		if (!f.found)
+			return NULL;
+		json += f.start;
+		len = f.end - f.start;
+		at = dot ? dot + 1 : NULL;
+	}
+	*raw_len = len;
+	return json;
+}
+
+void jsontree_gen_raw(yajl_gen g, const char *json, size_t len)
+{
+	/* yajl writes a number's text as it is given: the one way to put JSON
+	 * text into a generator as a value without parsing it. */
+	yajl_gen_number(g, json, len);
 }
 
 /* A "$", "$.a.b" reference's value (NULL: absent), or the template value itself. */

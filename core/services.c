@@ -290,4 +290,6 @@ const struct ab_services services_table = {
 	.tree_path = jsontree_path,
 	.tree_parse = tree_parse,
 	.tree_free = jsonparse_free,
+	.json_raw = jsontree_raw,
+	.gen_raw = jsontree_gen_raw,
 };

@@ -251,6 +251,15 @@ struct ab_services {
 	 * yajl_tree_free; tree_free(NULL) is fine. */
 	yajl_val (*tree_parse)(const char *json, size_t len);
 	void (*tree_free)(yajl_val tree);
+
+	/* Carrying a value on without parsing and generating it: json_raw finds
+	 * the bytes of the value a reference names ("$", "$.a.b", as tree_path
+	 * reads them) in JSON text that was checked already (a message's
+	 * msg_json, or text tree_parse took); NULL when it is absent. Borrowed
+	 * from json. gen_raw writes such bytes into g as a value (never as a
+	 * key); g does not check them, msg_build does. */
+	const char *(*json_raw)(const char *json, size_t len, const char *ref, size_t *raw_len);
+	void (*gen_raw)(yajl_gen g, const char *json, size_t len);
 };
 
 #ifdef __cplusplus

@@ -87,9 +87,24 @@ static int forward_answer(struct translator *tr, ab_translation *t, yajl_val rpc
 	return send_built(tr, t, g, true);
 }
 
+/* A member of msg's, "$.a.b", written into g under key as its bytes (no
+ * tree); false, and nothing written, when msg has none. */
+static bool gen_member(struct translator *tr, yajl_gen g, ab_msg *msg, const char *key, const char *ref)
+{
+	size_t len, raw_len;
+	const char *json = tr->svc->msg_json(msg, &len);
+	const char *raw = tr->svc->json_raw(json, len, ref, &raw_len);
+	if (!raw)
+		return false;
+	gen_text(g, key);
+	tr->svc->gen_raw(g, raw, raw_len);
+	return true;
+}
+
 static int translate_request(struct translator *tr, ab_translation *t)
 {
-	yajl_val rpc = member(tr->svc->msg_tree(tr->svc->translation_input(t)), "message");
+	ab_msg *input = tr->svc->translation_input(t);
+	yajl_val rpc = member(tr->svc->msg_tree(input), "message");
 	yajl_val method = member(rpc, "method");
 	if (!method)
 		return forward_answer(tr, t, rpc);
@@ -101,21 +116,13 @@ static int translate_request(struct translator *tr, ab_translation *t)
 	gen_text(g, "mcp_request");
 	gen_text(g, "method");
 	gen_text(g, method->u.string);
-	yajl_val params = member(rpc, "params");
-	if (params) {
-		gen_text(g, "params");
-		tr->svc->gen_tree(g, params);
-	}
+	gen_member(tr, g, input, "params", "$.message.params");
 	/* What the server may ask this client in the middle of its call (its
 	 * initialize's capabilities, as the transport keeps them); an upstream
 	 * in isolated mode gives it a session of its own. */
-	yajl_val answers = member(tr->svc->msg_tree(tr->svc->translation_input(t)), "answers");
-	if (answers) {
-		gen_text(g, "client_answers");
-		tr->svc->gen_tree(g, answers);
-	}
+	gen_member(tr, g, input, "client_answers", "$.answers");
 	gen_text(g, "session");
-	gen_text(g, tr->svc->msg_source(tr->svc->translation_input(t)));
+	gen_text(g, tr->svc->msg_source(input));
 	yajl_gen_map_close(g);
 	return send_built(tr, t, g, true);
 }
@@ -171,31 +178,30 @@ static int translate_reply(struct translator *tr, ab_translation *t)
 {
 	const struct ab_services *svc = tr->svc;
 	ab_msg *input = svc->translation_input(t);
-	yajl_val in = svc->msg_tree(input);
 	yajl_val request = member(svc->msg_tree(svc->translation_request(t)), "message");
 	const char *type = svc->msg_type(input);
 	if (strcmp(type, "mcp_progress") == 0)
-		return progress(tr, t, request, in);
+		return progress(tr, t, request, svc->msg_tree(input));
 	if (strcmp(type, "mcp_server_request") == 0) {
 		/* The server asks the client something: it goes as it is. */
 		yajl_gen g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
 		gen_text(g, "type");
 		gen_text(g, "jsonrpc_notification");
-		gen_text(g, "message");
-		svc->gen_tree(g, member(in, "request"));
+		if (!gen_member(tr, g, input, "message", "$.request")) {
+			gen_text(g, "message");
+			yajl_gen_null(g);
+		}
 		yajl_gen_map_close(g);
 		return send_built(tr, t, g, false);
 	}
 	yajl_gen g = begin_reply("jsonrpc");
 	gen_text(g, "id");
 	svc->gen_tree(g, member(request, "id"));
-	yajl_val result = member(in, "result"), error = member(in, "error");
-	if (strcmp(type, "mcp_response") == 0 && result) {
-		gen_text(g, "result");
-		svc->gen_tree(g, result);
+	/* A result goes on as its bytes; only an error needs the tree. */
+	if (strcmp(type, "mcp_response") == 0 && gen_member(tr, g, input, "result", "$.result"))
 		return finish_reply(tr, t, g);
-	}
+	yajl_val error = member(svc->msg_tree(input), "error");
 	/* The upstream's JSON-RPC error keeps its code; the broker's own
 	 * (upstream_unavailable, timeout) says which it was in data. */
 	yajl_val code = member(error, "code"), message = member(error, "message");

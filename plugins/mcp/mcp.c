@@ -360,7 +360,8 @@ static void initialized(struct upstream *u, yajl_val result)
 	fetch_tools(u, NULL);
 }
 
-static void on_response(struct upstream *u, yajl_val msg, int64_t id)
+/* line: the message's text (msg is its tree), whose result goes on as its bytes. */
+static void on_response(struct upstream *u, const char *line, size_t len, yajl_val msg, int64_t id)
 {
 	yajl_val result = tree_member(msg, "result"), error = tree_member(msg, "error");
 	if (u->initialize_id && id == u->initialize_id) {
@@ -391,10 +392,12 @@ static void on_response(struct upstream *u, yajl_val msg, int64_t id)
 	struct mcp_call *call = take_call(u, id);
 	if (!call)
 		return; /* cancelled, or never ours */
-	if (result) {
+	size_t raw_len;
+	const char *raw = result ? u->svc->json_raw(line, len, "$.result", &raw_len) : NULL;
+	if (raw) {
 		yajl_gen g = reply_begin("mcp_response", call->correlation_id);
 		gen_text(g, "result");
-		u->svc->gen_tree(g, result);
+		u->svc->gen_raw(g, raw, raw_len);
 		submit(u, g);
 	} else {
 		const char *text = tree_string(error, "message");
@@ -578,7 +581,7 @@ static void on_line(struct upstream *u, const char *line, size_t len, int64_t re
 	} else if (method && strcmp(method, "notifications/message") == 0)
 		up_log(u, AB_LOG_INFO, "server says: %s", line);
 	else if (id && YAJL_IS_INTEGER(id))
-		on_response(u, msg, YAJL_GET_INTEGER(id));
+		on_response(u, line, len, msg, YAJL_GET_INTEGER(id));
 	u->svc->tree_free(msg);
 }
 
@@ -627,6 +630,36 @@ static void gen_params(struct upstream *u, yajl_gen g, yajl_val params, int64_t 
 	yajl_gen_integer(g, id);
 	yajl_gen_map_close(g);
 	yajl_gen_map_close(g);
+}
+
+/* The same for params without a _meta of their own (most calls): their
+ * bytes, with {"_meta":{"progressToken":ID}, put in front, and no tree
+ * walked. False when params have a _meta (gen_params merges it). */
+static bool gen_params_raw(struct upstream *u, yajl_gen g, ab_msg *msg, yajl_val params, int64_t id)
+{
+	size_t len, raw_len;
+	const char *json = u->svc->msg_json(msg, &len);
+	const char *raw = YAJL_IS_OBJECT(params) && !tree_member(params, "_meta")
+	                          ? u->svc->json_raw(json, len, "$.params", &raw_len)
+	                          : NULL;
+	if (!raw)
+		return false;
+	char head[64];
+	int head_len = snprintf(head, sizeof head, "{\"_meta\":{\"progressToken\":%lld}", (long long)id);
+	/* raw is "{...}": what follows its '{' is the rest, or just "}". */
+	const char *rest = params->u.object.len ? raw + 1 : "}";
+	size_t rest_len = params->u.object.len ? raw_len - 1 : 1;
+	char *text = malloc((size_t)head_len + 1 + rest_len);
+	if (!text)
+		return false;
+	memcpy(text, head, (size_t)head_len);
+	size_t at = (size_t)head_len;
+	if (params->u.object.len)
+		text[at++] = ',';
+	memcpy(text + at, rest, rest_len);
+	u->svc->gen_raw(g, text, at + rest_len);
+	free(text);
+	return true;
 }
 
 static void cancel(struct upstream *u, ab_msg *msg)
@@ -752,7 +785,8 @@ static int serve(struct upstream *u, ab_msg *msg)
 	u->calls = call;
 	yajl_gen g = rpc_begin(call->id, method);
 	gen_text(g, "params");
-	gen_params(u, g, tree_member(tree, "params"), call->id);
+	if (!gen_params_raw(u, g, msg, tree_member(tree, "params"), call->id))
+		gen_params(u, g, tree_member(tree, "params"), call->id);
 	if (!rpc_send(u, g)) {
 		free_call(take_call(u, call->id));
 		return -1; /* the broker answers upstream_unavailable */

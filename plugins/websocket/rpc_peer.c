@@ -49,15 +49,21 @@ static void gen_str(yajl_gen g, const char *s)
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
+static void send_text(struct rpc_peer *p, const char *text, size_t len)
+{
+	if (p->conn) {
+		p->l->counters.messages_out++;
+		p->l->counters.bytes_out += len;
+		conn_send_text(p->conn, text, len);
+	}
+}
+
 static void send_gen(struct rpc_peer *p, yajl_gen g)
 {
 	const unsigned char *buf;
 	size_t len;
-	if (p->conn && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok) {
-		p->l->counters.messages_out++;
-		p->l->counters.bytes_out += len;
-		conn_send_text(p->conn, (const char *)buf, len);
-	}
+	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+		send_text(p, (const char *)buf, len);
 	yajl_gen_free(g);
 }
 
@@ -170,7 +176,8 @@ static int submit_gen(struct rpc_peer *p, yajl_gen g)
 	return rc;
 }
 
-static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
+/* The client's request goes on as it wrote it (text, which a parse took). */
+static void submit_request(struct rpc_peer *p, const char *text, size_t len, const char *cid)
 {
 	if (in_flight(p, cid)) {
 		send_error(p, cid, AB_ERR_INVALID_MESSAGE, "a request with this id is in flight already");
@@ -183,7 +190,7 @@ static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
 	}
 	yajl_gen g = begin_message("jsonrpc", cid);
 	gen_str(g, "message");
-	p->l->svc->gen_tree(g, rpc);
+	p->l->svc->gen_raw(g, text, len);
 	/* What of the server's own requests this client takes (its initialize's
 	 * capabilities): the upstream hands it only those. */
 	gen_str(g, "answers");
@@ -206,7 +213,7 @@ static void submit_request(struct rpc_peer *p, yajl_val rpc, const char *cid)
 /* The client's answer to a request of the server's (elicitation, ...),
  * on the same route: the reply to it (an acknowledgement) is not the
  * client's business, and is dropped, as it is not asked. */
-static void submit_answer(struct rpc_peer *p, yajl_val rpc, yajl_val id)
+static void submit_answer(struct rpc_peer *p, const char *text, size_t len, yajl_val id)
 {
 	char cid[RPC_ID_MAX + 3], answer_cid[RPC_ID_MAX + 12];
 	if (!rpc_id_encode(id, cid, sizeof cid))
@@ -214,7 +221,7 @@ static void submit_answer(struct rpc_peer *p, yajl_val rpc, yajl_val id)
 	snprintf(answer_cid, sizeof answer_cid, "answer:%s", cid);
 	yajl_gen g = begin_message("jsonrpc", answer_cid);
 	gen_str(g, "message");
-	p->l->svc->gen_tree(g, rpc);
+	p->l->svc->gen_raw(g, text, len);
 	submit_gen(p, g);
 }
 
@@ -239,10 +246,8 @@ static void cancel_request(struct rpc_peer *p, yajl_val params)
 
 void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool limited)
 {
-	char *text = strndup(data, len);
-	char why[128] = "";
-	yajl_val rpc = text ? yajl_tree_parse(text, why, sizeof why) : NULL;
-	free(text);
+	const struct ab_services *svc = p->l->svc;
+	yajl_val rpc = svc->tree_parse(data, len);
 	const char *method_path[] = { "method", NULL }, *id_path[] = { "id", NULL }, *params_path[] = { "params", NULL };
 	yajl_val method = YAJL_IS_OBJECT(rpc) ? yajl_tree_get(rpc, method_path, yajl_t_string) : NULL;
 	yajl_val id = YAJL_IS_OBJECT(rpc) ? yajl_tree_get(rpc, id_path, yajl_t_any) : NULL;
@@ -256,7 +261,7 @@ void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool lim
 		if (strcmp(method->u.string, "notifications/cancelled") == 0)
 			cancel_request(p, yajl_tree_get(rpc, params_path, yajl_t_object));
 	} else if (!method && id) {
-		submit_answer(p, rpc, id);
+		submit_answer(p, data, len, id);
 	} else if (!method || !rpc_id_encode(id, cid, sizeof cid)) {
 		send_error(p, NULL, AB_ERR_INVALID_MESSAGE, "not a JSON-RPC request (a method and a string or integer id)");
 	} else if (limited) {
@@ -265,9 +270,9 @@ void rpc_peer_on_text(struct rpc_peer *p, const char *data, size_t len, bool lim
 		p->l->counters.in_by_type[listener_type_index("jsonrpc")]++;
 		if (strcmp(method->u.string, "initialize") == 0)
 			take_capabilities(p, yajl_tree_get(rpc, params_path, yajl_t_object));
-		submit_request(p, rpc, cid);
+		submit_request(p, data, len, cid);
 	}
-	yajl_tree_free(rpc);
+	svc->tree_free(rpc);
 }
 
 int rpc_peer_deliver(struct rpc_peer *p, ab_msg *msg, unsigned flags)
@@ -279,16 +284,20 @@ int rpc_peer_deliver(struct rpc_peer *p, ab_msg *msg, unsigned flags)
 	bool final = !(flags & AB_DELIVER_INTERIM);
 	if (final)
 		forget(p, cid);
-	yajl_val tree = svc->msg_tree(msg);
-	const char *message_path[] = { "message", NULL }, *error_path[] = { "error", NULL };
+	/* A JSON-RPC message goes out as its bytes: no tree, no generator. */
+	size_t len, rpc_len;
+	const char *json = svc->msg_json(msg, &len);
+	const char *rpc = strncmp(svc->msg_type(msg), "jsonrpc", 7) == 0
+	                          ? svc->json_raw(json, len, "$.message", &rpc_len)
+	                          : NULL;
+	if (rpc && *rpc == '{') {
+		send_text(p, rpc, rpc_len);
+		return 0;
+	}
+	const char *error_path[] = { "error", NULL };
 	const char *type_path[] = { "error_type", NULL }, *text_path[] = { "message", NULL };
-	yajl_val rpc = yajl_tree_get(tree, message_path, yajl_t_object);
-	yajl_val error = yajl_tree_get(tree, error_path, yajl_t_object);
-	if (rpc && strncmp(svc->msg_type(msg), "jsonrpc", 7) == 0) {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		svc->gen_tree(g, rpc);
-		send_gen(p, g);
-	} else if (error && final) {
+	yajl_val error = yajl_tree_get(svc->msg_tree(msg), error_path, yajl_t_object);
+	if (error && final) {
 		yajl_val type = yajl_tree_get(error, type_path, yajl_t_string);
 		yajl_val text = yajl_tree_get(error, text_path, yajl_t_string);
 		const char *error_type = type ? type->u.string : AB_ERR_INTERNAL_ERROR;

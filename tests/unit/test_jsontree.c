@@ -1,6 +1,7 @@
-/* Unit tests for core/jsontree.c's jsontree_gen_template (services->
- * gen_template): filling a JSON template's "$" and "$.a.b" references from
- * a root value. */
+/* Unit tests for core/jsontree.c: jsontree_gen_template (services->
+ * gen_template), filling a JSON template's "$" and "$.a.b" references from
+ * a root value; and jsontree_raw / jsontree_gen_raw (services->json_raw,
+ * gen_raw), a member's bytes found and written without a tree. */
 #include "build-config.h"
 
 #include <check.h>
@@ -342,6 +343,59 @@ START_TEST(test_path_names_what_a_template_reference_would)
 }
 END_TEST
 
+/* ---- json_raw and gen_raw: a member's bytes, without a tree ---------------- */
+
+static char *raw(const char *json, const char *ref)
+{
+	size_t len = 0;
+	const char *at = jsontree_raw(json, strlen(json), ref, &len);
+	return at ? strndup(at, len) : NULL;
+}
+
+#define ck_raw(json, ref, expected)                                   \
+	do {                                                          \
+		char *got_ = raw(json, ref);                          \
+		ck_assert_ptr_nonnull(got_);                          \
+		ck_assert_str_eq(got_, expected);                     \
+		free(got_);                                           \
+	} while (0)
+
+START_TEST(test_raw_members)
+{
+	const char *json = "{\"a\": { \"b\" : [1, {\"c\":2}] ,\"s\":\"x\\\"y\"}, \"n\":-1.5 ,\"a\":0}";
+	ck_raw(json, "$", json);
+	ck_raw(json, "$.a", "{ \"b\" : [1, {\"c\":2}] ,\"s\":\"x\\\"y\"}"); /* the first of two */
+	ck_raw(json, "$.a.b", "[1, {\"c\":2}]");
+	ck_raw(json, "$.a.s", "\"x\\\"y\"");
+	ck_raw(json, "$.n", "-1.5");
+	ck_raw("{\"\\u0061\":true}", "$.a", "true"); /* keys compare decoded */
+	ck_assert_ptr_null(raw(json, "$.missing"));
+	ck_assert_ptr_null(raw(json, "$.a.b.c")); /* an array has no members */
+	ck_assert_ptr_null(raw(json, "$.n.x"));
+	ck_assert_ptr_null(raw(json, "$..a"));
+	ck_assert_ptr_null(raw(json, "$.a."));
+	ck_assert_ptr_null(raw(json, "a"));
+	ck_assert_ptr_null(raw("[{\"a\":1}]", "$.a"));
+}
+END_TEST
+
+START_TEST(test_gen_raw_is_a_value)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"x", 1);
+	jsontree_gen_raw(g, "{\"k\": [1, 2]}", 13);
+	yajl_gen_string(g, (const unsigned char *)"y", 1);
+	jsontree_gen_raw(g, "\"s\"", 3);
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	ck_assert_int_eq(yajl_gen_get_buf(g, &buf, &len), yajl_gen_status_ok);
+	ck_assert_str_eq((const char *)buf, "{\"x\":{\"k\": [1, 2]},\"y\":\"s\"}");
+	yajl_gen_free(g);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("jsontree");
@@ -356,6 +410,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_referenced_values_of_every_type);
 	tcase_add_test(tc, test_referenced_number_keeps_its_text);
 	tcase_add_test(tc, test_string_escapes_survive);
+	tcase_add_test(tc, test_raw_members);
+	tcase_add_test(tc, test_gen_raw_is_a_value);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("absent");

@@ -7,6 +7,6 @@ tools_sqlite_mcp_agentbus_sqlite_mcp_SOURCES = \
 	tools/sqlite-mcp/jsonrpc.c tools/sqlite-mcp/jsonrpc.h \
 	tools/sqlite-mcp/tools.c tools/sqlite-mcp/tools.h \
 	tools/sqlite-mcp/demo.c tools/sqlite-mcp/demo.h \
-	core/jsontree.c core/jsontree.h
+	core/jsonparse.c core/jsonparse.h core/jsontree.c core/jsontree.h
 tools_sqlite_mcp_agentbus_sqlite_mcp_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS) $(SQLITE_CFLAGS)
 tools_sqlite_mcp_agentbus_sqlite_mcp_LDADD = $(YAJL_LIBS) $(SQLITE_LIBS)
