@@ -13,7 +13,9 @@
  *   loadgen --port 8080 [--path /ws] [--mode frontend|jsonrpc] [-c 50] [-w 4]
  *           [-d 10] [--warmup 2]
  *   loadgen --stdio CMD [-c 50] [-w 4] [-d 10] [--warmup 2]
- *   loadgen --port 8080 --idle 10000 --pid PID
+ *   loadgen --port 8080 --idle 10000 --pid PID [--hold S]
+ * --hold S keeps the idle connections S seconds after reporting them (the
+ * registered agents of a scaling run).
  * Every run also reports the generator's own CPU time per request, and
  * every request answered (warm-up included), by which a caller divides the
  * CPU time of the processes it watches. */
@@ -49,7 +51,7 @@ enum mode { MODE_FRONTEND, MODE_JSONRPC };
 enum phase { PH_UPGRADE, PH_GREETING, PH_ACK, PH_RUNNING };
 
 struct options {
-	int port, connections, in_flight, duration_s, warmup_s, idle;
+	int port, connections, in_flight, duration_s, warmup_s, idle, hold_s;
 	long pid;
 	const char *path, *stdio_cmd;
 	enum mode mode;
@@ -63,6 +65,8 @@ struct run {
 	struct conn *conns;
 	int open, ready, failed;
 	bool measuring, done;
+	long rss_before;
+	uint64_t hold_until_us; /* --hold: the idle report is out, and this is when to stop */
 	uint64_t started_us, measure_from_us;
 	uint64_t completed, errors, answered; /* answered: warm-up included */
 	pid_t child; /* --stdio: the upstream */
@@ -406,13 +410,28 @@ static long rss_kib(long pid)
 	return kib;
 }
 
+static void report_idle(struct run *r)
+{
+	long rss_after = r->opt.pid ? rss_kib(r->opt.pid) : -1;
+	printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"failed\":%d,\"rss_before_kib\":%ld,"
+	       "\"rss_after_kib\":%ld,\"kib_per_connection\":%.2f}\n",
+	       r->opt.idle, r->ready, r->failed, r->rss_before, rss_after,
+	       r->ready ? (double)(rss_after - r->rss_before) / r->ready : 0.0);
+	fflush(stdout);
+}
+
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct run *r = arg;
 	uint64_t now = now_us();
 	if (r->opt.idle) {
-		if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000)
-			event_base_loopbreak(r->base);
+		if (r->hold_until_us) {
+			if (now >= r->hold_until_us)
+				event_base_loopbreak(r->base);
+		} else if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000) {
+			report_idle(r);
+			r->hold_until_us = now + (uint64_t)r->opt.hold_s * 1000000;
+		}
 		return;
 	}
 	if (!r->measuring && now - r->started_us >= (uint64_t)r->opt.warmup_s * 1000000) {
@@ -433,7 +452,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "path", required_argument, NULL, 'P' },
 		{ "mode", required_argument, NULL, 'm' }, { "warmup", required_argument, NULL, 'u' },
 		{ "idle", required_argument, NULL, 'i' }, { "pid", required_argument, NULL, 'x' },
-		{ "stdio", required_argument, NULL, 's' },
+		{ "stdio", required_argument, NULL, 's' }, { "hold", required_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	for (int ch; (ch = getopt_long(argc, argv, "c:w:d:", longs, NULL)) != -1;) {
@@ -445,6 +464,7 @@ int main(int argc, char **argv)
 		case 'i': r.opt.idle = atoi(optarg); break;
 		case 'x': r.opt.pid = atol(optarg); break;
 		case 's': r.opt.stdio_cmd = optarg; break;
+		case 'h': r.opt.hold_s = atoi(optarg); break;
 		case 'c': r.opt.connections = atoi(optarg); break;
 		case 'w': r.opt.in_flight = atoi(optarg); break;
 		case 'd': r.opt.duration_s = atoi(optarg); break;
@@ -465,7 +485,7 @@ int main(int argc, char **argv)
 		}
 	}
 	int n = r.opt.idle ? r.opt.idle : r.opt.connections;
-	long rss_before = r.opt.pid ? rss_kib(r.opt.pid) : -1;
+	r.rss_before = r.opt.pid ? rss_kib(r.opt.pid) : -1;
 	r.base = event_base_new();
 	r.conns = calloc((size_t)n, sizeof *r.conns);
 	r.started_us = now_us();
@@ -492,13 +512,7 @@ int main(int argc, char **argv)
 		wait4(r.child, &status, 0, &child_ru);
 	}
 	double per = r.answered ? 1.0 / (double)r.answered : 0;
-	if (r.opt.idle) {
-		long rss_after = r.opt.pid ? rss_kib(r.opt.pid) : -1;
-		printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"failed\":%d,\"rss_before_kib\":%ld,"
-		       "\"rss_after_kib\":%ld,\"kib_per_connection\":%.2f}\n",
-		       n, r.ready, r.failed, rss_before, rss_after,
-		       r.ready ? (double)(rss_after - rss_before) / r.ready : 0.0);
-	} else {
+	if (!r.opt.idle) {
 		qsort(r.latencies, r.n_lat, sizeof *r.latencies, cmp_u32);
 		printf("{\"connections\":%d,\"in_flight\":%d,\"seconds\":%d,\"requests\":%llu,\"rps\":%.0f,"
 		       "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"errors\":%llu,"

@@ -7,5 +7,5 @@ bench_loadgen_LDADD = plugins/websocket/libwscodec.la $(LIBEVENT_LIBS) $(OPENSSL
 bench_mcp_echo_SOURCES = bench/mcp_echo.c core/jsonparse.c core/jsonparse.h core/jsontree.c core/jsontree.h
 bench_mcp_echo_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
 bench_mcp_echo_LDADD = $(YAJL_LIBS)
-EXTRA_DIST += bench/agentbus-bench.ini bench/run.sh
+EXTRA_DIST += bench/agentbus-bench.ini bench/run.py
 EXTRA_DIST += bench/relays/python_relay.py bench/relays/node_relay.mjs

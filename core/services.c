@@ -3,7 +3,10 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "core/broker.h"
@@ -172,6 +175,26 @@ static yajl_val tree_parse(const char *json, size_t len)
 	return jsonparse_tree(json, len, UINT_MAX, NULL);
 }
 
+static void write_now(struct bufferevent *bev, const struct iovec *iov, int n)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	size_t written = 0;
+	if (fd >= 0 && evbuffer_get_length(out) == 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w > 0)
+			written = (size_t)w; /* an error or EAGAIN: the buffer's write reports it */
+	}
+	for (int i = 0; i < n; i++) {
+		if (written >= iov[i].iov_len) {
+			written -= iov[i].iov_len;
+			continue;
+		}
+		evbuffer_add(out, (const char *)iov[i].iov_base + written, iov[i].iov_len - written);
+		written = 0;
+	}
+}
+
 static const char *svc_route_name(const ab_route *route)
 {
 	return route->name;
@@ -292,4 +315,5 @@ const struct ab_services services_table = {
 	.tree_free = jsonparse_free,
 	.json_raw = jsontree_raw,
 	.gen_raw = jsontree_gen_raw,
+	.write_now = write_now,
 };

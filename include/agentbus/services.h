@@ -18,6 +18,8 @@ extern "C" {
 #endif
 
 struct event_base;
+struct bufferevent;
+struct iovec;
 
 #if defined(__GNUC__)
 #define AB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -260,6 +262,15 @@ struct ab_services {
 	 * key); g does not check them, msg_build does. */
 	const char *(*json_raw)(const char *json, size_t len, const char *ref, size_t *raw_len);
 	void (*gen_raw)(yajl_gen g, const char *json, size_t len);
+
+	/* ---- I/O ----------------------------------------------------------- */
+
+	/* Write n pieces to bev, a plain socket bufferevent (never a TLS one:
+	 * this writes to its descriptor): straight to the socket when nothing
+	 * is queued, which saves registering the write event, the wakeup it
+	 * causes and its removal; what the socket does not take, or all of it
+	 * when output is queued already, goes to bev's output in order. */
+	void (*write_now)(struct bufferevent *bev, const struct iovec *iov, int n);
 };
 
 #ifdef __cplusplus

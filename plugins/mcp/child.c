@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,9 +302,8 @@ bool child_send(struct child *c, const char *data, size_t len)
 {
 	if (!c->in)
 		return false;
-	struct evbuffer *out = bufferevent_get_output(c->in);
-	evbuffer_add(out, data, len);
-	evbuffer_add(out, "\n", 1);
+	struct iovec line[2] = { { (void *)data, len }, { "\n", 1 } };
+	c->u->svc->write_now(c->in, line, 2);
 	return true;
 }
 

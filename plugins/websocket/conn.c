@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -108,6 +109,11 @@ static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size
 {
 	uint8_t head[14];
 	size_t n = ws_frame_header(head, true, op, len, NULL);
+	if (!bufferevent_openssl_get_ssl(c->bev)) { /* a plain socket: written now when nothing waits */
+		struct iovec iov[2] = { { head, n }, { (void *)data, len } };
+		c->listener->svc->write_now(c->bev, iov, len ? 2 : 1);
+		return;
+	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	evbuffer_add(out, head, n);
 	if (len)

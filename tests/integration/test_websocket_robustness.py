@@ -35,8 +35,10 @@ def test_refusal_after_a_dropped_output_is_safe():
     try:
         ws = slow_client(port)
         filler = RawWS.frame(1, json.dumps({"type": "x"}).encode())  # each earns an error reply
+        # Enough of them that their replies fill the socket's kernel buffers
+        # too (the broker writes to the socket itself while nothing queues).
         bad = RawWS.frame(1, json.dumps({"type": "connection_handshake", "agent_id": "bad id"}).encode())
-        ws.sock.sendall(filler * 400 + bad)
+        ws.sock.sendall(filler * 40000 + bad)
         d.wait_log(r"dropping the connection .*: a slow reader")
         assert ws.closed_by_server(5)
         assert RawWS(port).recv_json()["type"] == "connection_established"  # still serving

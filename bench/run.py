@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""The benchmark suite (docs/benchmarks.md): agentbus under bench/loadgen,
+in one run and on one machine, next to what users would pick instead.
+
+    bench/run.py [--quick] [--compare] [--scale] [--repeat N] [--json FILE]
+                 [--plot FILE.svg] [BUILD_DIR]        (BUILD_DIR: default _build)
+
+Always: agentbus (bench/agentbus-bench.ini: the echo upstream over stdio)
+with the frontend protocol at C=20 W=4 and C=1 W=1 and the JSON-RPC
+passthrough at C=20 W=4; the upstream alone (loadgen --stdio, the ceiling
+of any relay in front of it) at the same loads; idle connections' RSS.
+--compare adds a Python relay on websockets, a Node relay on ws (both
+bench/relays/) and supergateway's WebSocket mode (npm, against the
+passthrough), each in front of the same echo server. --scale measures the
+frontend load with 10 to 100,000 registered agents (idle connections) and
+5 to 1,000 routes. Every measured run is repeated N times (default 3,
+interleaved across the systems so that drift hits them alike); the table
+gives the median and the spread, and the CPU time each process spent per
+request, which is where the two cores go.
+
+--quick (CI): one repeat of 2 s runs, 1,000 idle connections, one small
+scaling point; it fails on any error, never on a timing."""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+# 100,000 connections need as many descriptors in the broker and in loadgen.
+FILES = 400000
+
+
+def raise_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = FILES if hard == resource.RLIM_INFINITY else min(FILES, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("%s exited (%d) before listening" % (proc.args[0], proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("nothing listens on %d" % port)
+
+
+def cpu_us(pid):
+    """utime + stime of a live process, in microseconds (0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * TICK_US
+    except OSError:
+        return 0.0
+
+
+def descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
+                kids = [int(c) for c in f.read().split()]
+        except OSError:
+            kids = []
+        found += kids
+        todo += kids
+    return found
+
+
+class System:
+    """A broker or relay on a port of its own ("PORT" in its command and
+    environment), and the processes whose CPU it costs."""
+
+    def __init__(self, name, command, env=None, stderr=subprocess.DEVNULL):
+        self.name, self.port = name, free_port()
+        put = lambda text: text.replace("PORT", str(self.port))
+        self.proc = subprocess.Popen([put(part) for part in command],
+                                     env=dict(os.environ, **{k: put(v) for k, v in (env or {}).items()}),
+                                     stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=raise_file_limit)
+        wait_listening(self.port, self.proc)
+        time.sleep(0.5)  # the upstream's initialize
+
+    def watched(self):
+        """{role: pid}: the broker or relay, and the echo server it started
+        (a child, or deeper when a shell starts it)."""
+        pids = {"broker": self.proc.pid}
+        for pid in descendants(self.proc.pid):
+            try:
+                with open("/proc/%d/cmdline" % pid) as f:
+                    if "mcp_echo" in f.read().split("\0")[0]:
+                        pids["upstream"] = pid
+            except OSError:
+                pass
+        return pids
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def loadgen(build, args, watch=None):
+    """One loadgen run; adds the CPU time per request of each watched pid."""
+    watch = watch or {}
+    before = {role: cpu_us(pid) for role, pid in watch.items()}
+    out = subprocess.run([os.path.join(build, "bench", "loadgen")] + args, stdout=subprocess.PIPE,
+                         text=True, preexec_fn=raise_file_limit)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["exit"] = out.returncode
+    answered = result.get("answered") or 0
+    for role, pid in watch.items():
+        result[role + "_cpu_us"] = (cpu_us(pid) - before[role]) / answered if answered else 0.0
+    return result
+
+
+def load_args(c, w, seconds, warmup):
+    return ["-c", str(c), "-w", str(w), "-d", str(seconds), "--warmup", str(warmup)]
+
+
+def agentbus(build, plugins, config):
+    return System("agentbus", [os.path.join(build, "core", "agentbusd"), "-f", "-l", "warning", "-c", config],
+                  env={"BENCH_PLUGINS": plugins, "BENCH_PORT": "PORT",
+                       "BENCH_ECHO": os.path.join(build, "bench", "mcp_echo")}, stderr=None)
+
+
+def scaled_config(routes, directory):
+    """bench/agentbus-bench.ini with routes - 2 more routes before its own
+    two (first match wins in file order), each for a type of its own."""
+    path = os.path.join(directory, "scale-%d.ini" % routes)
+    with open(os.path.join(TOP, "bench", "agentbus-bench.ini")) as f:
+        base = f.read()
+    head, own = base.split("[route:query]", 1)
+    extra = "".join("[route:extra_%d]\nsource = frontend_x%d_*\ntype = extra_type_%d\n"
+                    "destination = echo_mcp_*\n\n" % (i, i, i) for i in range(routes - 2))
+    with open(path, "w") as f:
+        f.write(head + extra + "[route:query]" + own)
+    return path
+
+
+def spread(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--scale", action="store_true")
+    ap.add_argument("--repeat", type=int)
+    ap.add_argument("--json")
+    ap.add_argument("--plot")
+    ap.add_argument("build", nargs="?", default=os.path.join(TOP, "_build"))
+    opt = ap.parse_args()
+    build = os.path.abspath(opt.build)
+    seconds, warmup, idle = (2, 1, 1000) if opt.quick else (10, 2, 10000)
+    repeat = opt.repeat or (1 if opt.quick else 3)
+    scale_points = [(10, 5), (1000, 100)] if opt.quick else [(10, 5), (1000, 100), (10000, 300), (100000, 1000)]
+    raise_file_limit()
+
+    work = tempfile.mkdtemp(prefix="agentbus-bench-")
+    plugins = os.path.join(work, "plugins")
+    os.mkdir(plugins)
+    for name in os.listdir(os.path.join(build, "plugins")):
+        libs = os.path.join(build, "plugins", name, ".libs")
+        for so in os.listdir(libs) if os.path.isdir(libs) else []:
+            if so.endswith(".so"):
+                shutil.copy(os.path.join(libs, so), plugins)
+    config = os.path.join(TOP, "bench", "agentbus-bench.ini")
+    echo = os.path.join(build, "bench", "mcp_echo")
+
+    # name: (system, loadgen arguments); a system None is the upstream alone.
+    systems = {"agentbus": agentbus(build, plugins, config)}
+    ab = systems["agentbus"]
+    runs = {
+        "agentbus_frontend_c20_w4": ("agentbus", ["--port", str(ab.port)] + load_args(20, 4, seconds, warmup)),
+        "agentbus_frontend_c1_w1": ("agentbus", ["--port", str(ab.port)] + load_args(1, 1, seconds, warmup)),
+        "agentbus_jsonrpc_c20_w4": ("agentbus", ["--port", str(ab.port), "--path", "/mcp", "--mode", "jsonrpc"]
+                                    + load_args(20, 4, seconds, warmup)),
+        "upstream_alone_c20_w4": (None, ["--stdio", echo] + load_args(20, 4, seconds, warmup)),
+        "upstream_alone_c1_w1": (None, ["--stdio", echo] + load_args(1, 1, seconds, warmup)),
+    }
+    if opt.compare:
+        peers = os.path.join(TOP, "tests", "peers", "node_modules")
+        relay_dir = os.path.join(work, "relay")
+        os.mkdir(relay_dir)
+        shutil.copy(os.path.join(TOP, "bench", "relays", "node_relay.mjs"), relay_dir)
+        os.symlink(peers, os.path.join(relay_dir, "node_modules"))  # where its import of ws looks
+        systems["python"] = System("python", ["/usr/bin/python3", os.path.join(TOP, "bench", "relays", "python_relay.py"),
+                                              "PORT", echo])
+        systems["node"] = System("node", ["node", os.path.join(relay_dir, "node_relay.mjs"), "PORT", echo])
+        systems["supergateway"] = System("supergateway", [
+            "node", os.path.join(peers, "supergateway", "dist", "index.js"), "--stdio", echo,
+            "--outputTransport", "ws", "--port", "PORT", "--logLevel", "none"])
+        for name in ("python", "node"):
+            runs[name + "_c20_w4"] = (name, ["--port", str(systems[name].port)] + load_args(20, 4, seconds, warmup))
+            runs[name + "_c1_w1"] = (name, ["--port", str(systems[name].port)] + load_args(1, 1, seconds, warmup))
+        runs["supergateway_c20_w4"] = ("supergateway", ["--port", str(systems["supergateway"].port), "--path",
+                                                        "/message", "--mode", "jsonrpc"]
+                                       + load_args(20, 4, seconds, warmup))
+
+    results, failed = {name: [] for name in runs}, False
+    for round_ in range(repeat):
+        for name, (system, args) in runs.items():
+            r = loadgen(build, args, systems[system].watched() if system else None)
+            if system is None:
+                r["broker_cpu_us"] = 0.0
+            results[name].append(r)
+            failed |= r["errors"] > 0 or r["failed_connections"] > 0 or r["exit"] != 0
+            print("round %d %-28s %8.0f req/s  p50 %5d us" % (round_ + 1, name, r["rps"], r["p50_us"]),
+                  file=sys.stderr)
+
+    report = {"machine": machine(), "settings": {"seconds": seconds, "warmup": warmup, "repeat": repeat},
+              "runs": {}}
+    for name, rs in results.items():
+        report["runs"][name] = {
+            "rps": spread([r["rps"] for r in rs]), "p50_us": spread([r["p50_us"] for r in rs]),
+            "p99_us": spread([r["p99_us"] for r in rs]), "max_us": max(r["max_us"] for r in rs),
+            "errors": sum(r["errors"] for r in rs),
+            "cpu_us_per_request": {role: statistics.median(r.get(role + "_cpu_us", 0.0) for r in rs)
+                                   for role in ("broker", "upstream", "loadgen")},
+        }
+
+    idle_result = loadgen(build, ["--port", str(ab.port), "--idle", str(idle), "--pid", str(ab.proc.pid)])
+    report["idle"] = idle_result
+    failed |= idle_result["failed"] > 0
+    status = [s.stop() for s in systems.values()]
+    failed |= status[0] != 0  # agentbus must stop cleanly
+
+    if opt.scale:
+        report["scale"] = []
+        for agents, routes in scale_points:
+            s = agentbus(build, plugins, scaled_config(routes, work))
+            holder = subprocess.Popen([os.path.join(build, "bench", "loadgen"), "--port", str(s.port), "--idle",
+                                       str(agents), "--hold", "3600"], stdout=subprocess.PIPE, text=True,
+                                      preexec_fn=raise_file_limit)
+            held = json.loads(holder.stdout.readline())
+            rps = []
+            for _ in range(repeat):
+                r = loadgen(build, ["--port", str(s.port)] + load_args(20, 4, seconds, warmup), s.watched())
+                failed |= r["errors"] > 0 or r["exit"] != 0
+                rps.append(r["rps"])
+            holder.terminate()
+            holder.wait()
+            failed |= held["ready"] < agents or s.stop() != 0
+            report["scale"].append({"agents": agents, "routes": routes, "rps": spread(rps)})
+            print("scale %6d agents %4d routes %8.0f req/s" % (agents, routes, statistics.median(rps)),
+                  file=sys.stderr)
+
+    print_table(report)
+    if opt.json:
+        with open(opt.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if opt.plot:
+        plot(report, opt.plot, work)
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def machine():
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": os.uname().release,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def print_table(report):
+    print("%-26s %9s %15s %8s %8s  %s" % ("run", "req/s", "(min..max)", "p50 us", "p99 us",
+                                          "CPU us/request: broker upstream loadgen"))
+    for name, r in report["runs"].items():
+        cpu = r["cpu_us_per_request"]
+        print("%-26s %9.0f %7.0f..%-7.0f %8d %8d  %6.1f %8.1f %7.1f" % (
+            name, r["rps"]["median"], r["rps"]["min"], r["rps"]["max"], r["p50_us"]["median"],
+            r["p99_us"]["median"], cpu["broker"], cpu["upstream"], cpu["loadgen"]))
+    runs = report["runs"]
+    for ours, theirs in (("agentbus_frontend_c20_w4", "python_c20_w4"), ("agentbus_frontend_c20_w4", "node_c20_w4"),
+                         ("agentbus_jsonrpc_c20_w4", "supergateway_c20_w4"),
+                         ("agentbus_frontend_c20_w4", "upstream_alone_c20_w4")):
+        if theirs in runs:
+            print("agentbus / %s: %.2fx the requests/s (medians)" % (
+                theirs.rsplit("_c", 1)[0], runs[ours]["rps"]["median"] / runs[theirs]["rps"]["median"]))
+    added = runs["agentbus_frontend_c1_w1"]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
+    print("C=1 W=1: agentbus adds %d us to the upstream's median round trip" % added)
+    i = report["idle"]
+    print("idle: %d connections, %.2f KiB each (RSS %d -> %d KiB), %d failed" % (
+        i["ready"], i["kib_per_connection"], i["rss_before_kib"], i["rss_after_kib"], i["failed"]))
+    for p in report.get("scale", []):
+        print("scale: %6d agents, %4d routes: %8.0f req/s (%.0f..%.0f)" % (
+            p["agents"], p["routes"], p["rps"]["median"], p["rps"]["min"], p["rps"]["max"]))
+    print(json.dumps(report))
+
+
+def plot(report, path, work):
+    """Requests/s per system (median, min..max bars), and the scaling curve,
+    with gnuplot (Debian's gnuplot-nox)."""
+    if not shutil.which("gnuplot"):
+        print("no gnuplot: no plot", file=sys.stderr)
+        return
+    bars = os.path.join(work, "bars.dat")
+    with open(bars, "w") as f:
+        for i, name in enumerate(n for n in report["runs"] if n.endswith("c20_w4")):
+            r = report["runs"][name]["rps"]
+            f.write('%d "%s" %f %f %f\n' % (i, name.replace("_c20_w4", "").replace("_", " "), r["median"], r["min"],
+                                             r["max"]))
+    scale = os.path.join(work, "scale.dat")
+    with open(scale, "w") as f:
+        for p in report.get("scale", []):
+            f.write('"%d agents, %d routes" %f %f %f\n' % (p["agents"], p["routes"], p["rps"]["median"],
+                                                           p["rps"]["min"], p["rps"]["max"]))
+    script = """set terminal svg size 900,{height} dynamic font "sans,11"
+set output "{path}"
+set multiplot layout {rows},1
+set title "requests/s at C=20 W=4 (median of {repeat}, bars: min..max) - {date}"
+set style fill solid 0.5
+set boxwidth 0.6
+set yrange [0:*]
+set xtics rotate by -20
+plot "{bars}" using 1:3:xtic(2) with boxes notitle, "" using 1:3:4:5 with yerrorbars notitle
+""".format(path=path, bars=bars, repeat=report["settings"]["repeat"], date=report["machine"]["date"],
+           rows=2 if report.get("scale") else 1, height=900 if report.get("scale") else 450)
+    if report.get("scale"):
+        script += """set title "agentbus frontend protocol, C=20 W=4, as agents and routes grow"
+plot "{scale}" using 0:2:xtic(1) with linespoints notitle, "" using 0:2:3:4 with yerrorbars notitle
+""".format(scale=scale)
+    subprocess.run(["gnuplot"], input=script + "unset multiplot\n", text=True, check=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
