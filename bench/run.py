@@ -18,8 +18,8 @@ interleaved across the systems so that drift hits them alike); the table
 gives the median and the spread, and the CPU time each process spent per
 request, which is where the two cores go.
 
---quick (CI): one repeat of 2 s runs, 1,000 idle connections, one small
-scaling point; it fails on any error, never on a timing."""
+--quick (CI): one repeat of 2 s runs, 1,000 idle connections, two small
+scaling points; it fails on any error, never on a timing."""
 
 import argparse
 import json
@@ -37,6 +37,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 # 100,000 connections need as many descriptors in the broker and in loadgen.
 FILES = 400000
+STARTED = []  # every process started, killed at exit if it still runs
 
 
 def raise_file_limit():
@@ -101,6 +102,7 @@ class System:
         self.proc = subprocess.Popen([put(part) for part in command],
                                      env=dict(os.environ, **{k: put(v) for k, v in (env or {}).items()}),
                                      stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=raise_file_limit)
+        STARTED.append(self.proc)
         wait_listening(self.port, self.proc)
         time.sleep(0.5)  # the upstream's initialize
 
@@ -120,7 +122,7 @@ class System:
     def stop(self):
         self.proc.terminate()
         try:
-            return self.proc.wait(10)
+            return self.proc.wait(60)  # 100,000 connections take a while to close
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
@@ -225,14 +227,16 @@ def main():
                                                         "/message", "--mode", "jsonrpc"]
                                        + load_args(20, 4, seconds, warmup))
 
-    results, failed = {name: [] for name in runs}, False
+    results, problems = {name: [] for name in runs}, []
     for round_ in range(repeat):
         for name, (system, args) in runs.items():
             r = loadgen(build, args, systems[system].watched() if system else None)
             if system is None:
                 r["broker_cpu_us"] = 0.0
             results[name].append(r)
-            failed |= r["errors"] > 0 or r["failed_connections"] > 0 or r["exit"] != 0
+            if r["errors"] or r["failed_connections"] or r["exit"]:
+                problems.append("%s: %d errors, %d failed connections, loadgen exit %d"
+                                % (name, r["errors"], r["failed_connections"], r["exit"]))
             print("round %d %-28s %8.0f req/s  p50 %5d us" % (round_ + 1, name, r["rps"], r["p50_us"]),
                   file=sys.stderr)
 
@@ -249,9 +253,12 @@ def main():
 
     idle_result = loadgen(build, ["--port", str(ab.port), "--idle", str(idle), "--pid", str(ab.proc.pid)])
     report["idle"] = idle_result
-    failed |= idle_result["failed"] > 0
-    status = [s.stop() for s in systems.values()]
-    failed |= status[0] != 0  # agentbus must stop cleanly
+    if idle_result["failed"]:
+        problems.append("idle: %d connections failed" % idle_result["failed"])
+    for s in systems.values():
+        code = s.stop()
+        if s.name == "agentbus" and code != 0:
+            problems.append("agentbus exited %d" % code)  # it must stop cleanly
 
     if opt.scale:
         report["scale"] = []
@@ -260,15 +267,19 @@ def main():
             holder = subprocess.Popen([os.path.join(build, "bench", "loadgen"), "--port", str(s.port), "--idle",
                                        str(agents), "--hold", "3600"], stdout=subprocess.PIPE, text=True,
                                       preexec_fn=raise_file_limit)
+            STARTED.append(holder)
             held = json.loads(holder.stdout.readline())
             rps = []
             for _ in range(repeat):
                 r = loadgen(build, ["--port", str(s.port)] + load_args(20, 4, seconds, warmup), s.watched())
-                failed |= r["errors"] > 0 or r["exit"] != 0
+                if r["errors"] or r["exit"]:
+                    problems.append("scale %d/%d: %d errors, loadgen exit %d" % (agents, routes, r["errors"], r["exit"]))
                 rps.append(r["rps"])
             holder.terminate()
             holder.wait()
-            failed |= held["ready"] < agents or s.stop() != 0
+            code = s.stop()
+            if held["ready"] < agents or code != 0:
+                problems.append("scale %d/%d: %d agents held, agentbus exited %d" % (agents, routes, held["ready"], code))
             report["scale"].append({"agents": agents, "routes": routes, "rps": spread(rps)})
             print("scale %6d agents %4d routes %8.0f req/s" % (agents, routes, statistics.median(rps)),
                   file=sys.stderr)
@@ -280,7 +291,9 @@ def main():
     if opt.plot:
         plot(report, opt.plot, work)
     shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    for problem in problems:
+        print("FAILED: " + problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def machine():
@@ -302,7 +315,7 @@ def print_table(report):
     for ours, theirs in (("agentbus_frontend_c20_w4", "python_c20_w4"), ("agentbus_frontend_c20_w4", "node_c20_w4"),
                          ("agentbus_jsonrpc_c20_w4", "supergateway_c20_w4"),
                          ("agentbus_frontend_c20_w4", "upstream_alone_c20_w4")):
-        if theirs in runs:
+        if theirs in runs and runs[theirs]["rps"]["median"]:
             print("agentbus / %s: %.2fx the requests/s (medians)" % (
                 theirs.rsplit("_c", 1)[0], runs[ours]["rps"]["median"] / runs[theirs]["rps"]["median"]))
     added = runs["agentbus_frontend_c1_w1"]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
@@ -352,4 +365,9 @@ plot "{scale}" using 0:2:xtic(1) with linespoints notitle, "" using 0:2:3:4 with
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        for proc in STARTED:  # what a failure left running
+            if proc.poll() is None:
+                proc.kill()

@@ -83,7 +83,8 @@ struct raw_find {
 static bool find_member(void *ctx, const struct jsonparse_member *m)
 {
 	struct raw_find *f = ctx;
-	if (m->key_len != f->key_len || memcmp(m->key, f->key, f->key_len) != 0)
+	/* As C strings, the way lookup's strcmp sees a key with a NUL in it. */
+	if (strlen(m->key) != f->key_len || memcmp(m->key, f->key, f->key_len) != 0)
 		return true;
 	f->start = m->start;
 	f->end = m->end;

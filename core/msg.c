@@ -34,6 +34,11 @@ void msg_set_limits(size_t max_size, unsigned max_depth)
 	limit_depth = max_depth;
 }
 
+unsigned msg_max_depth(void)
+{
+	return limit_depth;
+}
+
 /* ---- the extracting parse ---------------------------------------------- */
 
 /* The routing fields, as the scan meets the top-level members. */

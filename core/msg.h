@@ -12,6 +12,7 @@
 
 /* Limits every parse applies ([broker] max_message_size, max_json_depth). */
 void msg_set_limits(size_t max_size, unsigned max_depth);
+unsigned msg_max_depth(void);
 
 /* Ingress: what arrives from outside, checked against the limits. */
 ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err);

@@ -1,6 +1,5 @@
 #include "build-config.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/uio.h>
@@ -172,7 +171,8 @@ static int svc_submit(ab_instance *self, const char *source, ab_msg *msg)
 
 static yajl_val tree_parse(const char *json, size_t len)
 {
-	return jsonparse_tree(json, len, UINT_MAX, NULL);
+	/* Plugins parse what clients and servers send: the limit messages have. */
+	return jsonparse_tree(json, len, msg_max_depth(), NULL);
 }
 
 static void write_now(struct bufferevent *bev, const struct iovec *iov, int n)

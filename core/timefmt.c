@@ -17,8 +17,9 @@ void timefmt_iso8601_now(char out[TIMEFMT_ISO_LEN])
 	if (now.tv_sec != cached_second) {
 		struct tm tm;
 		gmtime_r(&now.tv_sec, &tm);
-		/* strftime bounds every field. */
-		cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		/* Room is left for ".mmmZ" and the NUL: strftime writes nothing
+		 * for a year past 9999, and the stamp is only the milliseconds. */
+		cached_len = strftime(cached, TIMEFMT_ISO_LEN - 5, "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_second = now.tv_sec;
 	}
 	unsigned ms = (unsigned)(now.tv_nsec / 1000000L) % 1000u;

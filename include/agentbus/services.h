@@ -247,8 +247,9 @@ struct ab_services {
 	 * is no such reference. Borrowed from root. */
 	yajl_val (*tree_path)(yajl_val root, const char *ref);
 
-	/* Parse JSON the way msg_tree does: strict RFC 8259 (no comments, UTF-8
-	 * checked), into one allocation. NULL when json[0..len) is not JSON.
+	/* Parse JSON the way messages are: strict RFC 8259 (no comments, UTF-8
+	 * checked) and no deeper than [broker] max_json_depth, into one
+	 * allocation. NULL when json[0..len) is not such JSON.
 	 * The caller owns the tree and frees it with tree_free, never with
 	 * yajl_tree_free; tree_free(NULL) is fine. */
 	yajl_val (*tree_parse)(const char *json, size_t len);

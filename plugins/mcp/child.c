@@ -302,8 +302,19 @@ bool child_send(struct child *c, const char *data, size_t len)
 {
 	if (!c->in)
 		return false;
-	struct iovec line[2] = { { (void *)data, len }, { "\n", 1 } };
+	/* One message per line: a line break inside it (whitespace, in JSON
+	 * that was checked: carried bytes keep a client's) becomes a space, or
+	 * the rest of it would reach the server as lines of their own. */
+	char *flat = NULL;
+	if (memchr(data, '\n', len) || memchr(data, '\r', len)) {
+		if (!(flat = malloc(len)))
+			return false;
+		for (size_t i = 0; i < len; i++)
+			flat[i] = data[i] == '\n' || data[i] == '\r' ? ' ' : data[i];
+	}
+	struct iovec line[2] = { { flat ? flat : (void *)data, len }, { "\n", 1 } };
 	c->u->svc->write_now(c->in, line, 2);
+	free(flat);
 	return true;
 }
 

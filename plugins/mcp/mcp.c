@@ -642,19 +642,24 @@ static bool gen_params_raw(struct upstream *u, yajl_gen g, ab_msg *msg, yajl_val
 	const char *raw = YAJL_IS_OBJECT(params) && !tree_member(params, "_meta")
 	                          ? u->svc->json_raw(json, len, "$.params", &raw_len)
 	                          : NULL;
-	if (!raw)
+	if (!raw || *raw != '{')
 		return false;
 	char head[64];
 	int head_len = snprintf(head, sizeof head, "{\"_meta\":{\"progressToken\":%lld}", (long long)id);
-	/* raw is "{...}": what follows its '{' is the rest, or just "}". */
-	const char *rest = params->u.object.len ? raw + 1 : "}";
-	size_t rest_len = params->u.object.len ? raw_len - 1 : 1;
+	/* What follows raw's '{': its members and '}', or blanks and '}'. */
+	const char *rest = raw + 1;
+	size_t rest_len = raw_len - 1;
+	while (rest_len && strchr(" \t\n\r", *rest)) {
+		rest++;
+		rest_len--;
+	}
+	bool members = rest_len && *rest != '}';
 	char *text = malloc((size_t)head_len + 1 + rest_len);
 	if (!text)
 		return false;
 	memcpy(text, head, (size_t)head_len);
 	size_t at = (size_t)head_len;
-	if (params->u.object.len)
+	if (members)
 		text[at++] = ',';
 	memcpy(text + at, rest, rest_len);
 	u->svc->gen_raw(g, text, at + rest_len);

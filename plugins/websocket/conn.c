@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,6 +656,10 @@ void conn_accept(struct listener *l, evutil_socket_t fd, const struct sockaddr *
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Each message is written as soon as it is made: Nagle would hold a
+	 * second small one back for the client's delayed ACK (40 ms). */
+	int on = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 	c->listener = l;
 	format_peer(addr, c->peer);
 	ip_counts_key(addr, c->ip);

@@ -51,11 +51,8 @@ static void gen_str(yajl_gen g, const char *s)
 
 static void send_text(struct rpc_peer *p, const char *text, size_t len)
 {
-	if (p->conn) {
-		p->l->counters.messages_out++;
-		p->l->counters.bytes_out += len;
-		conn_send_text(p->conn, text, len);
-	}
+	if (p->conn)
+		conn_send_text(p->conn, text, len); /* which counts it */
 }
 
 static void send_gen(struct rpc_peer *p, yajl_gen g)

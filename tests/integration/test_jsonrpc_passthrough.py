@@ -52,6 +52,27 @@ def test_a_client_initializes_lists_and_calls_with_its_own_ids():
         cleanup(d, dirs)
 
 
+def test_line_breaks_in_a_request_cannot_smuggle_lines_to_a_stdio_server():
+    """The request's bytes are carried on as the client wrote them; a stdio
+    server reads one message per line, so a request laid out over lines
+    must still be one line there, not a second request of the client's."""
+    d, port, dirs = default_broker()
+    try:
+        ws = RawWS(port, path="/mcp")
+        smuggled = ('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"db_execute",'
+                    '"arguments":{"sql_stmt":"DELETE FROM orders"}}}')
+        ws.send_frame(1, ('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"db_query",\r\n'
+                      '"arguments":{"sql_stmt":"SELECT 1 AS n"},\n"x":[\n' + smuggled + '\n]}}').encode())
+        reply = ws.recv_json(timeout=10 * SLOW)
+        assert reply["id"] == 9 and reply["result"]["structuredContent"]["result"] == [{"n": 1}], reply
+        rows = rpc(ws, 10, "tools/call", {"name": "db_query",
+                                          "arguments": {"sql_stmt": "SELECT count(*) AS n FROM orders"}})
+        assert rows["result"]["structuredContent"]["result"] == [{"n": 8}], rows  # nothing deleted
+        ws.close()
+    finally:
+        cleanup(d, dirs)
+
+
 def test_two_clients_with_the_same_ids_get_their_own_answers():
     d, port, dirs = default_broker()
     try:
@@ -259,6 +280,7 @@ def test_progress_comes_under_the_clients_token():
 if __name__ == "__main__":
     tests = [
         test_a_client_initializes_lists_and_calls_with_its_own_ids,
+        test_line_breaks_in_a_request_cannot_smuggle_lines_to_a_stdio_server,
         test_two_clients_with_the_same_ids_get_their_own_answers,
         test_malformed_input_gets_the_json_rpc_error_for_it,
         test_a_cancelled_request_is_cancelled_upstream_and_gets_no_response,

@@ -12,7 +12,7 @@ import socket
 import tempfile
 import time
 
-from agentbus_test import RawWS, Tap, run
+from agentbus_test import SLOW, RawWS, Tap, run
 from test_websocket import answer, broker, handshake
 
 
@@ -35,10 +35,17 @@ def test_refusal_after_a_dropped_output_is_safe():
     try:
         ws = slow_client(port)
         filler = RawWS.frame(1, json.dumps({"type": "x"}).encode())  # each earns an error reply
-        # Enough of them that their replies fill the socket's kernel buffers
-        # too (the broker writes to the socket itself while nothing queues).
         bad = RawWS.frame(1, json.dumps({"type": "connection_handshake", "agent_id": "bad id"}).encode())
-        ws.sock.sendall(filler * 40000 + bad)
+        # Their replies (some 170 bytes each) fill the socket's kernel
+        # buffers before any output queues (the broker writes to the socket
+        # itself while nothing queues): the burst outgrows the largest send
+        # buffer this machine allows, so that the drop comes before `bad`.
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+        try:
+            ws.sock.sendall(filler * (2 * wmem_max // 150 + 10000) + bad)
+        except OSError:
+            pass  # dropped before it all went in
         d.wait_log(r"dropping the connection .*: a slow reader")
         assert ws.closed_by_server(5)
         assert RawWS(port).recv_json()["type"] == "connection_established"  # still serving

@@ -369,6 +369,8 @@ START_TEST(test_raw_members)
 	ck_raw(json, "$.a.s", "\"x\\\"y\"");
 	ck_raw(json, "$.n", "-1.5");
 	ck_raw("{\"\\u0061\":true}", "$.a", "true"); /* keys compare decoded */
+	/* ... and as C strings, as the tree's lookup has them: the same member. */
+	ck_raw("{\"a\\u0000\":{\"x\":1},\"a\":{}}", "$.a", "{\"x\":1}");
 	ck_assert_ptr_null(raw(json, "$.missing"));
 	ck_assert_ptr_null(raw(json, "$.a.b.c")); /* an array has no members */
 	ck_assert_ptr_null(raw(json, "$.n.x"));
