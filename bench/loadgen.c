@@ -13,9 +13,8 @@
  *   loadgen --port 8080 [--path /ws] [--mode frontend|jsonrpc] [-c 50] [-w 4]
  *           [-d 10] [--warmup 2]
  *   loadgen --stdio CMD [-c 50] [-w 4] [-d 10] [--warmup 2]
- *   loadgen --port 8080 --idle 10000 --pid PID [--hold S]
- * --hold S keeps the idle connections S seconds after reporting them (the
- * registered agents of a scaling run).
+ *   loadgen --port 8080 --idle 10000 --pid PID
+ * --tls speaks wss (the certificate is not checked: the benchmarks' own).
  * Every run also reports the generator's own CPU time per request, and
  * every request answered (warm-up included), by which a caller divides the
  * CPU time of the processes it watches. */
@@ -37,9 +36,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "plugins/websocket/http_parse.h"
 #include "plugins/websocket/ws_codec.h"
@@ -51,9 +52,10 @@ enum mode { MODE_FRONTEND, MODE_JSONRPC };
 enum phase { PH_UPGRADE, PH_GREETING, PH_ACK, PH_RUNNING };
 
 struct options {
-	int port, connections, in_flight, duration_s, warmup_s, idle, hold_s;
+	int port, connections, in_flight, duration_s, warmup_s, idle;
 	long pid;
 	const char *path, *stdio_cmd;
+	SSL_CTX *tls; /* --tls */
 	enum mode mode;
 };
 
@@ -66,7 +68,6 @@ struct run {
 	int open, ready, failed;
 	bool measuring, done;
 	long rss_before;
-	uint64_t hold_until_us; /* --hold: the idle report is out, and this is when to stop */
 	uint64_t started_us, measure_from_us;
 	uint64_t completed, errors, answered; /* answered: warm-up included */
 	pid_t child; /* --stdio: the upstream */
@@ -300,9 +301,6 @@ static int open_conn(struct run *r, struct conn *c, int index)
 	c->run = r;
 	c->index = index;
 	ws_reader_init(&c->reader, 16u << 20, WS_FROM_SERVER);
-	c->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* 127.0.0.x as the source: ~28000 ports each, for the idle runs. */
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(index / 25000));
@@ -315,9 +313,17 @@ static int open_conn(struct run *r, struct conn *c, int index)
 		return -1;
 	}
 	evutil_make_socket_nonblocking(fd);
-	bufferevent_setfd(c->bev, fd);
-	if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+		evutil_closesocket(fd);
 		return -1;
+	}
+	SSL *ssl = r->opt.tls ? SSL_new(r->opt.tls) : NULL;
+	c->bev = ssl ? bufferevent_openssl_socket_new(r->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)
+	             : bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		return -1;
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	uint8_t nonce[16];
 	char key[25];
 	evutil_secure_rng_get_bytes(nonce, sizeof nonce);
@@ -417,7 +423,6 @@ static void report_idle(struct run *r)
 	       "\"rss_after_kib\":%ld,\"kib_per_connection\":%.2f}\n",
 	       r->opt.idle, r->ready, r->failed, r->rss_before, rss_after,
 	       r->ready ? (double)(rss_after - r->rss_before) / r->ready : 0.0);
-	fflush(stdout);
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -425,12 +430,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	struct run *r = arg;
 	uint64_t now = now_us();
 	if (r->opt.idle) {
-		if (r->hold_until_us) {
-			if (now >= r->hold_until_us)
-				event_base_loopbreak(r->base);
-		} else if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000) {
+		if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000) {
 			report_idle(r);
-			r->hold_until_us = now + (uint64_t)r->opt.hold_s * 1000000;
+			event_base_loopbreak(r->base);
 		}
 		return;
 	}
@@ -452,7 +454,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "path", required_argument, NULL, 'P' },
 		{ "mode", required_argument, NULL, 'm' }, { "warmup", required_argument, NULL, 'u' },
 		{ "idle", required_argument, NULL, 'i' }, { "pid", required_argument, NULL, 'x' },
-		{ "stdio", required_argument, NULL, 's' }, { "hold", required_argument, NULL, 'h' },
+		{ "stdio", required_argument, NULL, 's' }, { "tls", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	for (int ch; (ch = getopt_long(argc, argv, "c:w:d:", longs, NULL)) != -1;) {
@@ -464,7 +466,7 @@ int main(int argc, char **argv)
 		case 'i': r.opt.idle = atoi(optarg); break;
 		case 'x': r.opt.pid = atol(optarg); break;
 		case 's': r.opt.stdio_cmd = optarg; break;
-		case 'h': r.opt.hold_s = atoi(optarg); break;
+		case 't': r.opt.tls = SSL_CTX_new(TLS_client_method()); break;
 		case 'c': r.opt.connections = atoi(optarg); break;
 		case 'w': r.opt.in_flight = atoi(optarg); break;
 		case 'd': r.opt.duration_s = atoi(optarg); break;
@@ -529,6 +531,7 @@ int main(int argc, char **argv)
 	}
 	event_free(timer);
 	event_base_free(r.base);
+	SSL_CTX_free(r.opt.tls);
 	free(r.conns);
 	free(r.latencies);
 	return r.errors || (r.failed && !r.opt.idle) ? 1 : 0;

@@ -9,3 +9,8 @@ bench_mcp_echo_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
 bench_mcp_echo_LDADD = $(YAJL_LIBS)
 EXTRA_DIST += bench/agentbus-bench.ini bench/run.py
 EXTRA_DIST += bench/relays/python_relay.py bench/relays/node_relay.mjs
+# The crowd: a transport that registers many agents, for bench/run.py --scale.
+noinst_LTLIBRARIES += bench/crowd/crowd.la
+bench_crowd_crowd_la_SOURCES = bench/crowd/crowd.c
+bench_crowd_crowd_la_CFLAGS = $(AM_CFLAGS)
+bench_crowd_crowd_la_LDFLAGS = $(MODULE_FLAGS) -rpath /nowhere

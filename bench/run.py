@@ -12,8 +12,8 @@ of any relay in front of it) at the same loads; idle connections' RSS.
 --compare adds a Python relay on websockets, a Node relay on ws (both
 bench/relays/) and supergateway's WebSocket mode (npm, against the
 passthrough), each in front of the same echo server. --scale measures the
-frontend load with 10 to 100,000 registered agents (idle connections) and
-5 to 1,000 routes. Every measured run is repeated N times (default 3,
+frontend load with 10 to 100,000 registered agents (bench/crowd) and 5
+to 1,000 routes. Every measured run is repeated N times (default 3,
 interleaved across the systems so that drift hits them alike); the table
 gives the median and the spread, and the CPU time each process spent per
 request, which is where the two cores go.
@@ -35,16 +35,17 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
-# 100,000 connections need as many descriptors in the broker and in loadgen.
+# The idle run's connections need descriptors in the broker and in loadgen.
 FILES = 400000
 STARTED = []  # every process started, killed at exit if it still runs
 
 
 def raise_file_limit():
+    """FILES descriptors: root may raise the hard limit too; others get
+    their hard limit (and a scaling point may then fail, and says so)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = FILES if hard == resource.RLIM_INFINITY else min(FILES, hard)
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard)))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FILES, max(FILES, hard)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -152,17 +153,36 @@ def agentbus(build, plugins, config):
                        "BENCH_ECHO": os.path.join(build, "bench", "mcp_echo")}, stderr=None)
 
 
-def scaled_config(routes, directory):
-    """bench/agentbus-bench.ini with routes - 2 more routes before its own
-    two (first match wins in file order), each for a type of its own."""
-    path = os.path.join(directory, "scale-%d.ini" % routes)
+def scaled_config(agents, routes, directory):
+    """bench/agentbus-bench.ini with the crowd's agents registered (bench/
+    crowd: no connections, so no file limit) and routes - 2 more routes
+    before its own two (first match wins in file order), each for a type
+    of its own."""
+    path = os.path.join(directory, "scale-%d-%d.ini" % (agents, routes))
     with open(os.path.join(TOP, "bench", "agentbus-bench.ini")) as f:
         base = f.read()
     head, own = base.split("[route:query]", 1)
+    crowd = "[plugin:crowd]\nmodule = crowd\nagents = %d\n\n" % agents
     extra = "".join("[route:extra_%d]\nsource = frontend_x%d_*\ntype = extra_type_%d\n"
-                    "destination = echo_mcp_*\n\n" % (i, i, i) for i in range(routes - 2))
+                    "destination = crowd_%d\n\n" % (i, i, i, i % agents) for i in range(routes - 2))
     with open(path, "w") as f:
-        f.write(head + extra + "[route:query]" + own)
+        f.write(head + crowd + extra + "[route:query]" + own)
+    return path
+
+
+def tls_config(directory):
+    """bench/agentbus-bench.ini with wss on its listener (a self-signed
+    certificate from the openssl command)."""
+    cert, key = os.path.join(directory, "bench.pem"), os.path.join(directory, "bench.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    path = os.path.join(directory, "wss.ini")
+    with open(os.path.join(TOP, "bench", "agentbus-bench.ini")) as f:
+        base = f.read()
+    with open(path, "w") as f:
+        f.write(base.replace("[plugin:websocket]\n", "[plugin:websocket]\ntls_certificate = %s\ntls_key = %s\n"
+                             % (cert, key), 1))
     return path
 
 
@@ -189,8 +209,8 @@ def main():
     work = tempfile.mkdtemp(prefix="agentbus-bench-")
     plugins = os.path.join(work, "plugins")
     os.mkdir(plugins)
-    for name in os.listdir(os.path.join(build, "plugins")):
-        libs = os.path.join(build, "plugins", name, ".libs")
+    dirs = [os.path.join(build, "plugins", name) for name in os.listdir(os.path.join(build, "plugins"))]
+    for libs in [os.path.join(d, ".libs") for d in dirs + [os.path.join(build, "bench", "crowd")]]:
         for so in os.listdir(libs) if os.path.isdir(libs) else []:
             if so.endswith(".so"):
                 shutil.copy(os.path.join(libs, so), plugins)
@@ -251,38 +271,37 @@ def main():
                                    for role in ("broker", "upstream", "loadgen")},
         }
 
-    idle_result = loadgen(build, ["--port", str(ab.port), "--idle", str(idle), "--pid", str(ab.proc.pid)])
-    report["idle"] = idle_result
-    if idle_result["failed"]:
-        problems.append("idle: %d connections failed" % idle_result["failed"])
+    report["idle"] = loadgen(build, ["--port", str(ab.port), "--idle", str(idle), "--pid", str(ab.proc.pid)])
     for s in systems.values():
         code = s.stop()
         if s.name == "agentbus" and code != 0:
             problems.append("agentbus exited %d" % code)  # it must stop cleanly
+    wss = agentbus(build, plugins, tls_config(work))
+    report["idle_wss"] = loadgen(build, ["--port", str(wss.port), "--tls", "--idle", str(idle),
+                                         "--pid", str(wss.proc.pid)])
+    if wss.stop() != 0:
+        problems.append("agentbus (wss) did not stop cleanly")
+    for kind in ("idle", "idle_wss"):
+        if report[kind]["failed"]:
+            problems.append("%s: %d connections failed" % (kind, report[kind]["failed"]))
 
     if opt.scale:
         report["scale"] = []
-        for agents, routes in scale_points:
-            s = agentbus(build, plugins, scaled_config(routes, work))
-            holder = subprocess.Popen([os.path.join(build, "bench", "loadgen"), "--port", str(s.port), "--idle",
-                                       str(agents), "--hold", "3600"], stdout=subprocess.PIPE, text=True,
-                                      preexec_fn=raise_file_limit)
-            STARTED.append(holder)
-            held = json.loads(holder.stdout.readline())
-            rps = []
-            for _ in range(repeat):
+        # Every point's broker runs at once, and the repeats go round them, so
+        # that the machine's drift does not pass for a slope.
+        brokers = [agentbus(build, plugins, scaled_config(agents, routes, work)) for agents, routes in scale_points]
+        rps = [[] for _ in scale_points]
+        for _ in range(repeat):
+            for i, ((agents, routes), s) in enumerate(zip(scale_points, brokers)):
                 r = loadgen(build, ["--port", str(s.port)] + load_args(20, 4, seconds, warmup), s.watched())
                 if r["errors"] or r["exit"]:
                     problems.append("scale %d/%d: %d errors, loadgen exit %d" % (agents, routes, r["errors"], r["exit"]))
-                rps.append(r["rps"])
-            holder.terminate()
-            holder.wait()
-            code = s.stop()
-            if held["ready"] < agents or code != 0:
-                problems.append("scale %d/%d: %d agents held, agentbus exited %d" % (agents, routes, held["ready"], code))
-            report["scale"].append({"agents": agents, "routes": routes, "rps": spread(rps)})
-            print("scale %6d agents %4d routes %8.0f req/s" % (agents, routes, statistics.median(rps)),
-                  file=sys.stderr)
+                rps[i].append(r["rps"])
+                print("scale %6d agents %4d routes %8.0f req/s" % (agents, routes, r["rps"]), file=sys.stderr)
+        for (agents, routes), s, point in zip(scale_points, brokers, rps):
+            if s.stop() != 0:
+                problems.append("scale %d/%d: agentbus did not stop cleanly" % (agents, routes))
+            report["scale"].append({"agents": agents, "routes": routes, "rps": spread(point)})
 
     print_table(report)
     if opt.json:
@@ -320,9 +339,10 @@ def print_table(report):
                 theirs.rsplit("_c", 1)[0], runs[ours]["rps"]["median"] / runs[theirs]["rps"]["median"]))
     added = runs["agentbus_frontend_c1_w1"]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
     print("C=1 W=1: agentbus adds %d us to the upstream's median round trip" % added)
-    i = report["idle"]
-    print("idle: %d connections, %.2f KiB each (RSS %d -> %d KiB), %d failed" % (
-        i["ready"], i["kib_per_connection"], i["rss_before_kib"], i["rss_after_kib"], i["failed"]))
+    for kind in ("idle", "idle_wss"):
+        i = report[kind]
+        print("%s: %d connections, %.2f KiB each (RSS %d -> %d KiB), %d failed" % (
+            kind, i["ready"], i["kib_per_connection"], i["rss_before_kib"], i["rss_after_kib"], i["failed"]))
     for p in report.get("scale", []):
         print("scale: %6d agents, %4d routes: %8.0f req/s (%.0f..%.0f)" % (
             p["agents"], p["routes"], p["rps"]["median"], p["rps"]["min"], p["rps"]["max"]))
