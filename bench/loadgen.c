@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -477,6 +478,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "-w: 1 to %d\n", MAX_IN_FLIGHT);
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a write to a closed connection is its error, not our end */
 	if (r.opt.stdio_cmd) { /* one upstream with all the requests in flight */
 		r.opt.mode = MODE_JSONRPC;
 		r.opt.in_flight *= r.opt.connections;

@@ -135,7 +135,13 @@ def loadgen(build, args, watch=None):
     before = {role: cpu_us(pid) for role, pid in watch.items()}
     out = subprocess.run([os.path.join(build, "bench", "loadgen")] + args, stdout=subprocess.PIPE,
                          text=True, preexec_fn=raise_file_limit)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    if not lines:  # it died: a run with every request failed, and why
+        print("loadgen %s exited %d with no report" % (" ".join(args), out.returncode), file=sys.stderr)
+        return {"rps": 0, "p50_us": 0, "p99_us": 0, "max_us": 0, "errors": 1, "failed_connections": 0,
+                "answered": 0, "loadgen_cpu_us": 0.0, "exit": out.returncode or 1, "ready": 0, "failed": 1,
+                "kib_per_connection": 0.0, "rss_before_kib": 0, "rss_after_kib": 0}
+    result = json.loads(lines[-1])
     result["exit"] = out.returncode
     answered = result.get("answered") or 0
     for role, pid in watch.items():
