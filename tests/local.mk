@@ -99,7 +99,8 @@ tests_unit_test_rpc_id_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_replay_SOURCES = tests/unit/test_replay.c $(UNIT_MAIN)
 tests_unit_test_replay_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_replay_LDADD = $(WS_UNIT_LIBS)
-tests_unit_test_stamp_SOURCES = tests/unit/test_stamp.c $(UNIT_MAIN)
+tests_unit_test_stamp_SOURCES = tests/unit/test_stamp.c $(UNIT_MAIN) tests/unit/tree_equal.c \
+	tests/unit/tree_equal.h
 tests_unit_test_stamp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_stamp_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_ip_counts_SOURCES = tests/unit/test_ip_counts.c $(UNIT_MAIN)

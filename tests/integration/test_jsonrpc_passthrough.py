@@ -101,6 +101,11 @@ def test_malformed_input_gets_the_json_rpc_error_for_it():
         ws.send_json({"jsonrpc": "2.0", "id": 1.5, "method": "ping"})
         err = ws.recv_json()
         assert err["id"] is None and err["error"]["code"] == -32600, err
+        # Nested deeper than [broker] max_json_depth (64): refused as JSON
+        # the broker does not take, not handed on.
+        ws.send_frame(1, b'{"jsonrpc":"2.0","id":3,"method":"ping","params":{"a":' + b"[" * 100 + b"]" * 100 + b"}}")
+        err = ws.recv_json()
+        assert err["id"] is None and err["error"]["code"] == -32700, err
         # An id still in flight may not be used again.
         slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 20000000) SELECT count(*) FROM c"
         ws.send_json({"jsonrpc": "2.0", "id": 2, "method": "tools/call",

@@ -19,6 +19,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "plugins/websocket/stamp.h"
+#include "tests/unit/tree_equal.h"
 #include "tests/unit/unit_suite.h"
 
 /* The protocol's form (AB_TIMESTAMP_LEN - 1 characters). */
@@ -114,39 +115,6 @@ static bool is_stamp_key(const char *k)
 	return strcmp(k, "seq") == 0 || strcmp(k, "timestamp") == 0;
 }
 
-/* Same type, same text for strings and numbers (numbers as written), same
- * members in the same order. */
-static bool deep_equal(yajl_val a, yajl_val b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case yajl_t_string:
-		return strcmp(a->u.string, b->u.string) == 0;
-	case yajl_t_number:
-		return strcmp(a->u.number.r, b->u.number.r) == 0;
-	case yajl_t_object:
-		if (a->u.object.len != b->u.object.len)
-			return false;
-		for (size_t i = 0; i < a->u.object.len; i++) {
-			if (strcmp(a->u.object.keys[i], b->u.object.keys[i]) != 0 ||
-			    !deep_equal(a->u.object.values[i], b->u.object.values[i]))
-				return false;
-		}
-		return true;
-	case yajl_t_array:
-		if (a->u.array.len != b->u.array.len)
-			return false;
-		for (size_t i = 0; i < a->u.array.len; i++) {
-			if (!deep_equal(a->u.array.values[i], b->u.array.values[i]))
-				return false;
-		}
-		return true;
-	default:
-		return true; /* true, false, null: the type says it all */
-	}
-}
-
 /* The stamped output parses; it starts with the broker's seq (when seq > 0)
  * and timestamp, has exactly one of each (none of seq for seq 0), and then
  * the input's members less its top-level seq and timestamp, in order. */
@@ -184,7 +152,7 @@ static void check_against_input(const char *json, size_t len, uint64_t seq)
 		fast_assert(strcmp(t->u.object.keys[i], in->u.object.keys[k]) == 0,
 		            "member %zu is %s, want %s, in %.*s", i, t->u.object.keys[i],
 		            in->u.object.keys[k], shown, out.data);
-		fast_assert(deep_equal(t->u.object.values[i], in->u.object.values[k]),
+		fast_assert(tree_equal(t->u.object.values[i], in->u.object.values[k]),
 		            "member %s changed in %.*s", in->u.object.keys[k], shown, out.data);
 		i++;
 	}
