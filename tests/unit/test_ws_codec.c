@@ -18,6 +18,20 @@
 
 static const uint8_t test_mask[4] = { 0x37, 0xFA, 0x21, 0x3D };
 
+/* Out of memory cannot be provoked for one buffer of a running reader, so
+ * this binary links with -Wl,--wrap=realloc: while refuse_realloc_from is
+ * set, the codec's reallocs of at least that many bytes fail. */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static size_t refuse_realloc_from;
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	if (refuse_realloc_from && n >= refuse_realloc_from)
+		return NULL;
+	return __real_realloc(p, n);
+}
+
 /* ---- building frames --------------------------------------------------------- */
 
 struct bytes {
@@ -1163,6 +1177,35 @@ START_TEST(test_limit_fragments)
 }
 END_TEST
 
+/* A message the reader has no memory to hold ends the connection with
+ * 1011, after every byte it could hold was delivered whole. */
+START_TEST(test_out_of_memory)
+{
+	uint8_t payload[300];
+	memset(payload, 'm', sizeof payload);
+	struct bytes b = { 0 };
+	add_frame(&b, true, WS_OP_TEXT, payload, 100); /* fits the first 256 bytes */
+	add_frame(&b, false, WS_OP_TEXT, payload, 200);
+	add_frame(&b, true, WS_OP_CONTINUATION, payload, 300); /* needs 512 */
+	add_str(&b, true, WS_OP_TEXT, "never read");
+	refuse_realloc_from = 512;
+	struct events e;
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
+	refuse_realloc_from = 0;
+	ck_assert_uint_eq(e.n, 2);
+	ck_event(&e, 0, WS_EV_MESSAGE, payload, 100);
+	ck_fail(&e, 1, WS_CLOSE_INTERNAL_ERROR);
+	events_free(&e);
+	/* with the memory back, the same bytes are one message more */
+	read_all(&b, MAX_MSG, WS_FROM_CLIENT, &e);
+	ck_assert_uint_eq(e.n, 3);
+	ck_assert_uint_eq(e.ev[1].len, 500);
+	ck_message(&e, 2, false, "never read");
+	events_free(&e);
+	bytes_free(&b);
+}
+END_TEST
+
 /* ---- feeding --------------------------------------------------------------- */
 
 static void build_mixed_stream(struct bytes *b)
@@ -1354,6 +1397,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limit_single_frame);
 	tcase_add_test(tc, test_limit_fragments);
+	tcase_add_test(tc, test_out_of_memory);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("feeding");
