@@ -491,6 +491,12 @@ int router_unregister(struct router *r, struct ab_instance *owner, const char *i
 	return 0;
 }
 
+void *router_agent_context(const struct router *r, const struct ab_instance *owner, const char *id)
+{
+	const struct agent *a = agents_get(r->agents, id);
+	return a && a->owner == owner ? a->ctx : NULL;
+}
+
 struct owned {
 	struct ab_instance *owner;
 	char **ids;

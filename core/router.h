@@ -54,6 +54,7 @@ void router_set_routes(struct router *r, struct route_table *table);
 int router_submit(struct router *r, struct ab_instance *from, const char *source, ab_msg *msg);
 int router_register(struct router *r, struct ab_instance *owner, const char *id, void *ctx);
 int router_unregister(struct router *r, struct ab_instance *owner, const char *id);
+void *router_agent_context(const struct router *r, const struct ab_instance *owner, const char *id);
 
 /* Unregister every agent of an instance (it is being destroyed). */
 void router_unregister_all(struct router *r, struct ab_instance *owner);

@@ -164,6 +164,11 @@ static int svc_agent_unregister(ab_instance *self, const char *id)
 	return router_unregister(broker_router(self->broker), self, id);
 }
 
+static void *svc_agent_context(const ab_instance *self, const char *id)
+{
+	return router_agent_context(broker_router(self->broker), self, id);
+}
+
 static int svc_submit(ab_instance *self, const char *source, ab_msg *msg)
 {
 	return router_submit(broker_router(self->broker), self, source, msg);
@@ -316,4 +321,5 @@ const struct ab_services services_table = {
 	.json_raw = jsontree_raw,
 	.gen_raw = jsontree_gen_raw,
 	.write_now = write_now,
+	.agent_context = svc_agent_context,
 };

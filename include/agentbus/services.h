@@ -272,6 +272,13 @@ struct ab_services {
 	 * causes and its removal; what the socket does not take, or all of it
 	 * when output is queued already, goes to bev's output in order. */
 	void (*write_now)(struct bufferevent *bev, const struct iovec *iov, int n);
+
+	/* ---- agents, again -------------------------------------------------- */
+
+	/* The agent_ctx this instance registered agent_id with, found in the
+	 * core's registry (a hash table): NULL when this instance does not hold
+	 * agent_id now. A transport needs no table of its own agents. */
+	void *(*agent_context)(const ab_instance *self, const char *agent_id);
 };
 
 #ifdef __cplusplus

@@ -198,13 +198,12 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 	return s;
 }
 
+/* The established session of agent_id: the core's registry finds it, as
+ * the agent this listener registered under that id. */
 static struct session *find_session(struct listener *l, const char *agent_id)
 {
-	for (struct session *s = l->sessions; s; s = s->next) {
-		if (strcmp(s->agent_id, agent_id) == 0)
-			return s;
-	}
-	return NULL;
+	enum agent_kind *kind = l->svc->agent_context(l->self, agent_id);
+	return kind && *kind == AGENT_SESSION ? (struct session *)kind : NULL;
 }
 
 static void link_session(struct session *s)

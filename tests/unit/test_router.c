@@ -614,6 +614,22 @@ START_TEST(submit_checks_ownership_and_immutability)
 }
 END_TEST
 
+/* A transport finds its own agents' contexts by id, and nobody else's. */
+START_TEST(agent_context_is_the_owners_alone)
+{
+	int ctx_a, ctx_b;
+	ck_assert_int_eq(router_register(router, &A.inst, "front_3", &ctx_a), 0);
+	ck_assert_int_eq(router_register(router, &B.inst, "up_1", &ctx_b), 0);
+	ck_assert_ptr_eq(router_agent_context(router, &A.inst, "front_3"), &ctx_a);
+	ck_assert_ptr_eq(router_agent_context(router, &B.inst, "up_1"), &ctx_b);
+	ck_assert_ptr_null(router_agent_context(router, &B.inst, "front_3"));
+	ck_assert_ptr_null(router_agent_context(router, &A.inst, "nobody"));
+	/* gone: no longer its agent */
+	ck_assert_int_eq(router_unregister(router, &A.inst, "front_3"), 0);
+	ck_assert_ptr_null(router_agent_context(router, &A.inst, "front_3"));
+}
+END_TEST
+
 START_TEST(delivery_never_recurses)
 {
 	router_register(router, &B.inst, "up_1", NULL);
@@ -1373,6 +1389,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, no_route_answers_the_sender);
+	tcase_add_test(tc, agent_context_is_the_owners_alone);
 	tcase_add_test(tc, request_and_reply_pass_through_untouched);
 	tcase_add_test(tc, first_matching_route_wins);
 	tcase_add_test(tc, pattern_destination_picks_a_live_agent);
