@@ -17,6 +17,7 @@
 #include "core/routes.h"
 #include "core/services.h"
 #include "core/timefmt.h"
+#include "core/write_batch.h"
 
 #ifndef AB_PLUGIN_DIR
 #define AB_PLUGIN_DIR "/usr/lib/agentbus/plugins"
@@ -61,6 +62,7 @@ struct broker {
 	struct ab_instance **instances;
 	size_t n_instances;
 	struct router *router;
+	struct write_batch *writes; /* write_now's, flushed at each turn's end */
 	struct route_table *routes;
 	char *agent_id;
 	size_t draining;
@@ -109,6 +111,11 @@ void broker_set_plugin_dir(struct broker *b, const char *dir)
 struct router *broker_router(const struct broker *b)
 {
 	return b->router;
+}
+
+struct write_batch *broker_writes(const struct broker *b)
+{
+	return b->writes;
 }
 
 struct event_base *broker_base(const struct broker *b)
@@ -288,7 +295,8 @@ int broker_load(struct broker *b, const char *path, struct diag *d)
 		return -1;
 	services_set_broker(b);
 	b->router = router_new(b->base, b->agent_id);
-	if (!b->router || load_instances(b, d) < 0)
+	b->writes = write_batch_new(b->base);
+	if (!b->router || !b->writes || load_instances(b, d) < 0)
 		return -1;
 	sections_resolve(b->config, b->instances, b->n_instances, false, d);
 	int64_t timeout = setting(&b->settings, "request_timeout");
@@ -525,6 +533,9 @@ void broker_free(struct broker *b)
 		services_free_timers(inst);
 	}
 	router_free(b->router);
+	/* What plugins wrote last goes out; the bufferevents they freed with it
+	 * waiting are freed now. */
+	write_batch_free(b->writes);
 	/* libevent finishes some frees on its next loop turn (a TLS
 	 * bufferevent's, a free a plugin deferred), with code from the plugin
 	 * that made them: let it, before the plugins are unloaded. */

@@ -10,6 +10,7 @@
 #include "core/diag.h"
 
 struct event_base;
+struct write_batch;
 struct ab_instance;
 
 struct broker;
@@ -50,6 +51,7 @@ const char *broker_agent_id(const struct broker *b);
 double broker_uptime_seconds(const struct broker *b);
 struct router *broker_router(const struct broker *b);
 struct event_base *broker_base(const struct broker *b);
+struct write_batch *broker_writes(const struct broker *b);
 void broker_instance_stopped(struct broker *b, struct ab_instance *inst);
 
 #endif

@@ -20,6 +20,7 @@
 #include "core/report.h"
 #include "core/services.h"
 #include "core/timefmt.h"
+#include "core/write_batch.h"
 
 static struct broker *the_broker;
 
@@ -180,24 +181,9 @@ static yajl_val tree_parse(const char *json, size_t len)
 	return jsonparse_tree(json, len, msg_max_depth(), NULL);
 }
 
-static void write_now(struct bufferevent *bev, const struct iovec *iov, int n)
+static void write_now(ab_instance *self, struct bufferevent *bev, const struct iovec *iov, int n)
 {
-	struct evbuffer *out = bufferevent_get_output(bev);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	size_t written = 0;
-	if (fd >= 0 && evbuffer_get_length(out) == 0) {
-		ssize_t w = writev(fd, iov, n);
-		if (w > 0)
-			written = (size_t)w; /* an error or EAGAIN: the buffer's write reports it */
-	}
-	for (int i = 0; i < n; i++) {
-		if (written >= iov[i].iov_len) {
-			written -= iov[i].iov_len;
-			continue;
-		}
-		evbuffer_add(out, (const char *)iov[i].iov_base + written, iov[i].iov_len - written);
-		written = 0;
-	}
+	write_batch_add(broker_writes(self->broker), bev, iov, n);
 }
 
 static const char *svc_route_name(const ab_route *route)

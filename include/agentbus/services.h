@@ -266,12 +266,18 @@ struct ab_services {
 
 	/* ---- I/O ----------------------------------------------------------- */
 
-	/* Write n pieces to bev, a plain socket bufferevent (never a TLS one:
-	 * this writes to its descriptor): straight to the socket when nothing
-	 * is queued, which saves registering the write event, the wakeup it
-	 * causes and its removal; what the socket does not take, or all of it
-	 * when output is queued already, goes to bev's output in order. */
-	void (*write_now)(struct bufferevent *bev, const struct iovec *iov, int n);
+	/* Write n pieces to bev, a plain socket's bufferevent (never a TLS
+	 * one: this writes to its descriptor). What is written to one
+	 * bufferevent during a loop turn (the replies the router delivers in
+	 * one go) leaves in one writev at the turn's end, without libevent's
+	 * write event and the epoll calls and wakeup it costs; what the socket
+	 * does not take, the bufferevent writes when it drains. The bytes are
+	 * in bev's output meanwhile (its length counts them), after what it
+	 * held, and EV_WRITE is disabled until they go: do not change EV_WRITE
+	 * on bev yourself. The owner's write callback runs once they are all
+	 * out, as after any write. bev may be freed before they go; they still
+	 * go. */
+	void (*write_now)(ab_instance *self, struct bufferevent *bev, const struct iovec *iov, int n);
 
 	/* ---- agents, again -------------------------------------------------- */
 

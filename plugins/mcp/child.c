@@ -313,7 +313,7 @@ bool child_send(struct child *c, const char *data, size_t len)
 			flat[i] = data[i] == '\n' || data[i] == '\r' ? ' ' : data[i];
 	}
 	struct iovec line[2] = { { flat ? flat : (void *)data, len }, { "\n", 1 } };
-	c->u->svc->write_now(c->in, line, 2);
+	c->u->svc->write_now(c->u->self, c->in, line, 2);
 	free(flat);
 	return true;
 }

@@ -112,7 +112,7 @@ static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size
 	size_t n = ws_frame_header(head, true, op, len, NULL);
 	if (!bufferevent_openssl_get_ssl(c->bev)) { /* a plain socket: written now when nothing waits */
 		struct iovec iov[2] = { { head, n }, { (void *)data, len } };
-		c->listener->svc->write_now(c->bev, iov, len ? 2 : 1);
+		c->listener->svc->write_now(c->listener->self, c->bev, iov, len ? 2 : 1);
 		return;
 	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -332,12 +333,31 @@ def is_supergateway(port):
     return False
 
 
+def port_below_ephemeral():
+    """A free port below the kernel's ephemeral range. supergateway listens
+    on every address, so a parallel test's free_port() (an ephemeral port
+    on 127.0.0.1) could otherwise take 127.0.0.1 on the same port from it
+    while it runs."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    if low <= 10000:  # no room below it: take the chance
+        return free_port()
+    while True:
+        port = random.randrange(10000, low)
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::", port))
+            return port
+        except OSError:
+            continue
+
+
 def start_supergateway(data):
     """supergateway's WebSocket mode in front of the bundled SQLite server,
     on a free port: (process, port). It says when it listens; a port taken
     meanwhile by another test's server is given up for another."""
     for _ in range(5):
-        port = free_port()
+        port = port_below_ephemeral()
         proc = subprocess.Popen(["node", SUPERGATEWAY, "--stdio", "%s --data-dir %s" % (SQLITE_MCP, data),
                                  "--outputTransport", "ws", "--port", str(port)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
