@@ -9,15 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #include "core/jsontree.h"
 
-static void text(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
 
 static yajl_val member(yajl_val v, const char *key)
 {
@@ -25,81 +21,80 @@ static yajl_val member(yajl_val v, const char *key)
 	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
 }
 
-static void empty_object(yajl_gen g)
+static void empty_object(ab_json *g)
 {
-	yajl_gen_map_open(g);
-	yajl_gen_map_close(g);
+	ab_json_map_open(g);
+	ab_json_map_close(g);
 }
 
-static void result_for(yajl_gen g, const char *method, yajl_val params)
+static void result_for(ab_json *g, const char *method, yajl_val params)
 {
 	if (strcmp(method, "initialize") == 0) {
 		yajl_val version = member(params, "protocolVersion");
-		yajl_gen_map_open(g);
-		text(g, "protocolVersion");
-		text(g, YAJL_IS_STRING(version) ? version->u.string : "2025-11-25");
-		text(g, "capabilities");
-		yajl_gen_map_open(g);
-		text(g, "tools");
+		ab_json_map_open(g);
+		ab_json_str(g, "protocolVersion");
+		ab_json_str(g, YAJL_IS_STRING(version) ? version->u.string : "2025-11-25");
+		ab_json_str(g, "capabilities");
+		ab_json_map_open(g);
+		ab_json_str(g, "tools");
 		empty_object(g);
-		yajl_gen_map_close(g);
-		text(g, "serverInfo");
-		yajl_gen_map_open(g);
-		text(g, "name");
-		text(g, "agentbus-bench-echo");
-		text(g, "version");
-		text(g, "1");
-		yajl_gen_map_close(g);
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
+		ab_json_str(g, "serverInfo");
+		ab_json_map_open(g);
+		ab_json_str(g, "name");
+		ab_json_str(g, "agentbus-bench-echo");
+		ab_json_str(g, "version");
+		ab_json_str(g, "1");
+		ab_json_map_close(g);
+		ab_json_map_close(g);
 	} else if (strcmp(method, "tools/list") == 0) {
-		yajl_gen_map_open(g);
-		text(g, "tools");
-		yajl_gen_array_open(g);
-		yajl_gen_map_open(g);
-		text(g, "name");
-		text(g, "echo");
-		text(g, "inputSchema");
-		yajl_gen_map_open(g);
-		text(g, "type");
-		text(g, "object");
-		yajl_gen_map_close(g);
-		yajl_gen_map_close(g);
-		yajl_gen_array_close(g);
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "tools");
+		ab_json_array_open(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "name");
+		ab_json_str(g, "echo");
+		ab_json_str(g, "inputSchema");
+		ab_json_map_open(g);
+		ab_json_str(g, "type");
+		ab_json_str(g, "object");
+		ab_json_map_close(g);
+		ab_json_map_close(g);
+		ab_json_array_close(g);
+		ab_json_map_close(g);
 	} else if (strcmp(method, "tools/call") == 0) {
 		yajl_val args = member(params, "arguments");
-		yajl_gen inner = yajl_gen_alloc(NULL);
-		yajl_gen_array_open(inner);
+		ab_json *inner = ab_json_new();
+		ab_json_array_open(inner);
 		if (args)
 			jsontree_gen(inner, args);
 		else
 			empty_object(inner);
-		yajl_gen_array_close(inner);
-		const unsigned char *buf;
+		ab_json_array_close(inner);
 		size_t len;
-		yajl_gen_get_buf(inner, &buf, &len);
-		yajl_gen_map_open(g);
-		text(g, "content");
-		yajl_gen_array_open(g);
-		yajl_gen_map_open(g);
-		text(g, "type");
-		text(g, "text");
-		text(g, "text");
-		yajl_gen_string(g, buf, len);
-		yajl_gen_map_close(g);
-		yajl_gen_array_close(g);
-		text(g, "structuredContent");
-		yajl_gen_map_open(g);
-		text(g, "result");
-		yajl_gen_array_open(g);
+		const char *buf = ab_json_output(inner, &len);
+		ab_json_map_open(g);
+		ab_json_str(g, "content");
+		ab_json_array_open(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "type");
+		ab_json_str(g, "text");
+		ab_json_str(g, "text");
+		ab_json_string(g, buf ? buf : "", len);
+		ab_json_map_close(g);
+		ab_json_array_close(g);
+		ab_json_str(g, "structuredContent");
+		ab_json_map_open(g);
+		ab_json_str(g, "result");
+		ab_json_array_open(g);
 		if (args)
 			jsontree_gen(g, args);
 		else
 			empty_object(g);
-		yajl_gen_array_close(g);
-		yajl_gen_map_close(g);
-		yajl_gen_map_close(g);
-		yajl_gen_free(inner);
+		ab_json_array_close(g);
+		ab_json_map_close(g);
+		ab_json_map_close(g);
+		ab_json_free(inner);
 	} else {
 		empty_object(g); /* ping, and anything else: an empty result */
 	}
@@ -114,22 +109,23 @@ int main(void)
 		yajl_val msg = yajl_tree_parse(line, NULL, 0);
 		yajl_val id = member(msg, "id"), method = member(msg, "method");
 		if (id && YAJL_IS_STRING(method)) {
-			yajl_gen g = yajl_gen_alloc(NULL);
-			yajl_gen_map_open(g);
-			text(g, "jsonrpc");
-			text(g, "2.0");
-			text(g, "id");
+			ab_json *g = ab_json_new();
+			ab_json_map_open(g);
+			ab_json_str(g, "jsonrpc");
+			ab_json_str(g, "2.0");
+			ab_json_str(g, "id");
 			jsontree_gen(g, id);
-			text(g, "result");
+			ab_json_str(g, "result");
 			result_for(g, method->u.string, member(msg, "params"));
-			yajl_gen_map_close(g);
-			const unsigned char *buf;
+			ab_json_map_close(g);
 			size_t len;
-			yajl_gen_get_buf(g, &buf, &len);
-			fwrite(buf, 1, len, stdout);
-			fputc('\n', stdout);
-			fflush(stdout);
-			yajl_gen_free(g);
+			const char *buf = ab_json_output(g, &len);
+			if (buf) {
+				fwrite(buf, 1, len, stdout);
+				fputc('\n', stdout);
+				fflush(stdout);
+			}
+			ab_json_free(g);
 		}
 		yajl_tree_free(msg);
 	}

@@ -6,34 +6,29 @@
 #include "core/jsonparse.h"
 #include "core/jsontree.h"
 
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
-void jsontree_gen(yajl_gen g, yajl_val v)
+void jsontree_gen(ab_json *g, yajl_val v)
 {
 	if (!v || YAJL_IS_NULL(v)) {
-		yajl_gen_null(g);
+		ab_json_null(g);
 	} else if (YAJL_IS_STRING(v)) {
-		gen_text(g, YAJL_GET_STRING(v));
+		ab_json_str(g, YAJL_GET_STRING(v));
 	} else if (YAJL_IS_NUMBER(v)) {
 		/* The number's own text: no rounding through a double. */
-		yajl_gen_number(g, YAJL_GET_NUMBER(v), strlen(YAJL_GET_NUMBER(v)));
+		ab_json_raw(g, YAJL_GET_NUMBER(v), strlen(YAJL_GET_NUMBER(v)));
 	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+		ab_json_bool(g, YAJL_IS_TRUE(v));
 	} else if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
+		ab_json_array_open(g);
 		for (size_t i = 0; i < v->u.array.len; i++)
 			jsontree_gen(g, v->u.array.values[i]);
-		yajl_gen_array_close(g);
+		ab_json_array_close(g);
 	} else {
-		yajl_gen_map_open(g);
+		ab_json_map_open(g);
 		for (size_t i = 0; i < v->u.object.len; i++) {
-			gen_text(g, v->u.object.keys[i]);
+			ab_json_str(g, v->u.object.keys[i]);
 			jsontree_gen(g, v->u.object.values[i]);
 		}
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 	}
 }
 
@@ -115,13 +110,6 @@ const char *jsontree_raw(const char *json, size_t len, const char *ref, size_t *
 	return json;
 }
 
-void jsontree_gen_raw(yajl_gen g, const char *json, size_t len)
-{
-	/* yajl writes a number's text as it is given: the one way to put JSON
-	 * text into a generator as a value without parsing it. */
-	yajl_gen_number(g, json, len);
-}
-
 /* A "$", "$.a.b" reference's value (NULL: absent), or the template value itself. */
 static yajl_val resolve(yajl_val tmpl, yajl_val root, bool *absent)
 {
@@ -134,7 +122,7 @@ static yajl_val resolve(yajl_val tmpl, yajl_val root, bool *absent)
 	return v;
 }
 
-void jsontree_gen_template(yajl_gen g, yajl_val tmpl, yajl_val root)
+void jsontree_gen_template(ab_json *g, yajl_val tmpl, yajl_val root)
 {
 	bool absent;
 	yajl_val v = resolve(tmpl, root, &absent);
@@ -143,22 +131,22 @@ void jsontree_gen_template(yajl_gen g, yajl_val tmpl, yajl_val root)
 		return;
 	}
 	if (YAJL_IS_ARRAY(v)) {
-		yajl_gen_array_open(g);
+		ab_json_array_open(g);
 		for (size_t i = 0; i < v->u.array.len; i++) {
 			resolve(v->u.array.values[i], root, &absent);
 			if (!absent)
 				jsontree_gen_template(g, v->u.array.values[i], root);
 		}
-		yajl_gen_array_close(g);
+		ab_json_array_close(g);
 		return;
 	}
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
 	for (size_t i = 0; i < v->u.object.len; i++) {
 		resolve(v->u.object.values[i], root, &absent);
 		if (absent)
 			continue; /* a member whose source is missing is left out */
-		gen_text(g, v->u.object.keys[i]);
+		ab_json_str(g, v->u.object.keys[i]);
 		jsontree_gen_template(g, v->u.object.values[i], root);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "core/jsonparse.h"
 #include "core/msg.h"
@@ -229,13 +229,16 @@ bool msg_mark_submitted(ab_msg *msg, const char *source)
 
 ab_msg *msg_with_correlation_id(const ab_msg *msg, const char *cid)
 {
-	yajl_gen gen = yajl_gen_alloc(NULL);
+	ab_json *gen = ab_json_new();
 	if (!gen)
 		return NULL;
-	const unsigned char *quoted;
 	size_t quoted_len, cid_len = strlen(cid);
-	yajl_gen_string(gen, (const unsigned char *)cid, cid_len);
-	yajl_gen_get_buf(gen, &quoted, &quoted_len);
+	ab_json_string(gen, cid, cid_len);
+	const char *quoted = ab_json_output(gen, &quoted_len);
+	if (!quoted) {
+		ab_json_free(gen);
+		return NULL;
+	}
 
 	/* Replace the old value's span, or insert a member after the '{' (a
 	 * message has a type, so a comma follows). The bytes were checked on the
@@ -267,6 +270,6 @@ ab_msg *msg_with_correlation_id(const ab_msg *msg, const char *cid)
 		memcpy(copy->type, msg->type, type_len + 1);
 		memcpy(copy->correlation_id, cid, cid_len + 1);
 	}
-	yajl_gen_free(gen);
+	ab_json_free(gen);
 	return copy;
 }

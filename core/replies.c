@@ -2,30 +2,25 @@
 
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "core/msg.h"
 #include "core/replies.h"
 #include "core/timefmt.h"
 
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 /* Copy the request's query_id, string or number, as it was. */
-static void gen_query_id(yajl_gen g, ab_msg *request)
+static void gen_query_id(ab_json *g, ab_msg *request)
 {
 	yajl_val tree = msg_tree(request);
 	const char *path[] = { "query_id", NULL };
 	yajl_val id = tree ? yajl_tree_get(tree, path, yajl_t_any) : NULL;
 	if (!id || !(YAJL_IS_STRING(id) || YAJL_IS_NUMBER(id)))
 		return;
-	gen_text(g, "query_id");
+	ab_json_str(g, "query_id");
 	if (YAJL_IS_STRING(id))
-		gen_text(g, YAJL_GET_STRING(id));
+		ab_json_str(g, YAJL_GET_STRING(id));
 	else
-		yajl_gen_number(g, YAJL_GET_NUMBER(id), strlen(YAJL_GET_NUMBER(id)));
+		ab_json_raw(g, YAJL_GET_NUMBER(id), strlen(YAJL_GET_NUMBER(id)));
 }
 
 /* The length of text without a multi-byte UTF-8 sequence cut short at its
@@ -46,7 +41,7 @@ static size_t utf8_whole_length(const char *text)
 ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
                       const char *error_type, const char *message)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	ab_json *g = ab_json_new();
 	if (!g)
 		return NULL;
 	if (request)
@@ -54,30 +49,29 @@ ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
 	char stamp[TIMEFMT_ISO_LEN];
 	timefmt_iso8601_now(stamp);
 
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, reply_type);
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, reply_type);
 	if (cid) {
-		gen_text(g, "correlation_id");
-		gen_text(g, cid);
+		ab_json_str(g, "correlation_id");
+		ab_json_str(g, cid);
 	}
 	if (request)
 		gen_query_id(g, request);
-	gen_text(g, "error");
-	yajl_gen_map_open(g);
-	gen_text(g, "error_type");
-	gen_text(g, error_type);
-	gen_text(g, "message");
-	yajl_gen_string(g, (const unsigned char *)message, utf8_whole_length(message));
-	yajl_gen_map_close(g);
-	gen_text(g, "timestamp");
-	gen_text(g, stamp);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "error_type");
+	ab_json_str(g, error_type);
+	ab_json_str(g, "message");
+	ab_json_string(g, message, utf8_whole_length(message));
+	ab_json_map_close(g);
+	ab_json_str(g, "timestamp");
+	ab_json_str(g, stamp);
+	ab_json_map_close(g);
 
-	const unsigned char *json;
 	size_t len;
-	yajl_gen_get_buf(g, &json, &len);
-	ab_msg *reply = msg_build((const char *)json, len, NULL);
-	yajl_gen_free(g);
+	const char *json = ab_json_output(g, &len);
+	ab_msg *reply = json ? msg_build(json, len, NULL) : NULL;
+	ab_json_free(g);
 	return reply;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "core/broker.h"
 #include "core/plugins.h"
@@ -131,27 +131,21 @@ static void collect(struct broker *b, ab_report *r)
 
 /* ---- /health ------------------------------------------------------------------ */
 
-static void gen_string(yajl_gen g, const char *text)
+static void gen_member(ab_json *g, const char *key, const char *value)
 {
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+	ab_json_str(g, key);
+	ab_json_str(g, value);
 }
 
-static void gen_member(yajl_gen g, const char *key, const char *value)
+static char *take_buffer(ab_json *g, size_t *len)
 {
-	gen_string(g, key);
-	gen_string(g, value);
-}
-
-static char *take_buffer(yajl_gen g, size_t *len)
-{
-	const unsigned char *buf;
-	yajl_gen_get_buf(g, &buf, len);
-	char *copy = malloc(*len + 1);
+	const char *buf = ab_json_output(g, len);
+	char *copy = buf ? malloc(*len + 1) : NULL;
 	if (copy) {
 		memcpy(copy, buf, *len);
 		copy[*len] = '\0';
 	}
-	yajl_gen_free(g);
+	ab_json_free(g);
 	return copy;
 }
 
@@ -167,56 +161,56 @@ char *report_render_health(struct broker *b, size_t *len, bool *ready)
 		if (r.upstreams[i].required && !is_ready)
 			*ready = false;
 	}
-	yajl_gen g = yajl_gen_alloc(NULL);
+	ab_json *g = ab_json_new();
 	if (!g) {
 		report_clear(&r);
 		return NULL;
 	}
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
 	gen_member(g, "status", *ready ? "healthy" : "degraded");
 	gen_member(g, "service", "agentbus");
 	gen_member(g, "version", PACKAGE_VERSION);
 	gen_member(g, "node", broker_agent_id(b));
 	char uptime[32];
 	int n = snprintf(uptime, sizeof uptime, "%.3f", broker_uptime_seconds(b));
-	gen_string(g, "uptime_seconds");
-	yajl_gen_number(g, uptime, (size_t)n);
+	ab_json_str(g, "uptime_seconds");
+	ab_json_raw(g, uptime, (size_t)n);
 	bool has_connections = false;
 	for (size_t i = 0; i < r.n_counts; i++) {
-		gen_string(g, r.counts[i].name);
-		yajl_gen_integer(g, r.counts[i].value);
+		ab_json_str(g, r.counts[i].name);
+		ab_json_integer(g, r.counts[i].value);
 		has_connections |= strcmp(r.counts[i].name, "active_connections") == 0;
 	}
 	if (!has_connections) {
-		gen_string(g, "active_connections");
-		yajl_gen_integer(g, 0);
+		ab_json_str(g, "active_connections");
+		ab_json_integer(g, 0);
 	}
 	gen_member(g, "mcp_status", up == r.n_upstreams ? "healthy" : up ? "degraded" : "unavailable");
-	gen_string(g, "upstreams");
-	yajl_gen_array_open(g);
+	ab_json_str(g, "upstreams");
+	ab_json_array_open(g);
 	for (size_t i = 0; i < r.n_upstreams; i++) {
 		const struct upstream *u = &r.upstreams[i];
-		yajl_gen_map_open(g);
+		ab_json_map_open(g);
 		gen_member(g, "agent_id", u->agent_id ? u->agent_id : "");
 		gen_member(g, "transport", u->transport ? u->transport : "");
 		gen_member(g, "state", u->state ? u->state : "");
-		gen_string(g, "required");
-		yajl_gen_bool(g, u->required);
+		ab_json_str(g, "required");
+		ab_json_bool(g, u->required);
 		if (u->tools >= 0) {
-			gen_string(g, "tools");
-			yajl_gen_integer(g, u->tools);
+			ab_json_str(g, "tools");
+			ab_json_integer(g, u->tools);
 		}
 		if (u->last_error)
 			gen_member(g, "last_error", u->last_error);
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 	}
-	yajl_gen_array_close(g);
-	gen_string(g, "plugins");
-	yajl_gen_array_open(g);
+	ab_json_array_close(g);
+	ab_json_str(g, "plugins");
+	ab_json_array_open(g);
 	for (size_t i = 0; i < broker_instance_count(b); i++)
-		gen_string(g, broker_instance(b, i)->name);
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
+		ab_json_str(g, broker_instance(b, i)->name);
+	ab_json_array_close(g);
+	ab_json_map_close(g);
 	report_clear(&r);
 	return take_buffer(g, len);
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "core/hashmap.h"
 #include "core/log.h"
@@ -404,22 +404,21 @@ static void notify_cancel(struct pending *p, const char *reason)
 	struct agent *a = p->inflight_at;
 	if (!a || !a->owner)
 		return;
-	yajl_gen g = yajl_gen_alloc(NULL);
+	ab_json *g = ab_json_new();
 	if (!g)
 		return;
-	yajl_gen_map_open(g);
-	yajl_gen_string(g, (const unsigned char *)"type", 4);
-	yajl_gen_string(g, (const unsigned char *)"cancel", 6);
-	yajl_gen_string(g, (const unsigned char *)"correlation_id", 14);
-	yajl_gen_string(g, (const unsigned char *)p->delivered_cid, strlen(p->delivered_cid));
-	yajl_gen_string(g, (const unsigned char *)"reason", 6);
-	yajl_gen_string(g, (const unsigned char *)reason, strlen(reason));
-	yajl_gen_map_close(g);
-	const unsigned char *json;
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "cancel");
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, p->delivered_cid);
+	ab_json_str(g, "reason");
+	ab_json_str(g, reason);
+	ab_json_map_close(g);
 	size_t len;
-	yajl_gen_get_buf(g, &json, &len);
-	ab_msg *notice = msg_build((const char *)json, len, NULL);
-	yajl_gen_free(g);
+	const char *json = ab_json_output(g, &len);
+	ab_msg *notice = json ? msg_build(json, len, NULL) : NULL;
+	ab_json_free(g);
 	if (!notice)
 		return;
 	msg_mark_submitted(notice, p->router->broker_agent_id);

@@ -305,7 +305,6 @@ const struct ab_services services_table = {
 	.tree_parse = tree_parse,
 	.tree_free = jsonparse_free,
 	.json_raw = jsontree_raw,
-	.gen_raw = jsontree_gen_raw,
 	.write_now = write_now,
 	.agent_context = svc_agent_context,
 };

@@ -1,16 +1,20 @@
 /* libFuzzer: core/jsonparse.c against yajl on arbitrary bytes. The scan
  * and the tree agree on what is JSON; what yajl takes we take too, with
- * the same tree, unless RFC 3629 or the depth limit says otherwise; and
- * each top-level member's bytes, parsed alone, give that member's value. */
+ * the same tree, unless RFC 3629 or the depth limit says otherwise; each
+ * top-level member's bytes, parsed alone, give that member's value; and
+ * the tree written back with the JSON writer (include/agentbus/json.h)
+ * parses to the same tree. */
 #include "build-config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #include "core/jsonparse.h"
+#include "core/jsontree.h"
 #include "tests/unit/tree_equal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jsonparse_scan(json, size, 64, ours && YAJL_IS_OBJECT(ours) ? check_member : NULL, &ms, &root, NULL);
 	if ((scanned == JSONPARSE_OK) != (ours != NULL) || (ours && root != ours->type))
 		__builtin_trap();
+	if (ours) {
+		ab_json *g = ab_json_new();
+		jsontree_gen(g, ours);
+		size_t len;
+		const char *written = ab_json_output(g, &len);
+		yajl_val again = written ? jsonparse_tree(written, len, 64, NULL) : NULL;
+		/* a NUL in a string ends it in the tree, so the trees still agree */
+		if (!again || !tree_equal(ours, again))
+			__builtin_trap();
+		jsonparse_free(again);
+		ab_json_free(g);
+	}
 
 	/* yajl reads up to a NUL and takes comments: compare where it cannot. */
 	if (!memchr(data, '\0', size) && !memchr(data, '/', size)) {

@@ -22,7 +22,7 @@ build fuzz_ws_reader "$ws/ws_codec.c" "$ws/utf8.c"
 build fuzz_http_parse "$ws/http_parse.c" "$ws/ws_handshake.c"
 build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c" "$top/core/jsonparse.c"
 build fuzz_msg_parse "$top/core/msg.c" "$top/core/jsonparse.c"
-build fuzz_jsonparse "$top/core/jsonparse.c" "$top/tests/unit/tree_equal.c"
+build fuzz_jsonparse "$top/core/jsonparse.c" "$top/core/jsontree.c" "$top/tests/unit/tree_equal.c"
 build fuzz_sse "$top/plugins/mcp/sse.c"
 build fuzz_legacy "$top/plugins/mcp/legacy.c" "$top/core/jsontree.c" "$top/core/jsonparse.c"
 for name in fuzz_ws_reader fuzz_http_parse fuzz_stamp fuzz_msg_parse fuzz_jsonparse fuzz_sse fuzz_legacy; do

@@ -15,7 +15,7 @@
 
 #include <agentbus/plugin.h>
 #include <agentbus/services.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 struct echo {
 	ab_instance *self;
@@ -72,12 +72,6 @@ static void echo_destroy(void *state)
 	free(state);
 }
 
-/* A JSON string, quoted and escaped, from yajl. */
-static void add_string(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 static int echo_deliver(void *state, void *agent_ctx, const char *agent_id, ab_msg *msg,
                         unsigned flags)
 {
@@ -85,36 +79,32 @@ static int echo_deliver(void *state, void *agent_ctx, const char *agent_id, ab_m
 	if (!(flags & AB_DELIVER_REQUEST))
 		return 0; /* replies and notifications need no answer */
 
-	/* Build the prefix with yajl, then splice the request's bytes in as they
-	 * are: no need to parse what we only pass back. */
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	add_string(g, "type");
-	add_string(g, e->svc->config_string(e->self, "reply_type"));
-	add_string(g, "correlation_id");
-	add_string(g, e->svc->msg_correlation_id(msg));
-	const unsigned char *head;
-	size_t head_len, body_len;
-	yajl_gen_get_buf(g, &head, &head_len);
+	/* The request's bytes go into the answer as they are (ab_json_raw):
+	 * no need to parse what we only pass back. */
+	size_t body_len;
 	const char *body = e->svc->msg_json(msg, &body_len);
-
-	size_t len = head_len + strlen(",\"echo\":") + body_len + 1;
-	char *json = malloc(len + 1);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, e->svc->config_string(e->self, "reply_type"));
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, e->svc->msg_correlation_id(msg));
+	ab_json_str(g, "echo");
+	ab_json_raw(g, body, body_len);
+	ab_json_map_close(g);
+	size_t len;
+	const char *json = ab_json_output(g, &len); /* NULL: out of memory */
 	int rc = -1;
-	if (json) {
-		snprintf(json, len + 1, "%.*s,\"echo\":%s}", (int)head_len, (const char *)head, body);
-		struct ab_parse_error err;
-		ab_msg *reply = e->svc->msg_parse(json, len, &err);
-		if (reply) {
-			/* Submitting from inside deliver is fine: it is routed later. */
-			rc = e->svc->submit(e->self, agent_id, reply);
-			e->svc->msg_unref(reply);
-		} else {
-			e->svc->log(e->self, AB_LOG_ERROR, "cannot answer: %s", err.message);
-		}
-		free(json);
+	struct ab_parse_error err;
+	ab_msg *reply = json ? e->svc->msg_build(json, len, &err) : NULL;
+	if (reply) {
+		/* Submitting from inside deliver is fine: it is routed later. */
+		rc = e->svc->submit(e->self, agent_id, reply);
+		e->svc->msg_unref(reply);
+	} else {
+		e->svc->log(e->self, AB_LOG_ERROR, "cannot answer: %s", json ? err.message : "out of memory");
 	}
-	yajl_gen_free(g);
+	ab_json_free(g);
 	return rc;
 }
 

@@ -23,8 +23,9 @@
  *   1.0  first release (not yet released: until agentbus 1.0 ships it may
  *        still change, as it did to add section kinds and services:
  *        gen_template, the section_* services, translation_step, tree_path,
- *        tree_parse, tree_free, json_raw, gen_raw, write_now and
- *        agent_context).
+ *        tree_parse, tree_free, json_raw, write_now and agent_context; the
+ *        JSON writer of json.h replaced yajl_gen in gen_tree and
+ *        gen_template).
  *
  * Threads: every op runs on the broker's single loop thread. A message
  * submitted during an op is routed on a later loop turn, never re-entrantly.

@@ -10,7 +10,7 @@
 #define AGENTBUS_SERVICES_H
 
 #include <agentbus/types.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #ifdef __cplusplus
@@ -212,7 +212,7 @@ struct ab_services {
 
 	/* Write a parsed value (a msg_tree, or part of one) into g, as it is:
 	 * the way to copy members from a message into one being built. */
-	void (*gen_tree)(yajl_gen g, yajl_val value);
+	void (*gen_tree)(ab_json *g, yajl_val value);
 
 	/* Write a template filled from root into g: a string "$" stands for
 	 * root, "$.a.b" for root's member a's member b; an object member or
@@ -221,7 +221,7 @@ struct ab_services {
 	 * segment or one of 256 bytes or more); everything else is copied.
 	 * {"sql_stmt": "$.query", "limit": 100} with {"query": "SELECT 1"}
 	 * writes {"sql_stmt": "SELECT 1", "limit": 100}. */
-	void (*gen_template)(yajl_gen g, yajl_val tmpl, yajl_val root);
+	void (*gen_template)(ab_json *g, yajl_val tmpl, yajl_val root);
 
 	/* ---- sections of the plugin's own kind (plugin.h, section_kind) ---- */
 
@@ -259,10 +259,9 @@ struct ab_services {
 	 * the bytes of the value a reference names ("$", "$.a.b", as tree_path
 	 * reads them) in JSON text that was checked already (a message's
 	 * msg_json, or text tree_parse took); NULL when it is absent. Borrowed
-	 * from json. gen_raw writes such bytes into g as a value (never as a
-	 * key); g does not check them, msg_build does. */
+	 * from json. ab_json_raw (json.h) writes such bytes as a value; the
+	 * writer does not check them, msg_build does. */
 	const char *(*json_raw)(const char *json, size_t len, const char *ref, size_t *raw_len);
-	void (*gen_raw)(yajl_gen g, const char *json, size_t len);
 
 	/* ---- I/O ----------------------------------------------------------- */
 

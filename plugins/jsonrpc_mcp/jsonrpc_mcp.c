@@ -33,7 +33,7 @@
 
 #include <agentbus/plugin.h>
 #include <agentbus/services.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 struct translator {
@@ -41,25 +41,20 @@ struct translator {
 	const struct ab_services *svc;
 };
 
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 static yajl_val member(yajl_val v, const char *key)
 {
 	const char *path[] = { key, NULL };
 	return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
 }
 
-static int send_built(struct translator *tr, ab_translation *t, yajl_gen g, bool forward)
+static int send_built(struct translator *tr, ab_translation *t, ab_json *g, bool forward)
 {
-	const unsigned char *buf;
+	const char *buf;
 	size_t len;
-	ab_msg *msg = yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok
-	                      ? tr->svc->msg_build((const char *)buf, len, NULL)
+	ab_msg *msg = (buf = ab_json_output(g, &len)) != NULL
+	                      ? tr->svc->msg_build(buf, len, NULL)
 	                      : NULL;
-	yajl_gen_free(g);
+	ab_json_free(g);
 	if (!msg)
 		return -1;
 	int rc = forward ? tr->svc->translation_forward(t, msg) : tr->svc->translation_reply(t, msg);
@@ -75,29 +70,29 @@ static int forward_answer(struct translator *tr, ab_translation *t, yajl_val rpc
 	yajl_val id = member(rpc, "id"), result = member(rpc, "result"), error = member(rpc, "error");
 	if (!YAJL_IS_STRING(id) || (!result && !error))
 		return tr->svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "an answer with no request of the server's");
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "mcp_server_response");
-	gen_text(g, "request_id");
-	gen_text(g, id->u.string);
-	gen_text(g, error ? "error" : "result");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "mcp_server_response");
+	ab_json_str(g, "request_id");
+	ab_json_str(g, id->u.string);
+	ab_json_str(g, error ? "error" : "result");
 	tr->svc->gen_tree(g, error ? error : result);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	return send_built(tr, t, g, true);
 }
 
 /* A member of msg's, "$.a.b", written into g under key as its bytes (no
  * tree); false, and nothing written, when msg has none. */
-static bool gen_member(struct translator *tr, yajl_gen g, ab_msg *msg, const char *key, const char *ref)
+static bool gen_member(struct translator *tr, ab_json *g, ab_msg *msg, const char *key, const char *ref)
 {
 	size_t len, raw_len;
 	const char *json = tr->svc->msg_json(msg, &len);
 	const char *raw = tr->svc->json_raw(json, len, ref, &raw_len);
 	if (!raw)
 		return false;
-	gen_text(g, key);
-	tr->svc->gen_raw(g, raw, raw_len);
+	ab_json_str(g, key);
+	ab_json_raw(g, raw, raw_len);
 	return true;
 }
 
@@ -110,41 +105,41 @@ static int translate_request(struct translator *tr, ab_translation *t)
 		return forward_answer(tr, t, rpc);
 	if (!YAJL_IS_STRING(method))
 		return tr->svc->translation_fail(t, AB_ERR_INVALID_MESSAGE, "a jsonrpc message carries a request");
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "mcp_request");
-	gen_text(g, "method");
-	gen_text(g, method->u.string);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "mcp_request");
+	ab_json_str(g, "method");
+	ab_json_str(g, method->u.string);
 	gen_member(tr, g, input, "params", "$.message.params");
 	/* What the server may ask this client in the middle of its call (its
 	 * initialize's capabilities, as the transport keeps them); an upstream
 	 * in isolated mode gives it a session of its own. */
 	gen_member(tr, g, input, "client_answers", "$.answers");
-	gen_text(g, "session");
-	gen_text(g, tr->svc->msg_source(input));
-	yajl_gen_map_close(g);
+	ab_json_str(g, "session");
+	ab_json_str(g, tr->svc->msg_source(input));
+	ab_json_map_close(g);
 	return send_built(tr, t, g, true);
 }
 
 /* {"type":TYPE,"message":{"jsonrpc":"2.0", then the caller's members. */
-static yajl_gen begin_reply(const char *type)
+static ab_json *begin_reply(const char *type)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, type);
-	gen_text(g, "message");
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, type);
+	ab_json_str(g, "message");
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
 	return g;
 }
 
-static int finish_reply(struct translator *tr, ab_translation *t, yajl_gen g)
+static int finish_reply(struct translator *tr, ab_translation *t, ab_json *g)
 {
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	return send_built(tr, t, g, false);
 }
 
@@ -155,22 +150,22 @@ static int progress(struct translator *tr, ab_translation *t, yajl_val request, 
 	yajl_val token = yajl_tree_get(request, path, yajl_t_any);
 	if (!token)
 		return 0; /* it did not ask: the progress is dropped */
-	yajl_gen g = begin_reply("jsonrpc_notification");
-	gen_text(g, "method");
-	gen_text(g, "notifications/progress");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
-	gen_text(g, "progressToken");
+	ab_json *g = begin_reply("jsonrpc_notification");
+	ab_json_str(g, "method");
+	ab_json_str(g, "notifications/progress");
+	ab_json_str(g, "params");
+	ab_json_map_open(g);
+	ab_json_str(g, "progressToken");
 	tr->svc->gen_tree(g, token);
 	static const char *const keys[] = { "progress", "total", "message" };
 	for (size_t i = 0; i < 3; i++) {
 		yajl_val v = member(in, keys[i]);
 		if (v) {
-			gen_text(g, keys[i]);
+			ab_json_str(g, keys[i]);
 			tr->svc->gen_tree(g, v);
 		}
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	return finish_reply(tr, t, g);
 }
 
@@ -184,19 +179,19 @@ static int translate_reply(struct translator *tr, ab_translation *t)
 		return progress(tr, t, request, svc->msg_tree(input));
 	if (strcmp(type, "mcp_server_request") == 0) {
 		/* The server asks the client something: it goes as it is. */
-		yajl_gen g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
-		gen_text(g, "type");
-		gen_text(g, "jsonrpc_notification");
+		ab_json *g = ab_json_new();
+		ab_json_map_open(g);
+		ab_json_str(g, "type");
+		ab_json_str(g, "jsonrpc_notification");
 		if (!gen_member(tr, g, input, "message", "$.request")) {
-			gen_text(g, "message");
-			yajl_gen_null(g);
+			ab_json_str(g, "message");
+			ab_json_null(g);
 		}
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 		return send_built(tr, t, g, false);
 	}
-	yajl_gen g = begin_reply("jsonrpc");
-	gen_text(g, "id");
+	ab_json *g = begin_reply("jsonrpc");
+	ab_json_str(g, "id");
 	svc->gen_tree(g, member(request, "id"));
 	/* A result goes on as its bytes; only an error needs the tree. */
 	if (strcmp(type, "mcp_response") == 0 && gen_member(tr, g, input, "result", "$.result"))
@@ -206,23 +201,23 @@ static int translate_reply(struct translator *tr, ab_translation *t)
 	 * (upstream_unavailable, timeout) says which it was in data. */
 	yajl_val code = member(error, "code"), message = member(error, "message");
 	yajl_val error_type = member(error, "error_type");
-	gen_text(g, "error");
-	yajl_gen_map_open(g);
-	gen_text(g, "code");
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "code");
 	if (YAJL_IS_INTEGER(code))
-		yajl_gen_integer(g, YAJL_GET_INTEGER(code));
+		ab_json_integer(g, YAJL_GET_INTEGER(code));
 	else
-		yajl_gen_integer(g, -32603);
-	gen_text(g, "message");
-	gen_text(g, YAJL_IS_STRING(message) ? message->u.string : "the upstream failed");
+		ab_json_integer(g, -32603);
+	ab_json_str(g, "message");
+	ab_json_str(g, YAJL_IS_STRING(message) ? message->u.string : "the upstream failed");
 	if (YAJL_IS_STRING(error_type)) {
-		gen_text(g, "data");
-		yajl_gen_map_open(g);
-		gen_text(g, "error_type");
-		gen_text(g, error_type->u.string);
-		yajl_gen_map_close(g);
+		ab_json_str(g, "data");
+		ab_json_map_open(g);
+		ab_json_str(g, "error_type");
+		ab_json_str(g, error_type->u.string);
+		ab_json_map_close(g);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	return finish_reply(tr, t, g);
 }
 

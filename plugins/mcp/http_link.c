@@ -14,7 +14,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #include "backoff.h"
@@ -462,16 +462,15 @@ static char *request_id(const char *data, size_t len)
 	yajl_val method = msg ? yajl_tree_get(msg, method_path, yajl_t_string) : NULL;
 	char *out = NULL;
 	if (id && method && (YAJL_IS_INTEGER(id) || YAJL_IS_STRING(id))) {
-		yajl_gen g = yajl_gen_alloc(NULL);
+		ab_json *g = ab_json_new();
 		if (YAJL_IS_INTEGER(id))
-			yajl_gen_integer(g, YAJL_GET_INTEGER(id));
+			ab_json_integer(g, YAJL_GET_INTEGER(id));
 		else
-			yajl_gen_string(g, (const unsigned char *)id->u.string, strlen(id->u.string));
-		const unsigned char *buf;
+			ab_json_str(g, id->u.string);
 		size_t n;
-		yajl_gen_get_buf(g, &buf, &n);
-		out = strndup((const char *)buf, n);
-		yajl_gen_free(g);
+		const char *buf = ab_json_output(g, &n);
+		out = buf ? strndup(buf, n) : NULL;
+		ab_json_free(g);
 	}
 	yajl_tree_free(msg);
 	return out;

@@ -1,11 +1,11 @@
-/* The few yajl helpers every part of the MCP client uses: a member of a
- * parsed object, a string member, a string written into a generator. */
+/* The few tree helpers every part of the MCP client uses: a member of a
+ * parsed object, a string member; and the JSON writer. */
 #ifndef AB_MCP_JSON_H
 #define AB_MCP_JSON_H
 
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 /* v's member key (any type), or NULL; v may be NULL. */
@@ -20,11 +20,6 @@ static inline const char *tree_string(yajl_val v, const char *key)
 {
 	yajl_val s = tree_member(v, key);
 	return YAJL_IS_STRING(s) ? YAJL_GET_STRING(s) : NULL;
-}
-
-static inline void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
 }
 
 #endif

@@ -14,14 +14,14 @@
  * for, and any other is a string id. */
 #define MAX_REQUEST_ID 64
 
-static char *gen_finish(yajl_gen g)
+static char *gen_finish(ab_json *g)
 {
-	const unsigned char *buf;
+	const char *buf;
 	size_t len;
 	char *out = NULL;
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		out = strndup((const char *)buf, len);
-	yajl_gen_free(g);
+	if ((buf = ab_json_output(g, &len)) != NULL)
+		out = strndup(buf, len);
+	ab_json_free(g);
 	return out;
 }
 
@@ -69,35 +69,35 @@ void legacy_free(struct legacy *lg)
 /* ---- towards the server ------------------------------------------------------------- */
 
 /* {"jsonrpc":"2.0","id":ID, then the caller's "result" or "error". */
-static yajl_gen begin_answer(struct legacy *lg, yajl_val id)
+static ab_json *begin_answer(struct legacy *lg, yajl_val id)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
-	gen_text(g, "id");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
+	ab_json_str(g, "id");
 	lg->gen_tree(g, id);
 	return g;
 }
 
 /* "error":{"code","message","data":{"error_type"}}}: the end of an answer. */
-static char *finish_error(yajl_gen g, int code, const char *message, const char *error_type)
+static char *finish_error(ab_json *g, int code, const char *message, const char *error_type)
 {
-	gen_text(g, "error");
-	yajl_gen_map_open(g);
-	gen_text(g, "code");
-	yajl_gen_integer(g, code);
-	gen_text(g, "message");
-	gen_text(g, message);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "code");
+	ab_json_integer(g, code);
+	ab_json_str(g, "message");
+	ab_json_str(g, message);
 	if (error_type) {
-		gen_text(g, "data");
-		yajl_gen_map_open(g);
-		gen_text(g, "error_type");
-		gen_text(g, error_type);
-		yajl_gen_map_close(g);
+		ab_json_str(g, "data");
+		ab_json_map_open(g);
+		ab_json_str(g, "error_type");
+		ab_json_str(g, error_type);
+		ab_json_map_close(g);
 	}
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	return gen_finish(g);
 }
 
@@ -106,50 +106,50 @@ static char *finish_error(yajl_gen g, int code, const char *message, const char 
 static char *initialize_answer(struct legacy *lg, yajl_val id, yajl_val params)
 {
 	const char *version = tree_string(params, "protocolVersion");
-	yajl_gen g = begin_answer(lg, id);
-	gen_text(g, "result");
-	yajl_gen_map_open(g);
-	gen_text(g, "protocolVersion");
-	gen_text(g, version ? version : "2025-03-26");
-	gen_text(g, "capabilities");
-	yajl_gen_map_open(g);
-	gen_text(g, "tools");
-	yajl_gen_map_open(g);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	gen_text(g, "serverInfo");
-	yajl_gen_map_open(g);
-	gen_text(g, "name");
-	gen_text(g, "legacy WebSocket MCP server");
-	gen_text(g, "version");
-	gen_text(g, "unknown");
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json *g = begin_answer(lg, id);
+	ab_json_str(g, "result");
+	ab_json_map_open(g);
+	ab_json_str(g, "protocolVersion");
+	ab_json_str(g, version ? version : "2025-03-26");
+	ab_json_str(g, "capabilities");
+	ab_json_map_open(g);
+	ab_json_str(g, "tools");
+	ab_json_map_open(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
+	ab_json_str(g, "serverInfo");
+	ab_json_map_open(g);
+	ab_json_str(g, "name");
+	ab_json_str(g, "legacy WebSocket MCP server");
+	ab_json_str(g, "version");
+	ab_json_str(g, "unknown");
+	ab_json_map_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	return gen_finish(g);
 }
 
 static char *tools_answer(struct legacy *lg, yajl_val id)
 {
-	yajl_gen g = begin_answer(lg, id);
-	gen_text(g, "result");
-	yajl_gen_map_open(g);
-	gen_text(g, "tools");
-	yajl_gen_array_open(g);
+	ab_json *g = begin_answer(lg, id);
+	ab_json_str(g, "result");
+	ab_json_map_open(g);
+	ab_json_str(g, "tools");
+	ab_json_array_open(g);
 	for (size_t i = 0; i < lg->n_tools; i++) {
-		yajl_gen_map_open(g);
-		gen_text(g, "name");
-		gen_text(g, lg->tools[i]);
-		gen_text(g, "inputSchema");
-		yajl_gen_map_open(g);
-		gen_text(g, "type");
-		gen_text(g, "object");
-		yajl_gen_map_close(g);
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "name");
+		ab_json_str(g, lg->tools[i]);
+		ab_json_str(g, "inputSchema");
+		ab_json_map_open(g);
+		ab_json_str(g, "type");
+		ab_json_str(g, "object");
+		ab_json_map_close(g);
+		ab_json_map_close(g);
 	}
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_array_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	return gen_finish(g);
 }
 
@@ -160,22 +160,22 @@ static char *request_envelope(struct legacy *lg, yajl_val id, const char *tool, 
 		snprintf(request_id, sizeof request_id, "%lld", YAJL_GET_INTEGER(id));
 	else
 		snprintf(request_id, sizeof request_id, "%s", id->u.string);
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "request");
-	gen_text(g, "request_id");
-	gen_text(g, request_id);
-	gen_text(g, "method");
-	gen_text(g, tool);
-	gen_text(g, "params");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "request");
+	ab_json_str(g, "request_id");
+	ab_json_str(g, request_id);
+	ab_json_str(g, "method");
+	ab_json_str(g, tool);
+	ab_json_str(g, "params");
 	if (YAJL_IS_OBJECT(arguments)) {
 		lg->gen_tree(g, arguments);
 	} else {
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_map_close(g);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	return gen_finish(g);
 }
 
@@ -225,59 +225,59 @@ bool legacy_from_client(struct legacy *lg, const char *msg, size_t len, char **e
 /* ---- from the server ---------------------------------------------------------------- */
 
 /* The client's id a request_id stands for (see MAX_REQUEST_ID). */
-static void gen_id(yajl_gen g, const char *request_id)
+static void gen_id(ab_json *g, const char *request_id)
 {
 	char *end;
 	errno = 0;
 	long long n = strtoll(request_id, &end, 10);
 	const char *digits = request_id + (*request_id == '-');
 	if (*digits >= '0' && *digits <= '9' && !*end && errno == 0)
-		yajl_gen_integer(g, n);
+		ab_json_integer(g, n);
 	else
-		gen_text(g, request_id);
+		ab_json_str(g, request_id);
 }
 
 /* {"jsonrpc":"2.0","id":<the id request_id stands for>, then the rest. */
-static yajl_gen begin_reply(const char *request_id)
+static ab_json *begin_reply(const char *request_id)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
-	gen_text(g, "id");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
+	ab_json_str(g, "id");
 	gen_id(g, request_id);
 	return g;
 }
 
 static char *tool_result(struct legacy *lg, const char *request_id, yajl_val payload)
 {
-	yajl_gen text = yajl_gen_alloc(NULL);
+	ab_json *text = ab_json_new();
 	lg->gen_tree(text, payload);
 	char *payload_text = gen_finish(text);
 	yajl_val success = tree_member(payload, "success");
 	bool failed = YAJL_IS_FALSE(success);
 	const char *error = failed ? tree_string(payload, "error") : NULL;
 
-	yajl_gen g = begin_reply(request_id);
-	gen_text(g, "result");
-	yajl_gen_map_open(g);
-	gen_text(g, "content");
-	yajl_gen_array_open(g);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "text");
-	gen_text(g, "text");
-	gen_text(g, error ? error : payload_text ? payload_text : "null");
-	yajl_gen_map_close(g);
-	yajl_gen_array_close(g);
+	ab_json *g = begin_reply(request_id);
+	ab_json_str(g, "result");
+	ab_json_map_open(g);
+	ab_json_str(g, "content");
+	ab_json_array_open(g);
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "text");
+	ab_json_str(g, "text");
+	ab_json_str(g, error ? error : payload_text ? payload_text : "null");
+	ab_json_map_close(g);
+	ab_json_array_close(g);
 	if (YAJL_IS_OBJECT(payload)) {
-		gen_text(g, "structuredContent");
+		ab_json_str(g, "structuredContent");
 		lg->gen_tree(g, payload);
 	}
-	gen_text(g, "isError");
-	yajl_gen_bool(g, failed);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "isError");
+	ab_json_bool(g, failed);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	free(payload_text);
 	return gen_finish(g);
 }
@@ -297,16 +297,16 @@ static char *pong_answer(struct legacy *lg)
 {
 	int64_t id = lg->pings[0];
 	memmove(lg->pings, lg->pings + 1, (--lg->n_pings) * sizeof *lg->pings);
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
-	gen_text(g, "id");
-	yajl_gen_integer(g, id);
-	gen_text(g, "result");
-	yajl_gen_map_open(g);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
+	ab_json_str(g, "id");
+	ab_json_integer(g, id);
+	ab_json_str(g, "result");
+	ab_json_map_open(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	return gen_finish(g);
 }
 

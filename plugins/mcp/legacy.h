@@ -20,10 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
-typedef void (*legacy_gen_tree)(yajl_gen g, yajl_val value);
+typedef void (*legacy_gen_tree)(ab_json *g, yajl_val value);
 
 struct legacy {
 	char **tools; /* the names tools/list answers with */

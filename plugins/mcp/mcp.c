@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #include "child.h"
@@ -63,62 +63,61 @@ static const struct ab_option mcp_options[] = {
 
 /* ---- JSON-RPC out ------------------------------------------------------------- */
 
-static yajl_gen rpc_begin(int64_t id, const char *method)
+static ab_json *rpc_begin(int64_t id, const char *method)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
 	if (id) {
-		gen_text(g, "id");
-		yajl_gen_integer(g, id);
+		ab_json_str(g, "id");
+		ab_json_integer(g, id);
 	}
 	if (method) {
-		gen_text(g, "method");
-		gen_text(g, method);
+		ab_json_str(g, "method");
+		ab_json_str(g, method);
 	}
 	return g;
 }
 
-static bool rpc_send(struct upstream *u, yajl_gen g)
+static bool rpc_send(struct upstream *u, ab_json *g)
 {
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
+	ab_json_map_close(g);
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	bool sent = u->link_ops->send(u->link, (const char *)buf, len);
-	yajl_gen_free(g);
+	const char *buf = ab_json_output(g, &len);
+	bool sent = buf && u->link_ops->send(u->link, buf, len);
+	ab_json_free(g);
 	return sent;
 }
 
 static void send_initialize(struct upstream *u)
 {
 	u->initialize_id = ++u->next_id;
-	yajl_gen g = rpc_begin(u->initialize_id, "initialize");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
-	gen_text(g, "protocolVersion");
-	gen_text(g, protocol_versions[0]);
-	gen_text(g, "capabilities");
-	yajl_gen_map_open(g);
+	ab_json *g = rpc_begin(u->initialize_id, "initialize");
+	ab_json_str(g, "params");
+	ab_json_map_open(g);
+	ab_json_str(g, "protocolVersion");
+	ab_json_str(g, protocol_versions[0]);
+	ab_json_str(g, "capabilities");
+	ab_json_map_open(g);
 	/* elicitation and sampling are handed on to the frontend whose request
 	 * they come with (those that can answer: the passthrough's clients),
 	 * and refused when none can; roots are the broker's own: none. */
 	static const char *const relayed[] = { "elicitation", "sampling", "roots" };
 	for (size_t i = 0; i < 3; i++) {
-		gen_text(g, relayed[i]);
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
+		ab_json_str(g, relayed[i]);
+		ab_json_map_open(g);
+		ab_json_map_close(g);
 	}
-	yajl_gen_map_close(g);
-	gen_text(g, "clientInfo");
-	yajl_gen_map_open(g);
-	gen_text(g, "name");
-	gen_text(g, "agentbus");
-	gen_text(g, "version");
-	gen_text(g, u->svc->broker_version);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_str(g, "clientInfo");
+	ab_json_map_open(g);
+	ab_json_str(g, "name");
+	ab_json_str(g, "agentbus");
+	ab_json_str(g, "version");
+	ab_json_str(g, u->svc->broker_version);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	rpc_send(u, g);
 }
 
@@ -126,59 +125,58 @@ static void send_initialize(struct upstream *u)
 static void fetch_tools(struct upstream *u, const char *cursor)
 {
 	u->tools.request_id = ++u->next_id;
-	yajl_gen g = rpc_begin(u->tools.request_id, "tools/list");
+	ab_json *g = rpc_begin(u->tools.request_id, "tools/list");
 	if (cursor) {
-		gen_text(g, "params");
-		yajl_gen_map_open(g);
-		gen_text(g, "cursor");
-		gen_text(g, cursor);
-		yajl_gen_map_close(g);
+		ab_json_str(g, "params");
+		ab_json_map_open(g);
+		ab_json_str(g, "cursor");
+		ab_json_str(g, cursor);
+		ab_json_map_close(g);
 	}
 	rpc_send(u, g);
 }
 
 /* ---- replies to the broker ---------------------------------------------------------- */
 
-static void submit(struct upstream *u, yajl_gen g)
+static void submit(struct upstream *u, ab_json *g)
 {
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
+	ab_json_map_close(g);
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *msg = u->svc->msg_build((const char *)buf, len, NULL);
+	const char *buf = ab_json_output(g, &len);
+	ab_msg *msg = buf ? u->svc->msg_build(buf, len, NULL) : NULL;
 	struct upstream *o = u->owner ? u->owner : u; /* a pool session answers as its upstream */
 	if (msg && o->registered)
 		u->svc->submit(u->self, o->agent_id, msg);
 	u->svc->msg_unref(msg);
-	yajl_gen_free(g);
+	ab_json_free(g);
 }
 
-static yajl_gen reply_begin(const char *type, const char *cid)
+static ab_json *reply_begin(const char *type, const char *cid)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, type);
-	gen_text(g, "correlation_id");
-	gen_text(g, cid);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, type);
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, cid);
 	return g;
 }
 
 static void reply_error(struct upstream *u, const char *cid, const char *error_type,
                         const char *message, yajl_val code)
 {
-	yajl_gen g = reply_begin("mcp_error", cid);
-	gen_text(g, "error");
-	yajl_gen_map_open(g);
-	gen_text(g, "error_type");
-	gen_text(g, error_type);
-	gen_text(g, "message");
-	gen_text(g, message);
+	ab_json *g = reply_begin("mcp_error", cid);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "error_type");
+	ab_json_str(g, error_type);
+	ab_json_str(g, "message");
+	ab_json_str(g, message);
 	if (code) {
-		gen_text(g, "code");
+		ab_json_str(g, "code");
 		u->svc->gen_tree(g, code);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	submit(u, g);
 }
 
@@ -222,14 +220,14 @@ static void end_call(struct upstream *u, struct mcp_call *call)
 
 static void send_cancelled(struct upstream *u, int64_t id, const char *reason)
 {
-	yajl_gen g = rpc_begin(0, "notifications/cancelled");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
-	gen_text(g, "requestId");
-	yajl_gen_integer(g, id);
-	gen_text(g, "reason");
-	gen_text(g, reason);
-	yajl_gen_map_close(g);
+	ab_json *g = rpc_begin(0, "notifications/cancelled");
+	ab_json_str(g, "params");
+	ab_json_map_open(g);
+	ab_json_str(g, "requestId");
+	ab_json_integer(g, id);
+	ab_json_str(g, "reason");
+	ab_json_str(g, reason);
+	ab_json_map_close(g);
 	rpc_send(u, g);
 }
 
@@ -315,16 +313,16 @@ static void initialized(struct upstream *u, yajl_val result)
 		return;
 	}
 	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
-	yajl_gen copy = yajl_gen_alloc(NULL);
+	ab_json *copy = ab_json_new();
 	u->svc->gen_tree(copy, result);
-	const unsigned char *buf;
+	const char *buf;
 	size_t len;
-	if (yajl_gen_get_buf(copy, &buf, &len) == yajl_gen_status_ok) {
-		char *text = strndup((const char *)buf, len);
+	if ((buf = ab_json_output(copy, &len)) != NULL) {
+		char *text = strndup(buf, len);
 		u->hello = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 		free(text);
 	}
-	yajl_gen_free(copy);
+	ab_json_free(copy);
 	rpc_send(u, rpc_begin(0, "notifications/initialized"));
 	if (u->owner) {
 		u->state = UP_READY;
@@ -395,9 +393,9 @@ static void on_response(struct upstream *u, const char *line, size_t len, yajl_v
 	size_t raw_len;
 	const char *raw = result ? u->svc->json_raw(line, len, "$.result", &raw_len) : NULL;
 	if (raw) {
-		yajl_gen g = reply_begin("mcp_response", call->correlation_id);
-		gen_text(g, "result");
-		u->svc->gen_raw(g, raw, raw_len);
+		ab_json *g = reply_begin("mcp_response", call->correlation_id);
+		ab_json_str(g, "result");
+		ab_json_raw(g, raw, raw_len);
 		submit(u, g);
 	} else {
 		const char *text = tree_string(error, "message");
@@ -415,12 +413,12 @@ static void on_progress(struct upstream *u, yajl_val params)
 	for (struct mcp_call *c = u->calls; c; c = c->next) {
 		if (c->id != YAJL_GET_INTEGER(token))
 			continue;
-		yajl_gen g = reply_begin("mcp_progress", c->correlation_id);
+		ab_json *g = reply_begin("mcp_progress", c->correlation_id);
 		static const char *const keys[] = { "progress", "total", "message" };
 		for (size_t i = 0; i < 3; i++) {
 			yajl_val v = tree_member(params, keys[i]);
 			if (v) {
-				gen_text(g, keys[i]);
+				ab_json_str(g, keys[i]);
 				u->svc->gen_tree(g, v);
 			}
 		}
@@ -430,31 +428,31 @@ static void on_progress(struct upstream *u, yajl_val params)
 }
 
 /* {"jsonrpc":"2.0","id":, for the caller to write the id and the rest. */
-static yajl_gen answer_begin(void)
+static ab_json *answer_begin(void)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "jsonrpc");
-	gen_text(g, "2.0");
-	gen_text(g, "id");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
+	ab_json_str(g, "id");
 	return g;
 }
 
-static void send_error_answer(struct upstream *u, yajl_gen g, int code, const char *message)
+static void send_error_answer(struct upstream *u, ab_json *g, int code, const char *message)
 {
-	gen_text(g, "error");
-	yajl_gen_map_open(g);
-	gen_text(g, "code");
-	yajl_gen_integer(g, code);
-	gen_text(g, "message");
-	gen_text(g, message);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "code");
+	ab_json_integer(g, code);
+	ab_json_str(g, "message");
+	ab_json_str(g, message);
+	ab_json_map_close(g);
 	rpc_send(u, g);
 }
 
 void mcp_refuse_server_request(struct upstream *u, const struct server_ask *ask, int code, const char *message)
 {
-	yajl_gen g = answer_begin();
+	ab_json *g = answer_begin();
 	server_ask_gen_id(g, ask);
 	send_error_answer(u, g, code, message);
 }
@@ -485,16 +483,16 @@ static void on_server_request(struct upstream *u, yajl_val id, const char *metho
 {
 	bool roots = strcmp(method, "roots/list") == 0;
 	if (strcmp(method, "ping") == 0 || roots) {
-		yajl_gen g = answer_begin();
+		ab_json *g = answer_begin();
 		u->svc->gen_tree(g, id);
-		gen_text(g, "result");
-		yajl_gen_map_open(g);
+		ab_json_str(g, "result");
+		ab_json_map_open(g);
 		if (roots) {
-			gen_text(g, "roots");
-			yajl_gen_array_open(g);
-			yajl_gen_array_close(g);
+			ab_json_str(g, "roots");
+			ab_json_array_open(g);
+			ab_json_array_close(g);
 		}
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 		rpc_send(u, g);
 		return;
 	}
@@ -505,26 +503,26 @@ static void on_server_request(struct upstream *u, yajl_val id, const char *metho
 	struct mcp_call *call = relayed ? asker(u, related, needed) : NULL;
 	char key[SERVER_ASK_KEY_LEN];
 	if (call && server_ask_open(u, id, call, key)) {
-		yajl_gen g = reply_begin("mcp_server_request", call->correlation_id);
-		gen_text(g, "request");
-		yajl_gen_map_open(g);
-		gen_text(g, "jsonrpc");
-		gen_text(g, "2.0");
-		gen_text(g, "id");
-		gen_text(g, key);
-		gen_text(g, "method");
-		gen_text(g, method);
+		ab_json *g = reply_begin("mcp_server_request", call->correlation_id);
+		ab_json_str(g, "request");
+		ab_json_map_open(g);
+		ab_json_str(g, "jsonrpc");
+		ab_json_str(g, "2.0");
+		ab_json_str(g, "id");
+		ab_json_str(g, key);
+		ab_json_str(g, "method");
+		ab_json_str(g, method);
 		if (params) {
-			gen_text(g, "params");
+			ab_json_str(g, "params");
 			u->svc->gen_tree(g, params);
 		}
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 		submit(u, g);
 		return;
 	}
 	if (relayed)
 		up_log(u, AB_LOG_INFO, "the server's %s: no frontend in flight can answer it", method);
-	yajl_gen g = answer_begin();
+	ab_json *g = answer_begin();
 	u->svc->gen_tree(g, id);
 	/* Declared but unanswerable now: an internal error, not "no such method". */
 	send_error_answer(u, g, relayed ? -32603 : -32601,
@@ -541,22 +539,22 @@ static void on_server_response(struct upstream *u, const char *cid, const char *
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "no request of the server's waits for this answer", NULL);
 		return;
 	}
-	yajl_gen g = answer_begin();
+	ab_json *g = answer_begin();
 	server_ask_gen_id(g, ask);
 	yajl_val result = tree_member(answer, "result"), error = tree_member(answer, "error");
-	gen_text(g, error ? "error" : "result");
+	ab_json_str(g, error ? "error" : "result");
 	if (error || result) {
 		u->svc->gen_tree(g, error ? error : result);
 	} else {
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_map_close(g);
 	}
 	rpc_send(u, g);
 	server_ask_free(ask);
-	yajl_gen ack = reply_begin("mcp_response", cid);
-	gen_text(ack, "result");
-	yajl_gen_map_open(ack);
-	yajl_gen_map_close(ack);
+	ab_json *ack = reply_begin("mcp_response", cid);
+	ab_json_str(ack, "result");
+	ab_json_map_open(ack);
+	ab_json_map_close(ack);
 	submit(u, ack);
 }
 
@@ -606,36 +604,36 @@ static const struct link_events link_events = {
 /* ---- requests from the broker ---------------------------------------------------------- */
 
 /* params with _meta.progressToken set to our id (so progress maps back). */
-static void gen_params(struct upstream *u, yajl_gen g, yajl_val params, int64_t id)
+static void gen_params(struct upstream *u, ab_json *g, yajl_val params, int64_t id)
 {
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
 	yajl_val meta = NULL;
 	for (size_t i = 0; params && YAJL_IS_OBJECT(params) && i < params->u.object.len; i++) {
 		if (strcmp(params->u.object.keys[i], "_meta") == 0) {
 			meta = params->u.object.values[i];
 			continue;
 		}
-		gen_text(g, params->u.object.keys[i]);
+		ab_json_str(g, params->u.object.keys[i]);
 		u->svc->gen_tree(g, params->u.object.values[i]);
 	}
-	gen_text(g, "_meta");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "_meta");
+	ab_json_map_open(g);
 	for (size_t i = 0; meta && YAJL_IS_OBJECT(meta) && i < meta->u.object.len; i++) {
 		if (strcmp(meta->u.object.keys[i], "progressToken") == 0)
 			continue;
-		gen_text(g, meta->u.object.keys[i]);
+		ab_json_str(g, meta->u.object.keys[i]);
 		u->svc->gen_tree(g, meta->u.object.values[i]);
 	}
-	gen_text(g, "progressToken");
-	yajl_gen_integer(g, id);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "progressToken");
+	ab_json_integer(g, id);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 }
 
 /* The same for params without a _meta of their own (most calls): their
  * bytes, with {"_meta":{"progressToken":ID}, put in front, and no tree
  * walked. False when params have a _meta (gen_params merges it). */
-static bool gen_params_raw(struct upstream *u, yajl_gen g, ab_msg *msg, yajl_val params, int64_t id)
+static bool gen_params_raw(struct upstream *u, ab_json *g, ab_msg *msg, yajl_val params, int64_t id)
 {
 	size_t len, raw_len;
 	const char *json = u->svc->msg_json(msg, &len);
@@ -662,7 +660,7 @@ static bool gen_params_raw(struct upstream *u, yajl_gen g, ab_msg *msg, yajl_val
 	if (members)
 		text[at++] = ',';
 	memcpy(text + at, rest, rest_len);
-	u->svc->gen_raw(g, text, at + rest_len);
+	ab_json_raw(g, text, at + rest_len);
 	free(text);
 	return true;
 }
@@ -764,16 +762,16 @@ static int serve(struct upstream *u, ab_msg *msg)
 	if (strcmp(method, "initialize") == 0 && u->hello) {
 		/* The session is ours and initialized already: a client that
 		 * initializes (a JSON-RPC passthrough) gets the server's answer. */
-		yajl_gen g = reply_begin("mcp_response", cid);
-		gen_text(g, "result");
+		ab_json *g = reply_begin("mcp_response", cid);
+		ab_json_str(g, "result");
 		svc->gen_tree(g, u->hello);
 		submit(u, g);
 		return 0;
 	}
 	if (strcmp(method, "tools/list") == 0 && u->tools.result && !tree_member(params, "cursor")) {
 		/* Known already: every page, in one answer. */
-		yajl_gen g = reply_begin("mcp_response", cid);
-		gen_text(g, "result");
+		ab_json *g = reply_begin("mcp_response", cid);
+		ab_json_str(g, "result");
 		svc->gen_tree(g, u->tools.result);
 		submit(u, g);
 		return 0;
@@ -788,8 +786,8 @@ static int serve(struct upstream *u, ab_msg *msg)
 	call->answers = answers_of(tree);
 	call->next = u->calls;
 	u->calls = call;
-	yajl_gen g = rpc_begin(call->id, method);
-	gen_text(g, "params");
+	ab_json *g = rpc_begin(call->id, method);
+	ab_json_str(g, "params");
 	if (!gen_params_raw(u, g, msg, tree_member(tree, "params"), call->id))
 		gen_params(u, g, tree_member(tree, "params"), call->id);
 	if (!rpc_send(u, g)) {
@@ -923,16 +921,16 @@ static int child_env(struct upstream *u, struct child *c)
 	int rc = add_env(u, "env", NULL, &list, &n);
 	if (rc == 0 && u->owner && u->session_database) {
 		char *json = NULL;
-		yajl_gen g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
-		gen_text(g, "database");
-		gen_text(g, u->session_database);
-		yajl_gen_map_close(g);
-		const unsigned char *buf;
+		ab_json *g = ab_json_new();
+		ab_json_map_open(g);
+		ab_json_str(g, "database");
+		ab_json_str(g, u->session_database);
+		ab_json_map_close(g);
+		const char *buf;
 		size_t len;
-		if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-			json = strndup((const char *)buf, len);
-		yajl_gen_free(g);
+		if ((buf = ab_json_output(g, &len)) != NULL)
+			json = strndup(buf, len);
+		ab_json_free(g);
 		yajl_val root = json ? yajl_tree_parse(json, NULL, 0) : NULL;
 		free(json);
 		rc = root ? add_env(u, "session_env", root, &list, &n) : -1;

@@ -68,12 +68,12 @@ struct server_ask *server_ask_take(struct upstream *u, const char *key, const ch
 	return NULL;
 }
 
-void server_ask_gen_id(yajl_gen g, const struct server_ask *ask)
+void server_ask_gen_id(ab_json *g, const struct server_ask *ask)
 {
 	if (ask->id_is_integer)
-		yajl_gen_integer(g, ask->integer_id);
+		ab_json_integer(g, ask->integer_id);
 	else
-		yajl_gen_string(g, (const unsigned char *)ask->string_id, strlen(ask->string_id));
+		ab_json_str(g, ask->string_id);
 }
 
 void server_ask_free(struct server_ask *ask)

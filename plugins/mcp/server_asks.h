@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include <agentbus/types.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 struct upstream;
@@ -49,7 +49,7 @@ void server_asks_end_call(struct upstream *u, int64_t call_id);
  * deadline, or another's). */
 struct server_ask *server_ask_take(struct upstream *u, const char *key, const char *from);
 
-void server_ask_gen_id(yajl_gen g, const struct server_ask *ask);
+void server_ask_gen_id(ab_json *g, const struct server_ask *ask);
 void server_ask_free(struct server_ask *ask);
 
 /* The session is over: forget them all (their server is gone). */

@@ -13,26 +13,21 @@ void tool_cache_init(struct tool_cache *tc)
 void tool_cache_clear(struct tool_cache *tc)
 {
 	if (tc->gathering)
-		yajl_gen_free(tc->gathering);
+		ab_json_free(tc->gathering);
 	yajl_tree_free(tc->result);
 	tool_cache_init(tc);
 }
 
-static void write_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 static void give_up(struct tool_cache *tc)
 {
-	yajl_gen_free(tc->gathering);
+	ab_json_free(tc->gathering);
 	tc->gathering = NULL;
 	tc->pages = 0;
 	tc->gathered = 0;
 }
 
 const char *tool_cache_add_page(struct tool_cache *tc, yajl_val result,
-                                void (*gen_tree)(yajl_gen g, yajl_val value))
+                                void (*gen_tree)(ab_json *g, yajl_val value))
 {
 	const char *tools_path[] = { "tools", NULL }, *cursor_path[] = { "nextCursor", NULL };
 	yajl_val tools = result ? yajl_tree_get(result, tools_path, yajl_t_array) : NULL;
@@ -41,10 +36,10 @@ const char *tool_cache_add_page(struct tool_cache *tc, yajl_val result,
 		return NULL;
 	}
 	if (!tc->gathering) {
-		tc->gathering = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(tc->gathering);
-		write_text(tc->gathering, "tools");
-		yajl_gen_array_open(tc->gathering);
+		tc->gathering = ab_json_new();
+		ab_json_map_open(tc->gathering);
+		ab_json_str(tc->gathering, "tools");
+		ab_json_array_open(tc->gathering);
 	}
 	for (size_t i = 0; i < tools->u.array.len; i++)
 		gen_tree(tc->gathering, tools->u.array.values[i]);
@@ -53,12 +48,11 @@ const char *tool_cache_add_page(struct tool_cache *tc, yajl_val result,
 	yajl_val cursor = yajl_tree_get(result, cursor_path, yajl_t_string);
 	if (cursor && *cursor->u.string)
 		return cursor->u.string;
-	yajl_gen_array_close(tc->gathering);
-	yajl_gen_map_close(tc->gathering);
-	const unsigned char *buf;
+	ab_json_array_close(tc->gathering);
+	ab_json_map_close(tc->gathering);
 	size_t len;
-	yajl_gen_get_buf(tc->gathering, &buf, &len);
-	char *text = strndup((const char *)buf, len);
+	const char *buf = ab_json_output(tc->gathering, &len);
+	char *text = buf ? strndup(buf, len) : NULL;
 	yajl_tree_free(tc->result);
 	tc->result = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	free(text);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 /* Pages gathered beyond this many are a server that keeps paging: the
@@ -18,7 +18,7 @@
 #define TOOL_CACHE_MAX_PAGES 64
 
 struct tool_cache {
-	yajl_gen gathering; /* the tools of the pages so far; NULL when not gathering */
+	ab_json *gathering; /* the tools of the pages so far; NULL when not gathering */
 	size_t pages;
 	int64_t count, gathered; /* tools in the cache (-1: none yet), in the pages so far */
 	yajl_val result;         /* the cached tools/list result: {"tools":[...]}; NULL: none */
@@ -35,6 +35,6 @@ void tool_cache_clear(struct tool_cache *tc);
  * complete (or, past TOOL_CACHE_MAX_PAGES or on a malformed page, left
  * empty). */
 const char *tool_cache_add_page(struct tool_cache *tc, yajl_val result,
-                                void (*gen_tree)(yajl_gen g, yajl_val value));
+                                void (*gen_tree)(ab_json *g, yajl_val value));
 
 #endif

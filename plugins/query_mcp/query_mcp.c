@@ -27,7 +27,7 @@
 
 #include <agentbus/plugin.h>
 #include <agentbus/services.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 enum shape { SHAPE_QUERY, SHAPE_DATABASES, SHAPE_SELECT, SHAPE_CONTEXT, SHAPE_TOOLS };
@@ -96,11 +96,6 @@ struct route_state {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 static yajl_val member(yajl_val v, const char *key)
 {
 	const char *path[] = { key, NULL };
@@ -113,13 +108,12 @@ static const char *member_string(yajl_val v, const char *key)
 	return m && YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : NULL;
 }
 
-static ab_msg *build(struct translator *tr, yajl_gen g)
+static ab_msg *build(struct translator *tr, ab_json *g)
 {
-	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *msg = tr->svc->msg_build((const char *)buf, len, NULL);
-	yajl_gen_free(g);
+	const char *buf = ab_json_output(g, &len);
+	ab_msg *msg = buf ? tr->svc->msg_build(buf, len, NULL) : NULL;
+	ab_json_free(g);
 	return msg;
 }
 
@@ -241,18 +235,18 @@ static double take_elapsed(struct translator *tr, const char *key)
 static void reply_with(struct translator *tr, ab_translation *t, const char *type, yajl_val from,
                        const char *const *keys)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, type);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, type);
 	for (size_t i = 0; keys[i]; i++) {
 		yajl_val v = member(from, keys[i]);
 		if (v) {
-			gen_text(g, keys[i]);
+			ab_json_str(g, keys[i]);
 			tr->svc->gen_tree(g, v);
 		}
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	ab_msg *out = build(tr, g);
 	if (out)
 		tr->svc->translation_reply(t, out);
@@ -277,26 +271,26 @@ static int forward_call(struct translator *tr, ab_translation *t, const char *to
                         yajl_val from)
 {
 	const struct ab_services *svc = tr->svc;
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "mcp_request");
-	gen_text(g, "method");
-	gen_text(g, tool ? "tools/call" : "tools/list");
-	gen_text(g, "params");
-	yajl_gen_map_open(g);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "mcp_request");
+	ab_json_str(g, "method");
+	ab_json_str(g, tool ? "tools/call" : "tools/list");
+	ab_json_str(g, "params");
+	ab_json_map_open(g);
 	if (tool) {
-		gen_text(g, "name");
-		gen_text(g, tool);
-		gen_text(g, "arguments");
+		ab_json_str(g, "name");
+		ab_json_str(g, tool);
+		ab_json_str(g, "arguments");
 		if (arguments) {
 			svc->gen_template(g, arguments, from);
 		} else {
-			yajl_gen_map_open(g);
-			yajl_gen_map_close(g);
+			ab_json_map_open(g);
+			ab_json_map_close(g);
 		}
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	/* The frontend session it is for, and the database it works in: an
 	 * upstream in isolated mode gives each its own MCP session, and may
 	 * start that session's server on the database (session_env). */
@@ -304,14 +298,14 @@ static int forward_call(struct translator *tr, ab_translation *t, const char *to
 	const char *session = member_string(request, "session_id");
 	const char *database = session_database(tr, svc->translation_route_state(t), request);
 	if (session) {
-		gen_text(g, "session");
-		gen_text(g, session);
+		ab_json_str(g, "session");
+		ab_json_str(g, session);
 	}
 	if (session && database) {
-		gen_text(g, "session_database");
-		gen_text(g, database);
+		ab_json_str(g, "session_database");
+		ab_json_str(g, database);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	ab_msg *call = build(tr, g);
 	if (!call)
 		return -1;
@@ -339,18 +333,17 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	 * another session switched the shared upstream to last. */
 	const char *database = sel ? sel->database : rs->session_tool ? rs->default_database : NULL;
 	if (database) {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
-		gen_text(g, "database");
-		gen_text(g, database);
-		yajl_gen_map_close(g);
-		const unsigned char *buf;
+		ab_json *g = ab_json_new();
+		ab_json_map_open(g);
+		ab_json_str(g, "database");
+		ab_json_str(g, database);
+		ab_json_map_close(g);
 		size_t len;
-		yajl_gen_get_buf(g, &buf, &len);
-		char *text = strndup((const char *)buf, len);
+		const char *buf = ab_json_output(g, &len);
+		char *text = buf ? strndup(buf, len) : NULL;
 		yajl_val root = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 		free(text);
-		yajl_gen_free(g);
+		ab_json_free(g);
 		int rc = root ? forward_call(tr, t, rs->session_tool, rs->session_arguments, root) : -1;
 		yajl_tree_free(root);
 		if (rc < 0)
@@ -396,56 +389,56 @@ static const char *error_text(yajl_val result)
 	return NULL;
 }
 
-static void gen_query_reply(struct translator *tr, yajl_gen g, yajl_val rows, yajl_val request,
+static void gen_query_reply(struct translator *tr, ab_json *g, yajl_val rows, yajl_val request,
                             const char *cid, const char *key)
 {
 	const struct ab_services *svc = tr->svc;
 	yajl_val qid = member(request, "query_id");
 	char fallback[96];
 	snprintf(fallback, sizeof fallback, "q-%s", cid);
-	gen_text(g, "query_id");
+	ab_json_str(g, "query_id");
 	if (qid)
 		svc->gen_tree(g, qid);
 	else
-		gen_text(g, fallback);
-	gen_text(g, "response");
-	yajl_gen_map_open(g);
-	gen_text(g, "query_id");
+		ab_json_str(g, fallback);
+	ab_json_str(g, "response");
+	ab_json_map_open(g);
+	ab_json_str(g, "query_id");
 	if (qid)
 		svc->gen_tree(g, qid);
 	else
-		gen_text(g, fallback);
+		ab_json_str(g, fallback);
 	/* Deployed frontends read response.data: the same rows as result.data. */
-	gen_text(g, "data");
+	ab_json_str(g, "data");
 	svc->gen_tree(g, rows);
-	gen_text(g, "result");
-	yajl_gen_map_open(g);
-	gen_text(g, "data");
+	ab_json_str(g, "result");
+	ab_json_map_open(g);
+	ab_json_str(g, "data");
 	svc->gen_tree(g, rows);
-	gen_text(g, "columns");
-	yajl_gen_array_open(g);
+	ab_json_str(g, "columns");
+	ab_json_array_open(g);
 	yajl_val first = rows && YAJL_IS_ARRAY(rows) && rows->u.array.len ? rows->u.array.values[0] : NULL;
 	for (size_t i = 0; first && YAJL_IS_OBJECT(first) && i < first->u.object.len; i++)
-		gen_text(g, first->u.object.keys[i]);
-	yajl_gen_array_close(g);
-	gen_text(g, "row_count");
-	yajl_gen_integer(g, rows && YAJL_IS_ARRAY(rows) ? (long long)rows->u.array.len : 0);
-	gen_text(g, "sql_query");
+		ab_json_str(g, first->u.object.keys[i]);
+	ab_json_array_close(g);
+	ab_json_str(g, "row_count");
+	ab_json_integer(g, rows && YAJL_IS_ARRAY(rows) ? (long long)rows->u.array.len : 0);
+	ab_json_str(g, "sql_query");
 	yajl_val sql = member(request, "query");
 	svc->gen_tree(g, sql);
-	gen_text(g, "processing_time_ms");
+	ab_json_str(g, "processing_time_ms");
 	double ms = take_elapsed(tr, key);
 	char number[32];
 	int n = snprintf(number, sizeof number, "%.1f", ms < 0 ? 0.0 : ms);
-	yajl_gen_number(g, number, (size_t)n);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_raw(g, number, (size_t)n);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 }
 
-static void gen_databases_reply(yajl_gen g, yajl_val rows)
+static void gen_databases_reply(ab_json *g, yajl_val rows)
 {
-	gen_text(g, "databases");
-	yajl_gen_array_open(g);
+	ab_json_str(g, "databases");
+	ab_json_array_open(g);
 	for (size_t i = 0; rows && YAJL_IS_ARRAY(rows) && i < rows->u.array.len; i++) {
 		yajl_val row = rows->u.array.values[i];
 		/* SHOW DATABASES rows ({"Database": name}), rows with a name, or
@@ -455,23 +448,23 @@ static void gen_databases_reply(yajl_gen g, yajl_val rows)
 		                                                  : member_string(row, "name");
 		if (!name)
 			continue;
-		yajl_gen_map_open(g);
-		gen_text(g, "name");
-		gen_text(g, name);
+		ab_json_map_open(g);
+		ab_json_str(g, "name");
+		ab_json_str(g, name);
 		static const char *const extra[] = { "charset", "collation" };
 		for (size_t k = 0; k < 2; k++) {
-			gen_text(g, extra[k]);
+			ab_json_str(g, extra[k]);
 			const char *v = YAJL_IS_OBJECT(row) ? member_string(row, extra[k]) : NULL;
 			if (v)
-				gen_text(g, v);
+				ab_json_str(g, v);
 			else
-				yajl_gen_null(g); /* the server does not say */
+				ab_json_null(g); /* the server does not say */
 		}
-		gen_text(g, "accessible");
-		yajl_gen_bool(g, 1);
-		yajl_gen_map_close(g);
+		ab_json_str(g, "accessible");
+		ab_json_bool(g, 1);
+		ab_json_map_close(g);
 	}
-	yajl_gen_array_close(g);
+	ab_json_array_close(g);
 }
 
 /* A table in a tool's list: a name, or a row with a name. */
@@ -491,93 +484,93 @@ static size_t named_tables(yajl_val tables)
 
 /* tables: the then_tool's list (names, or rows with a name), or NULL when
  * the route lists none. */
-static void gen_select_reply(struct translator *tr, yajl_gen g, yajl_val request, yajl_val tables)
+static void gen_select_reply(struct translator *tr, ab_json *g, yajl_val request, yajl_val tables)
 {
 	const char *db = member_string(request, "database_name");
 	const char *session = member_string(request, "session_id");
 	if (db && session)
 		select_database(tr, session, db);
-	gen_text(g, "response");
-	yajl_gen_map_open(g);
-	gen_text(g, "success");
-	yajl_gen_bool(g, 1);
-	gen_text(g, "database_name");
+	ab_json_str(g, "response");
+	ab_json_map_open(g);
+	ab_json_str(g, "success");
+	ab_json_bool(g, 1);
+	ab_json_str(g, "database_name");
 	if (db)
-		gen_text(g, db);
+		ab_json_str(g, db);
 	else
-		yajl_gen_null(g);
-	gen_text(g, "session_id");
+		ab_json_null(g);
+	ab_json_str(g, "session_id");
 	if (session)
-		gen_text(g, session);
+		ab_json_str(g, session);
 	else
-		yajl_gen_null(g);
+		ab_json_null(g);
 	bool listed = tables && YAJL_IS_ARRAY(tables);
-	gen_text(g, "table_count");
+	ab_json_str(g, "table_count");
 	if (listed)
-		yajl_gen_integer(g, (long long)named_tables(tables));
+		ab_json_integer(g, (long long)named_tables(tables));
 	else
-		yajl_gen_null(g);
-	gen_text(g, "schema_initialized");
-	yajl_gen_bool(g, listed);
-	gen_text(g, "tables");
-	yajl_gen_array_open(g);
+		ab_json_null(g);
+	ab_json_str(g, "schema_initialized");
+	ab_json_bool(g, listed);
+	ab_json_str(g, "tables");
+	ab_json_array_open(g);
 	for (size_t i = 0; listed && i < tables->u.array.len; i++) {
 		yajl_val t = tables->u.array.values[i];
 		const char *name = table_name(t);
 		const char *type = YAJL_IS_OBJECT(t) ? member_string(t, "type") : NULL;
 		if (!name)
 			continue;
-		yajl_gen_map_open(g);
-		gen_text(g, "name");
-		gen_text(g, name);
-		gen_text(g, "type");
-		gen_text(g, type ? type : "table");
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "name");
+		ab_json_str(g, name);
+		ab_json_str(g, "type");
+		ab_json_str(g, type ? type : "table");
+		ab_json_map_close(g);
 	}
-	yajl_gen_array_close(g);
-	gen_text(g, "message");
+	ab_json_array_close(g);
+	ab_json_str(g, "message");
 	char text[160];
 	snprintf(text, sizeof text, "Switched to database '%s'", db ? db : "");
-	gen_text(g, text);
-	yajl_gen_map_close(g);
+	ab_json_str(g, text);
+	ab_json_map_close(g);
 }
 
-static void gen_context_reply(struct translator *tr, yajl_gen g, yajl_val tables, yajl_val request)
+static void gen_context_reply(struct translator *tr, ab_json *g, yajl_val tables, yajl_val request)
 {
 	const char *session = member_string(request, "session_id");
 	const struct selection *sel = selection_of(tr, session);
-	gen_text(g, "context_available");
-	yajl_gen_bool(g, sel != NULL);
-	gen_text(g, "database_context");
+	ab_json_str(g, "context_available");
+	ab_json_bool(g, sel != NULL);
+	ab_json_str(g, "database_context");
 	if (!sel) {
-		yajl_gen_null(g); /* this session selected nothing */
+		ab_json_null(g); /* this session selected nothing */
 	} else {
-		yajl_gen_map_open(g);
-		gen_text(g, "database_name");
-		gen_text(g, sel->database);
-		gen_text(g, "schema_initialized");
-		yajl_gen_bool(g, 1);
-		gen_text(g, "total_tables");
-		yajl_gen_integer(g, (long long)named_tables(tables));
-		gen_text(g, "table_names");
-		yajl_gen_array_open(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "database_name");
+		ab_json_str(g, sel->database);
+		ab_json_str(g, "schema_initialized");
+		ab_json_bool(g, 1);
+		ab_json_str(g, "total_tables");
+		ab_json_integer(g, (long long)named_tables(tables));
+		ab_json_str(g, "table_names");
+		ab_json_array_open(g);
 		for (size_t i = 0; tables && YAJL_IS_ARRAY(tables) && i < tables->u.array.len; i++) {
 			const char *name = table_name(tables->u.array.values[i]);
 			if (name)
-				gen_text(g, name);
+				ab_json_str(g, name);
 		}
-		yajl_gen_array_close(g);
-		gen_text(g, "selected_at");
-		gen_text(g, sel->selected_at);
-		gen_text(g, "session_id");
-		gen_text(g, sel->session_id);
-		yajl_gen_map_close(g);
+		ab_json_array_close(g);
+		ab_json_str(g, "selected_at");
+		ab_json_str(g, sel->selected_at);
+		ab_json_str(g, "session_id");
+		ab_json_str(g, sel->session_id);
+		ab_json_map_close(g);
 	}
-	gen_text(g, "session_id");
+	ab_json_str(g, "session_id");
 	if (session)
-		gen_text(g, session);
+		ab_json_str(g, session);
 	else
-		yajl_gen_null(g);
+		ab_json_null(g);
 }
 
 static int translate_reply(struct translator *tr, const struct route_state *rs, ab_translation *t)
@@ -616,10 +609,10 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 		return forward_call(tr, t, rs->then_tool, NULL, NULL); /* switched: now its tables */
 	yajl_val owned;
 	yajl_val value = svc->tree_path(tool_value(result, &owned), rs->rows);
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, rs->reply_type);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, rs->reply_type);
 	switch (rs->shape) {
 	case SHAPE_QUERY:
 		gen_query_reply(tr, g, value, request, cid, key);
@@ -641,18 +634,18 @@ static int translate_reply(struct translator *tr, const struct route_state *rs, 
 	case SHAPE_TOOLS:
 		/* {"agents": [{"agent_id": the upstream, "tools": [...]}]} */
 		take_elapsed(tr, key);
-		gen_text(g, "agents");
-		yajl_gen_array_open(g);
-		yajl_gen_map_open(g);
-		gen_text(g, "agent_id");
-		gen_text(g, svc->msg_source(in));
-		gen_text(g, "tools");
+		ab_json_str(g, "agents");
+		ab_json_array_open(g);
+		ab_json_map_open(g);
+		ab_json_str(g, "agent_id");
+		ab_json_str(g, svc->msg_source(in));
+		ab_json_str(g, "tools");
 		svc->gen_tree(g, member(result, "tools"));
-		yajl_gen_map_close(g);
-		yajl_gen_array_close(g);
+		ab_json_map_close(g);
+		ab_json_array_close(g);
 		break;
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	yajl_tree_free(owned);
 	ab_msg *out = build(tr, g);
 	if (!out)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "conn.h"
 #include "http_access.h"
@@ -267,18 +267,12 @@ bool api_path_known(const struct api_routes *t, struct http_span path)
 
 /* ---- the call ------------------------------------------------------------------ */
 
-static void gen_text(yajl_gen g, const char *text)
-{
-	yajl_gen_string(g, (const unsigned char *)text, strlen(text));
-}
-
 /* What g holds, parsed back into a tree (the caller frees it). */
-static yajl_val tree_of(yajl_gen g)
+static yajl_val tree_of(ab_json *g)
 {
-	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	char *text = strndup((const char *)buf, len);
+	const char *buf = ab_json_output(g, &len);
+	char *text = buf ? strndup(buf, len) : NULL;
 	yajl_val v = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	free(text);
 	return v;
@@ -341,44 +335,44 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 			return NULL;
 		}
 	}
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "body");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "body");
 	if (parsed) {
 		svc->gen_tree(g, parsed);
 	} else {
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
+		ab_json_map_open(g);
+		ab_json_map_close(g);
 	}
-	gen_text(g, "path");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "path");
+	ab_json_map_open(g);
 	for (size_t i = 0; i < p->count; i++) {
 		/* "{session_id}" names the parameter session_id */
-		yajl_gen_string(g, (const unsigned char *)p->names[i] + 1, strlen(p->names[i]) - 2);
-		gen_text(g, p->values[i]);
+		ab_json_string(g, p->names[i] + 1, strlen(p->names[i]) - 2);
+		ab_json_str(g, p->values[i]);
 	}
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	yajl_tree_free(parsed);
 	yajl_val root = tree_of(g);
-	yajl_gen_free(g);
+	ab_json_free(g);
 
-	g = yajl_gen_alloc(NULL);
+	g = ab_json_new();
 	svc->gen_template(g, r->message, root);
 	yajl_val filled = tree_of(g);
-	yajl_gen_free(g);
+	ab_json_free(g);
 	yajl_tree_free(root);
 
-	g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, r->type);
+	g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, r->type);
 	char cid[33]; /* ours, so a cancel can name the request */
 	random_hex(cid, 16);
-	gen_text(g, "correlation_id");
-	gen_text(g, cid);
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, cid);
 	for (size_t i = 0; filled && YAJL_IS_OBJECT(filled) && i < filled->u.object.len; i++) {
-		gen_text(g, filled->u.object.keys[i]);
+		ab_json_str(g, filled->u.object.keys[i]);
 		svc->gen_tree(g, filled->u.object.values[i]);
 	}
 	for (size_t i = 0; i < r->n_generate; i++) {
@@ -386,17 +380,16 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 			continue;
 		char id[33];
 		random_hex(id, 16);
-		gen_text(g, r->generate[i]);
-		gen_text(g, id);
+		ab_json_str(g, r->generate[i]);
+		ab_json_str(g, id);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	yajl_tree_free(filled);
-	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	struct ab_parse_error err;
-	ab_msg *msg = svc->msg_parse((const char *)buf, len, &err);
-	yajl_gen_free(g);
+	const char *buf = ab_json_output(g, &len);
+	struct ab_parse_error err = { .message = "out of memory" };
+	ab_msg *msg = buf ? svc->msg_parse(buf, len, &err) : NULL;
+	ab_json_free(g);
 	if (!msg)
 		snprintf(why, cap, "%s", err.message);
 	return msg;
@@ -491,27 +484,29 @@ static void answer(struct api_call *call, ab_msg *reply)
 	bool failed = error_type && YAJL_IS_STRING(error_type);
 	int status = failed ? status_of(call->route, YAJL_GET_STRING(error_type)) : 200;
 
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "reply");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "reply");
 	svc->gen_tree(g, tree);
-	gen_text(g, "message");
+	ab_json_str(g, "message");
 	svc->gen_tree(g, svc->msg_tree(call->sent));
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	yajl_val root = tree_of(g);
-	yajl_gen_free(g);
+	ab_json_free(g);
 
-	g = yajl_gen_alloc(NULL);
+	g = ab_json_new();
 	svc->gen_template(g, failed ? call->route->error_response : call->route->response, root);
 	yajl_tree_free(root);
-	const unsigned char *buf;
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
+	const char *buf = ab_json_output(g, &len);
 	struct conn *c = call->conn;
 	call->conn = NULL;
 	c->call = NULL;
-	http_respond(c, status, "application/json", (const char *)buf, len);
-	yajl_gen_free(g);
+	if (buf)
+		http_respond(c, status, "application/json", buf, len);
+	else
+		http_respond(c, 500, "text/plain", "out of memory\n", 14);
+	ab_json_free(g);
 }
 
 int api_call_deliver(struct api_call *call, ab_msg *msg, unsigned flags)
@@ -531,18 +526,17 @@ void api_call_abandon(struct api_call *call)
 	/* Nobody will read the answer: tell the broker to stop the work. */
 	const struct ab_services *svc = call->l->svc;
 	const char *cid = svc->msg_correlation_id(call->sent);
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_text(g, "type");
-	gen_text(g, "cancel");
-	gen_text(g, "correlation_id");
-	gen_text(g, cid);
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, "cancel");
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, cid);
+	ab_json_map_close(g);
 	size_t len;
-	yajl_gen_get_buf(g, &buf, &len);
-	ab_msg *cancel = svc->msg_build((const char *)buf, len, NULL);
-	yajl_gen_free(g);
+	const char *buf = ab_json_output(g, &len);
+	ab_msg *cancel = buf ? svc->msg_build(buf, len, NULL) : NULL;
+	ab_json_free(g);
 	if (cancel)
 		svc->submit(call->l->self, call->agent_id, cancel);
 	svc->msg_unref(cancel);

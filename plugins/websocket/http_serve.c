@@ -11,7 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "conn.h"
 #include "http_serve.h"
@@ -84,16 +84,18 @@ void http_preflight(struct conn *c)
 void http_error(struct conn *c, int status, const char *why)
 {
 	ws_log(c->listener, AB_LOG_INFO, "%s: HTTP %d: %s", c->peer, status, why);
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	yajl_gen_string(g, (const unsigned char *)"detail", 6);
-	yajl_gen_string(g, (const unsigned char *)why, strlen(why));
-	yajl_gen_map_close(g);
-	const unsigned char *body;
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "detail");
+	ab_json_str(g, why);
+	ab_json_map_close(g);
 	size_t len;
-	yajl_gen_get_buf(g, &body, &len);
-	http_respond(c, status, "application/json", (const char *)body, len);
-	yajl_gen_free(g);
+	const char *body = ab_json_output(g, &len);
+	if (body)
+		http_respond(c, status, "application/json", body, len);
+	else
+		http_respond(c, 500, "text/plain", "out of memory\n", 14);
+	ab_json_free(g);
 }
 
 /* ---- /health, /ready, /metrics ------------------------------------------------- */

@@ -18,16 +18,16 @@ bool rpc_id_encode(yajl_val id, char *out, size_t len)
 	return n > 0 && (size_t)n < len;
 }
 
-void rpc_id_gen(yajl_gen g, const char *cid)
+void rpc_id_gen(ab_json *g, const char *cid)
 {
 	if (cid && strncmp(cid, "s:", 2) == 0) {
-		yajl_gen_string(g, (const unsigned char *)cid + 2, strlen(cid + 2));
+		ab_json_string(g, cid + 2, strlen(cid + 2));
 		return;
 	}
 	char *end;
 	long long n = cid && strncmp(cid, "n:", 2) == 0 ? strtoll(cid + 2, &end, 10) : 0;
 	if (cid && strncmp(cid, "n:", 2) == 0 && cid[2] && !*end)
-		yajl_gen_integer(g, n);
+		ab_json_integer(g, n);
 	else
-		yajl_gen_null(g);
+		ab_json_null(g);
 }

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 /* The longest string id taken. */
@@ -19,6 +19,6 @@ bool rpc_id_encode(yajl_val id, char *out, size_t len);
 
 /* Write the id a correlation id stands for into g; null for one that
  * stands for none. */
-void rpc_id_gen(yajl_gen g, const char *cid);
+void rpc_id_gen(ab_json *g, const char *cid);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include <agentbus/services.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 #include "conn.h"
@@ -44,49 +44,44 @@ static int error_code(const char *error_type)
 	return -32603;
 }
 
-static void gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static void send_text(struct rpc_peer *p, const char *text, size_t len)
 {
 	if (p->conn)
 		conn_send_text(p->conn, text, len); /* which counts it */
 }
 
-static void send_gen(struct rpc_peer *p, yajl_gen g)
+static void send_gen(struct rpc_peer *p, ab_json *g)
 {
-	const unsigned char *buf;
+	const char *buf;
 	size_t len;
-	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-		send_text(p, (const char *)buf, len);
-	yajl_gen_free(g);
+	if ((buf = ab_json_output(g, &len)) != NULL)
+		send_text(p, buf, len);
+	ab_json_free(g);
 }
 
 /* {"jsonrpc":"2.0","id":ID,"error":{"code","message","data":{"error_type"}}} */
 static void send_error(struct rpc_peer *p, const char *cid, const char *error_type, const char *message)
 {
 	p->l->counters.errors_by_type[listener_error_index(error_type)]++;
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_str(g, "jsonrpc");
-	gen_str(g, "2.0");
-	gen_str(g, "id");
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "jsonrpc");
+	ab_json_str(g, "2.0");
+	ab_json_str(g, "id");
 	rpc_id_gen(g, cid);
-	gen_str(g, "error");
-	yajl_gen_map_open(g);
-	gen_str(g, "code");
-	yajl_gen_integer(g, error_code(error_type));
-	gen_str(g, "message");
-	gen_str(g, message ? message : error_type);
-	gen_str(g, "data");
-	yajl_gen_map_open(g);
-	gen_str(g, "error_type");
-	gen_str(g, error_type);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
+	ab_json_str(g, "code");
+	ab_json_integer(g, error_code(error_type));
+	ab_json_str(g, "message");
+	ab_json_str(g, message ? message : error_type);
+	ab_json_str(g, "data");
+	ab_json_map_open(g);
+	ab_json_str(g, "error_type");
+	ab_json_str(g, error_type);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 	send_gen(p, g);
 }
 
@@ -130,8 +125,8 @@ struct rpc_peer *rpc_peer_open(struct listener *l, struct conn *c)
 	return p;
 }
 
-static int submit_gen(struct rpc_peer *p, yajl_gen g);
-static yajl_gen begin_message(const char *type, const char *cid);
+static int submit_gen(struct rpc_peer *p, ab_json *g);
+static ab_json *begin_message(const char *type, const char *cid);
 
 void rpc_peer_close(struct rpc_peer *p)
 {
@@ -146,28 +141,28 @@ void rpc_peer_close(struct rpc_peer *p)
 }
 
 /* {"type":TYPE,"correlation_id":CID, then the caller's members. */
-static yajl_gen begin_message(const char *type, const char *cid)
+static ab_json *begin_message(const char *type, const char *cid)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
-	gen_str(g, "type");
-	gen_str(g, type);
-	gen_str(g, "correlation_id");
-	gen_str(g, cid);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "type");
+	ab_json_str(g, type);
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, cid);
 	return g;
 }
 
 /* Close the message begun in g and submit it as this peer's agent. */
-static int submit_gen(struct rpc_peer *p, yajl_gen g)
+static int submit_gen(struct rpc_peer *p, ab_json *g)
 {
 	const struct ab_services *svc = p->l->svc;
-	yajl_gen_map_close(g);
-	const unsigned char *buf;
+	ab_json_map_close(g);
+	const char *buf;
 	size_t len;
-	ab_msg *msg = yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok
-	                      ? svc->msg_build((const char *)buf, len, NULL)
+	ab_msg *msg = (buf = ab_json_output(g, &len)) != NULL
+	                      ? svc->msg_build(buf, len, NULL)
 	                      : NULL;
-	yajl_gen_free(g);
+	ab_json_free(g);
 	int rc = msg ? svc->submit(p->l->self, p->agent_id, msg) : -1;
 	svc->msg_unref(msg);
 	return rc;
@@ -185,18 +180,18 @@ static void submit_request(struct rpc_peer *p, const char *text, size_t len, con
 		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	yajl_gen g = begin_message("jsonrpc", cid);
-	gen_str(g, "message");
-	p->l->svc->gen_raw(g, text, len);
+	ab_json *g = begin_message("jsonrpc", cid);
+	ab_json_str(g, "message");
+	ab_json_raw(g, text, len);
 	/* What of the server's own requests this client takes (its initialize's
 	 * capabilities): the upstream hands it only those. */
-	gen_str(g, "answers");
-	yajl_gen_array_open(g);
+	ab_json_str(g, "answers");
+	ab_json_array_open(g);
 	if (p->elicitation)
-		gen_str(g, "elicitation");
+		ab_json_str(g, "elicitation");
 	if (p->sampling)
-		gen_str(g, "sampling");
-	yajl_gen_array_close(g);
+		ab_json_str(g, "sampling");
+	ab_json_array_close(g);
 	if (submit_gen(p, g) < 0) {
 		free(a);
 		send_error(p, cid, AB_ERR_INTERNAL_ERROR, "the broker refused the request");
@@ -216,9 +211,9 @@ static void submit_answer(struct rpc_peer *p, const char *text, size_t len, yajl
 	if (!rpc_id_encode(id, cid, sizeof cid))
 		return;
 	snprintf(answer_cid, sizeof answer_cid, "answer:%s", cid);
-	yajl_gen g = begin_message("jsonrpc", answer_cid);
-	gen_str(g, "message");
-	p->l->svc->gen_raw(g, text, len);
+	ab_json *g = begin_message("jsonrpc", answer_cid);
+	ab_json_str(g, "message");
+	ab_json_raw(g, text, len);
 	submit_gen(p, g);
 }
 

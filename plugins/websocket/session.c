@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include <event2/util.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 
 #include "conn.h"
 #include "session.h"
@@ -23,15 +23,10 @@ static const char *const server_capabilities[] = {
 
 /* ---- building our own messages ---------------------------------------------- */
 
-static void put(yajl_gen g, const char *key, const char *value)
+static void put(ab_json *g, const char *key, const char *value)
 {
-	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-	yajl_gen_string(g, (const unsigned char *)value, strlen(value));
-}
-
-static void put_key(yajl_gen g, const char *key)
-{
-	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	ab_json_str(g, key);
+	ab_json_str(g, value);
 }
 
 /* Write one stamped message to the connection, keeping count of what is
@@ -89,28 +84,30 @@ static int send_message(struct session *s, const char *json, size_t len)
 	return 0;
 }
 
-static void send_built(struct session *s, yajl_gen g)
+static void send_built(struct session *s, ab_json *g)
 {
-	const unsigned char *json;
 	size_t len;
-	yajl_gen_get_buf(g, &json, &len);
-	send_message(s, (const char *)json, len);
-	yajl_gen_free(g);
+	const char *json = ab_json_output(g, &len);
+	if (json)
+		send_message(s, json, len);
+	else
+		ws_log(s->l, AB_LOG_ERROR, "%s: out of memory: a message was not sent", s->agent_id);
+	ab_json_free(g);
 }
 
-static yajl_gen begin(const char *type, const char *cid)
+static ab_json *begin(const char *type, const char *cid)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
 	put(g, "type", type);
 	if (cid)
 		put(g, "correlation_id", cid);
 	return g;
 }
 
-static void finish(struct session *s, yajl_gen g)
+static void finish(struct session *s, ab_json *g)
 {
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	send_built(s, g);
 }
 
@@ -135,28 +132,26 @@ static void send_error(struct session *s, ab_msg *request, const char *error_typ
 	const struct ab_services *svc = s->l->svc;
 	s->l->counters.errors_by_type[listener_error_index(error_type)]++;
 	char fresh[24];
-	yajl_gen g = begin("error", request ? reply_cid(s, request, fresh) : NULL);
+	ab_json *g = begin("error", request ? reply_cid(s, request, fresh) : NULL);
 	const char *path[] = { "query_id", NULL };
 	yajl_val query_id = request ? yajl_tree_get(svc->msg_tree(request), path, yajl_t_any) : NULL;
 	if (query_id && (YAJL_IS_STRING(query_id) || YAJL_IS_NUMBER(query_id))) {
-		put_key(g, "query_id");
+		ab_json_str(g, "query_id");
 		const char *text = YAJL_IS_STRING(query_id) ? YAJL_GET_STRING(query_id) : YAJL_GET_NUMBER(query_id);
 		if (YAJL_IS_STRING(query_id))
-			yajl_gen_string(g, (const unsigned char *)text, strlen(text));
+			ab_json_str(g, text);
 		else
-			yajl_gen_number(g, text, strlen(text));
+			ab_json_raw(g, text, strlen(text));
 	}
-	put_key(g, "error");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "error");
+	ab_json_map_open(g);
 	put(g, "error_type", error_type);
 	put(g, "message", message);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	finish(s, g);
 }
 
 /* ---- sessions ------------------------------------------------------------------ */
-
-
 
 static bool valid_agent_id(const char *id)
 {
@@ -184,10 +179,10 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 	s->legacy = legacy;
 	replay_init(&s->replay, l->replay_max, l->replay_max_bytes, l->replay_window_ms);
 	snprintf(s->user_id, sizeof s->user_id, "%s", legacy ? user_id : "");
-	yajl_gen g = begin("connection_established", NULL);
+	ab_json *g = begin("connection_established", NULL);
 	put(g, "connection_id", c->id);
-	put_key(g, "protocol_version");
-	yajl_gen_integer(g, PROTOCOL_VERSION);
+	ab_json_str(g, "protocol_version");
+	ab_json_integer(g, PROTOCOL_VERSION);
 	put(g, "message", "Connected to agentbus");
 	if (legacy)
 		put(g, "user_id", user_id);
@@ -527,25 +522,25 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 	} else {
 		lost = last_seq > 0; /* it expected a session we no longer hold */
 	}
-	yajl_gen g = begin("connection_acknowledged", cid);
+	ab_json *g = begin("connection_acknowledged", cid);
 	put(g, "agent_id", s->agent_id);
 	put(g, "server_agent_id", svc->broker_agent_id());
-	put_key(g, "server_capabilities");
-	yajl_gen_array_open(g);
+	ab_json_str(g, "server_capabilities");
+	ab_json_array_open(g);
 	for (size_t i = 0; i < sizeof server_capabilities / sizeof *server_capabilities; i++)
-		yajl_gen_string(g, (const unsigned char *)server_capabilities[i],
+		ab_json_string(g, server_capabilities[i],
 		                strlen(server_capabilities[i]));
-	yajl_gen_array_close(g);
-	put_key(g, "session_established");
-	yajl_gen_bool(g, 1);
-	put_key(g, "session_resumed");
-	yajl_gen_bool(g, resumed);
+	ab_json_array_close(g);
+	ab_json_str(g, "session_established");
+	ab_json_bool(g, 1);
+	ab_json_str(g, "session_resumed");
+	ab_json_bool(g, resumed);
 	if (lost) {
-		put_key(g, "messages_lost");
-		yajl_gen_bool(g, 1);
+		ab_json_str(g, "messages_lost");
+		ab_json_bool(g, 1);
 	}
-	put_key(g, "heartbeat_interval");
-	yajl_gen_integer(g, l->heartbeat_interval_s);
+	ab_json_str(g, "heartbeat_interval");
+	ab_json_integer(g, l->heartbeat_interval_s);
 	finish(s, g);
 	session_pump(s); /* the backlog, then this acknowledgement */
 }
@@ -554,18 +549,18 @@ static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
 {
 	struct listener *l = s->l;
 	char fresh[24];
-	yajl_gen g = begin(alias ? "pong" : "heartbeat_response", reply_cid(s, msg, fresh));
+	ab_json *g = begin(alias ? "pong" : "heartbeat_response", reply_cid(s, msg, fresh));
 	put(g, "server_status", "healthy");
 	put(g, "connection_id", s->conn->id);
-	put_key(g, "metrics");
-	yajl_gen_map_open(g);
-	put_key(g, "uptime_seconds");
+	ab_json_str(g, "metrics");
+	ab_json_map_open(g);
+	ab_json_str(g, "uptime_seconds");
 	char uptime[32];
 	int n = snprintf(uptime, sizeof uptime, "%.3f", (double)(ws_now_ms() - l->started_ms) / 1000.0);
-	yajl_gen_number(g, uptime, (size_t)n);
-	put_key(g, "active_connections");
-	yajl_gen_integer(g, (long long)l->n_open);
-	yajl_gen_map_close(g);
+	ab_json_raw(g, uptime, (size_t)n);
+	ab_json_str(g, "active_connections");
+	ab_json_integer(g, (long long)l->n_open);
+	ab_json_map_close(g);
 	finish(s, g);
 }
 

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 /* JSON-RPC error codes. */
@@ -18,14 +18,13 @@
 
 /* Start a reply to the request with this id: the caller writes the result
  * value into the returned generator, then calls rpc_send. */
-yajl_gen rpc_result_begin(yajl_val id);
-void rpc_send(FILE *out, yajl_gen g); /* closes the message, writes a line, frees g */
+ab_json *rpc_result_begin(yajl_val id);
+void rpc_send(FILE *out, ab_json *g); /* closes the message, writes a line, frees g */
 
 /* An error reply (id may be NULL: then "id": null). */
 void rpc_error(FILE *out, yajl_val id, int code, const char *message);
 
-/* yajl_gen helpers. */
-void gen_str(yajl_gen g, const char *s);
-void gen_key(yajl_gen g, const char *key, const char *value); /* "key": "value" */
+/* "key": "value" */
+void gen_key(ab_json *g, const char *key, const char *value);
 
 #endif

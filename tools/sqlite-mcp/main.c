@@ -56,25 +56,25 @@ static void initialize(yajl_val id, yajl_val params)
 		if (strcmp(asked, versions[i]) == 0)
 			version = versions[i];
 	}
-	yajl_gen g = rpc_result_begin(id);
-	yajl_gen_map_open(g);
+	ab_json *g = rpc_result_begin(id);
+	ab_json_map_open(g);
 	gen_key(g, "protocolVersion", version);
-	gen_str(g, "capabilities");
-	yajl_gen_map_open(g);
-	gen_str(g, "tools");
-	yajl_gen_map_open(g);
-	gen_str(g, "listChanged");
-	yajl_gen_bool(g, 0);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	gen_str(g, "serverInfo");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "capabilities");
+	ab_json_map_open(g);
+	ab_json_str(g, "tools");
+	ab_json_map_open(g);
+	ab_json_str(g, "listChanged");
+	ab_json_bool(g, 0);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
+	ab_json_str(g, "serverInfo");
+	ab_json_map_open(g);
 	gen_key(g, "name", "agentbus-sqlite-mcp");
 	gen_key(g, "version", PACKAGE_VERSION);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	gen_key(g, "instructions", "SQLite databases; use show_databases, switch_database, show_tables, "
 	                           "db_query (read-only) and db_execute (one transaction).");
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	rpc_send(stdout, g);
 }
 
@@ -94,28 +94,28 @@ static void handle(struct catalog *c, yajl_val msg)
 	if (strcmp(method, "initialize") == 0) {
 		initialize(id, params);
 	} else if (strcmp(method, "ping") == 0) {
-		yajl_gen g = rpc_result_begin(id);
-		yajl_gen_map_open(g);
-		yajl_gen_map_close(g);
+		ab_json *g = rpc_result_begin(id);
+		ab_json_map_open(g);
+		ab_json_map_close(g);
 		rpc_send(stdout, g);
 	} else if (strcmp(method, "tools/list") == 0) {
-		yajl_gen g = rpc_result_begin(id);
+		ab_json *g = rpc_result_begin(id);
 		tools_list(g);
 		rpc_send(stdout, g);
 	} else if (strcmp(method, "tools/call") == 0) {
 		const char *name = tree_string(params, "name");
-		yajl_gen g = rpc_result_begin(id);
+		ab_json *g = rpc_result_begin(id);
 		struct running running = { id, false };
 		sqlite3_progress_handler(c->db, 10000, still_wanted, &running);
 		int rc = name ? tools_call(c, name, tree_member(params, "arguments"), g) : -1;
 		sqlite3_progress_handler(c->db, 0, NULL, NULL);
 		if (running.cancelled) { /* no answer to a cancelled request */
-			yajl_gen_free(g);
+			ab_json_free(g);
 			fprintf(stderr, "agentbus-sqlite-mcp: request cancelled: the statement was interrupted\n");
 			return;
 		}
 		if (rc < 0) {
-			yajl_gen_free(g);
+			ab_json_free(g);
 			char text[160];
 			snprintf(text, sizeof text, "Unknown tool: %s", name ? name : "(none)");
 			rpc_error(stdout, id, RPC_INVALID_PARAMS, text);

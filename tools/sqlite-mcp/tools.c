@@ -71,66 +71,66 @@ void catalog_close(struct catalog *c)
 
 /* ---- tools/list ------------------------------------------------------------- */
 
-static void schema(yajl_gen g, const char *prop, const char *type, const char *description)
+static void schema(ab_json *g, const char *prop, const char *type, const char *description)
 {
-	gen_str(g, "inputSchema");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "inputSchema");
+	ab_json_map_open(g);
 	gen_key(g, "type", "object");
-	gen_str(g, "properties");
-	yajl_gen_map_open(g);
+	ab_json_str(g, "properties");
+	ab_json_map_open(g);
 	if (prop) {
-		gen_str(g, prop);
-		yajl_gen_map_open(g);
+		ab_json_str(g, prop);
+		ab_json_map_open(g);
 		if (strcmp(type, "string|array") == 0) {
-			gen_str(g, "anyOf");
-			yajl_gen_array_open(g);
-			yajl_gen_map_open(g);
+			ab_json_str(g, "anyOf");
+			ab_json_array_open(g);
+			ab_json_map_open(g);
 			gen_key(g, "type", "string");
-			yajl_gen_map_close(g);
-			yajl_gen_map_open(g);
+			ab_json_map_close(g);
+			ab_json_map_open(g);
 			gen_key(g, "type", "array");
-			gen_str(g, "items");
-			yajl_gen_map_open(g);
+			ab_json_str(g, "items");
+			ab_json_map_open(g);
 			gen_key(g, "type", "string");
-			yajl_gen_map_close(g);
-			yajl_gen_map_close(g);
-			yajl_gen_array_close(g);
+			ab_json_map_close(g);
+			ab_json_map_close(g);
+			ab_json_array_close(g);
 		} else {
 			gen_key(g, "type", type);
 		}
 		gen_key(g, "description", description);
-		yajl_gen_map_close(g);
+		ab_json_map_close(g);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 	if (prop) {
-		gen_str(g, "required");
-		yajl_gen_array_open(g);
-		gen_str(g, prop);
-		yajl_gen_array_close(g);
+		ab_json_str(g, "required");
+		ab_json_array_open(g);
+		ab_json_str(g, prop);
+		ab_json_array_close(g);
 	}
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
 }
 
-static void tool(yajl_gen g, const char *name, const char *description, const char *prop,
+static void tool(ab_json *g, const char *name, const char *description, const char *prop,
                  const char *type, const char *prop_description, bool read_only)
 {
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
 	gen_key(g, "name", name);
 	gen_key(g, "description", description);
 	schema(g, prop, type, prop_description);
-	gen_str(g, "annotations");
-	yajl_gen_map_open(g);
-	gen_str(g, "readOnlyHint");
-	yajl_gen_bool(g, read_only);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	ab_json_str(g, "annotations");
+	ab_json_map_open(g);
+	ab_json_str(g, "readOnlyHint");
+	ab_json_bool(g, read_only);
+	ab_json_map_close(g);
+	ab_json_map_close(g);
 }
 
-void tools_list(yajl_gen g)
+void tools_list(ab_json *g)
 {
-	yajl_gen_map_open(g);
-	gen_str(g, "tools");
-	yajl_gen_array_open(g);
+	ab_json_map_open(g);
+	ab_json_str(g, "tools");
+	ab_json_array_open(g);
 	tool(g, "show_databases", "Show all databases", NULL, NULL, NULL, true);
 	tool(g, "switch_database", "Switch this session to a database", "db_name", "string",
 	     "the database to use", false);
@@ -139,54 +139,53 @@ void tools_list(yajl_gen g)
 	     "sql_stmt", "string", "the statement", true);
 	tool(g, "db_execute", "Run SQL statements that change data, all in one transaction",
 	     "sql_stmts", "string|array", "a statement, or an array of them", false);
-	yajl_gen_array_close(g);
-	yajl_gen_map_close(g);
+	ab_json_array_close(g);
+	ab_json_map_close(g);
 }
 
 /* ---- results ---------------------------------------------------------------------- */
 
 /* The CallToolResult for a value built in `value`: the JSON as text content
  * and, parsed back, as structuredContent {"result": value}. */
-static void success(yajl_gen g, yajl_gen value)
+static void success(ab_json *g, ab_json *value)
 {
-	const unsigned char *json;
 	size_t len;
-	yajl_gen_get_buf(value, &json, &len);
-	char *text = strndup((const char *)json, len);
+	const char *json = ab_json_output(value, &len);
+	char *text = json ? strndup(json, len) : NULL;
 	yajl_val tree = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-	yajl_gen_map_open(g);
-	gen_str(g, "content");
-	yajl_gen_array_open(g);
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
+	ab_json_str(g, "content");
+	ab_json_array_open(g);
+	ab_json_map_open(g);
 	gen_key(g, "type", "text");
 	gen_key(g, "text", text ? text : "null");
-	yajl_gen_map_close(g);
-	yajl_gen_array_close(g);
-	gen_str(g, "structuredContent");
-	yajl_gen_map_open(g);
-	gen_str(g, "result");
+	ab_json_map_close(g);
+	ab_json_array_close(g);
+	ab_json_str(g, "structuredContent");
+	ab_json_map_open(g);
+	ab_json_str(g, "result");
 	jsontree_gen(g, tree);
-	yajl_gen_map_close(g);
-	gen_str(g, "isError");
-	yajl_gen_bool(g, 0);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_str(g, "isError");
+	ab_json_bool(g, 0);
+	ab_json_map_close(g);
 	yajl_tree_free(tree);
 	free(text);
 }
 
-static void tool_error(yajl_gen g, const char *message)
+static void tool_error(ab_json *g, const char *message)
 {
-	yajl_gen_map_open(g);
-	gen_str(g, "content");
-	yajl_gen_array_open(g);
-	yajl_gen_map_open(g);
+	ab_json_map_open(g);
+	ab_json_str(g, "content");
+	ab_json_array_open(g);
+	ab_json_map_open(g);
 	gen_key(g, "type", "text");
 	gen_key(g, "text", message);
-	yajl_gen_map_close(g);
-	yajl_gen_array_close(g);
-	gen_str(g, "isError");
-	yajl_gen_bool(g, 1);
-	yajl_gen_map_close(g);
+	ab_json_map_close(g);
+	ab_json_array_close(g);
+	ab_json_str(g, "isError");
+	ab_json_bool(g, 1);
+	ab_json_map_close(g);
 }
 
 static const char *string_arg(yajl_val args, const char *key)
@@ -196,17 +195,17 @@ static const char *string_arg(yajl_val args, const char *key)
 	return v ? YAJL_GET_STRING(v) : NULL;
 }
 
-static void column_value(yajl_gen g, sqlite3_stmt *stmt, int i)
+static void column_value(ab_json *g, sqlite3_stmt *stmt, int i)
 {
 	switch (sqlite3_column_type(stmt, i)) {
 	case SQLITE_INTEGER:
-		yajl_gen_integer(g, sqlite3_column_int64(stmt, i));
+		ab_json_integer(g, sqlite3_column_int64(stmt, i));
 		break;
 	case SQLITE_FLOAT:
-		yajl_gen_double(g, sqlite3_column_double(stmt, i));
+		ab_json_double(g, sqlite3_column_double(stmt, i));
 		break;
 	case SQLITE_TEXT:
-		yajl_gen_string(g, sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+		ab_json_string(g, (const char *)sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
 		break;
 	case SQLITE_BLOB: {
 		/* As hex: JSON has no bytes. */
@@ -217,45 +216,45 @@ static void column_value(yajl_gen g, sqlite3_stmt *stmt, int i)
 			snprintf(hex + 2 * k, 3, "%02x", blob[k]);
 		if (hex) {
 			hex[2 * n] = '\0';
-			gen_str(g, hex);
+			ab_json_str(g, hex);
 		} else {
-			yajl_gen_null(g);
+			ab_json_null(g);
 		}
 		free(hex);
 		break;
 	}
 	default:
-		yajl_gen_null(g);
+		ab_json_null(g);
 	}
 }
 
 /* ---- the tools ----------------------------------------------------------------------- */
 
-static void show_databases(struct catalog *c, yajl_gen g)
+static void show_databases(struct catalog *c, ab_json *g)
 {
 	struct dirent **names = NULL;
 	int n = scandir(c->dir, &names, NULL, alphasort);
-	yajl_gen v = yajl_gen_alloc(NULL);
-	yajl_gen_array_open(v);
+	ab_json *v = ab_json_new();
+	ab_json_array_open(v);
 	for (int i = 0; i < n; i++) {
 		size_t len = strlen(names[i]->d_name);
 		if (len > 3 && strcmp(names[i]->d_name + len - 3, ".db") == 0) {
 			names[i]->d_name[len - 3] = '\0';
 			if (valid_name(names[i]->d_name)) {
-				yajl_gen_map_open(v);
+				ab_json_map_open(v);
 				gen_key(v, "Database", names[i]->d_name);
-				yajl_gen_map_close(v);
+				ab_json_map_close(v);
 			}
 		}
 		free(names[i]);
 	}
 	free(names);
-	yajl_gen_array_close(v);
+	ab_json_array_close(v);
 	success(g, v);
-	yajl_gen_free(v);
+	ab_json_free(v);
 }
 
-static void switch_database(struct catalog *c, yajl_val args, yajl_gen g)
+static void switch_database(struct catalog *c, yajl_val args, ab_json *g)
 {
 	const char *name = string_arg(args, "db_name");
 	char err[256];
@@ -267,25 +266,25 @@ static void switch_database(struct catalog *c, yajl_val args, yajl_gen g)
 		tool_error(g, err);
 		return;
 	}
-	yajl_gen v = yajl_gen_alloc(NULL);
-	yajl_gen_null(v);
+	ab_json *v = ab_json_new();
+	ab_json_null(v);
 	success(g, v);
-	yajl_gen_free(v);
+	ab_json_free(v);
 }
 
-static void show_tables(struct catalog *c, yajl_gen g)
+static void show_tables(struct catalog *c, ab_json *g)
 {
 	sqlite3_stmt *stmt;
 	sqlite3_prepare_v2(c->db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
 	                   -1, &stmt, NULL);
-	yajl_gen v = yajl_gen_alloc(NULL);
-	yajl_gen_array_open(v);
+	ab_json *v = ab_json_new();
+	ab_json_array_open(v);
 	while (sqlite3_step(stmt) == SQLITE_ROW)
-		gen_str(v, (const char *)sqlite3_column_text(stmt, 0));
+		ab_json_str(v, (const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
-	yajl_gen_array_close(v);
+	ab_json_array_close(v);
 	success(g, v);
-	yajl_gen_free(v);
+	ab_json_free(v);
 }
 
 static bool only_blanks(const char *s)
@@ -337,7 +336,7 @@ static bool starts_as_query(const char *sql)
 	return false;
 }
 
-static void db_query(struct catalog *c, yajl_val args, yajl_gen g)
+static void db_query(struct catalog *c, yajl_val args, ab_json *g)
 {
 	const char *sql = string_arg(args, "sql_stmt");
 	if (!sql) {
@@ -374,29 +373,29 @@ static void db_query(struct catalog *c, yajl_val args, yajl_gen g)
 		sqlite3_finalize(stmt);
 		return;
 	}
-	yajl_gen v = yajl_gen_alloc(NULL);
-	yajl_gen_array_open(v);
+	ab_json *v = ab_json_new();
+	ab_json_array_open(v);
 	int rc, columns = sqlite3_column_count(stmt);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		yajl_gen_map_open(v);
+		ab_json_map_open(v);
 		for (int i = 0; i < columns; i++) {
-			gen_str(v, sqlite3_column_name(stmt, i));
+			ab_json_str(v, sqlite3_column_name(stmt, i));
 			column_value(v, stmt, i);
 		}
-		yajl_gen_map_close(v);
+		ab_json_map_close(v);
 	}
-	yajl_gen_array_close(v);
+	ab_json_array_close(v);
 	if (rc != SQLITE_DONE)
 		tool_error(g, sqlite3_errmsg(c->db));
 	else
 		success(g, v);
-	yajl_gen_free(v);
+	ab_json_free(v);
 	sqlite3_finalize(stmt);
 }
 
 /* Run every statement in sql; append a result for each to v. Returns 0, or
  * -1 with the error in err. */
-static int execute_all(struct catalog *c, const char *sql, yajl_gen v, char *err, size_t err_len)
+static int execute_all(struct catalog *c, const char *sql, ab_json *v, char *err, size_t err_len)
 {
 	while (!only_blanks(sql)) {
 		sqlite3_stmt *stmt = NULL;
@@ -415,20 +414,20 @@ static int execute_all(struct catalog *c, const char *sql, yajl_gen v, char *err
 			snprintf(err, err_len, "%s", sqlite3_errmsg(c->db));
 			return -1;
 		}
-		yajl_gen_map_open(v);
-		gen_str(v, "rowcount");
-		yajl_gen_integer(v, sqlite3_changes(c->db));
-		gen_str(v, "success");
-		yajl_gen_bool(v, 1);
-		gen_str(v, "message");
-		yajl_gen_null(v);
-		yajl_gen_map_close(v);
+		ab_json_map_open(v);
+		ab_json_str(v, "rowcount");
+		ab_json_integer(v, sqlite3_changes(c->db));
+		ab_json_str(v, "success");
+		ab_json_bool(v, 1);
+		ab_json_str(v, "message");
+		ab_json_null(v);
+		ab_json_map_close(v);
 		sql = tail;
 	}
 	return 0;
 }
 
-static void db_execute(struct catalog *c, yajl_val args, yajl_gen g)
+static void db_execute(struct catalog *c, yajl_val args, ab_json *g)
 {
 	const char *path[] = { "sql_stmts", NULL };
 	yajl_val stmts = args ? yajl_tree_get(args, path, yajl_t_any) : NULL;
@@ -436,8 +435,8 @@ static void db_execute(struct catalog *c, yajl_val args, yajl_gen g)
 		tool_error(g, "db_execute needs sql_stmts: a string or an array of strings");
 		return;
 	}
-	yajl_gen v = yajl_gen_alloc(NULL);
-	yajl_gen_array_open(v);
+	ab_json *v = ab_json_new();
+	ab_json_array_open(v);
 	char err[512] = "";
 	int rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 	if (rc < 0)
@@ -460,7 +459,7 @@ static void db_execute(struct catalog *c, yajl_val args, yajl_gen g)
 		snprintf(err, sizeof err, "%s", sqlite3_errmsg(c->db));
 		rc = -1;
 	}
-	yajl_gen_array_close(v);
+	ab_json_array_close(v);
 	if (rc < 0) {
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL); /* all or nothing */
 		char message[600];
@@ -469,10 +468,10 @@ static void db_execute(struct catalog *c, yajl_val args, yajl_gen g)
 	} else {
 		success(g, v);
 	}
-	yajl_gen_free(v);
+	ab_json_free(v);
 }
 
-int tools_call(struct catalog *c, const char *name, yajl_val arguments, yajl_gen g)
+int tools_call(struct catalog *c, const char *name, yajl_val arguments, ab_json *g)
 {
 	if (strcmp(name, "show_databases") == 0)
 		show_databases(c, g);

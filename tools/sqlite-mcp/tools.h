@@ -11,7 +11,7 @@
 #define AB_SQLITE_MCP_TOOLS_H
 
 #include <sqlite3.h>
-#include <yajl/yajl_gen.h>
+#include <agentbus/json.h>
 #include <yajl/yajl_tree.h>
 
 struct catalog {
@@ -26,10 +26,10 @@ int catalog_open(struct catalog *c, const char *dir, const char *database);
 void catalog_close(struct catalog *c);
 
 /* Write the tools/list result. */
-void tools_list(yajl_gen g);
+void tools_list(ab_json *g);
 
 /* Write the tools/call result of tool `name`. Returns 0, or -1 for a tool
  * that does not exist (a JSON-RPC error, not a tool error). */
-int tools_call(struct catalog *c, const char *name, yajl_val arguments, yajl_gen g);
+int tools_call(struct catalog *c, const char *name, yajl_val arguments, ab_json *g);
 
 #endif

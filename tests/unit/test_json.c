@@ -1,0 +1,241 @@
+/* Unit tests for include/agentbus/json.h, the JSON writer: exact text for
+ * every kind of value, every byte escaped as JSON requires and read back by
+ * the strict parser, deep nesting, and misuse refused with no text at all. */
+#include "build-config.h"
+
+#include <check.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <agentbus/json.h>
+
+#include "core/jsonparse.h"
+#include "tests/unit/unit_suite.h"
+
+/* g's whole text, which must be there; g is freed. */
+static char *text_of(ab_json *g)
+{
+	size_t len;
+	const char *out = ab_json_output(g, &len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(strlen(out), len);
+	char *copy = strdup(out);
+	ab_json_free(g);
+	return copy;
+}
+
+static void refused(ab_json *g)
+{
+	size_t len = 99;
+	ck_assert_ptr_null(ab_json_output(g, &len));
+	ck_assert_uint_eq(len, 0);
+	ab_json_free(g);
+}
+
+#define ck_text(g, expected)                                                                  \
+	do {                                                                                   \
+		char *got_ = text_of(g);                                                       \
+		ck_assert_str_eq(got_, (expected));                                            \
+		free(got_);                                                                    \
+	} while (0)
+
+START_TEST(test_every_kind_of_value)
+{
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "s");
+	ab_json_str(g, "text");
+	ab_json_str(g, "n");
+	ab_json_integer(g, -42);
+	ab_json_str(g, "big");
+	ab_json_integer(g, INT64_MIN);
+	ab_json_str(g, "max");
+	ab_json_integer(g, INT64_MAX);
+	ab_json_str(g, "zero");
+	ab_json_integer(g, 0);
+	ab_json_str(g, "t");
+	ab_json_bool(g, true);
+	ab_json_str(g, "f");
+	ab_json_bool(g, false);
+	ab_json_str(g, "nil");
+	ab_json_null(g);
+	ab_json_str(g, "raw");
+	ab_json_raw(g, "{\"k\": [1, 2]}", 13);
+	ab_json_str(g, "a");
+	ab_json_array_open(g);
+	ab_json_integer(g, 1);
+	ab_json_map_open(g);
+	ab_json_map_close(g);
+	ab_json_array_open(g);
+	ab_json_array_close(g);
+	ab_json_string(g, "x\0y", 3);
+	ab_json_array_close(g);
+	ab_json_map_close(g);
+	ck_text(g, "{\"s\":\"text\",\"n\":-42,\"big\":-9223372036854775808,\"max\":9223372036854775807,"
+	           "\"zero\":0,\"t\":true,\"f\":false,\"nil\":null,\"raw\":{\"k\": [1, 2]},"
+	           "\"a\":[1,{},[],\"x\\u0000y\"]}");
+}
+END_TEST
+
+START_TEST(test_top_level_scalars)
+{
+	ab_json *g = ab_json_new();
+	ab_json_str(g, "alone");
+	ck_text(g, "\"alone\"");
+	g = ab_json_new();
+	ab_json_integer(g, 7);
+	ck_text(g, "7");
+}
+END_TEST
+
+START_TEST(test_escapes)
+{
+	ab_json *g = ab_json_new();
+	ab_json_str(g, "q\" b\\ nl\n cr\r tab\t bs\b ff\f bell\x07 us\x1f del\x7f / \xc3\xa9");
+	ck_text(g, "\"q\\\" b\\\\ nl\\n cr\\r tab\\t bs\\b ff\\f bell\\u0007 us\\u001F del\x7f / \xc3\xa9\"");
+}
+END_TEST
+
+/* Every ASCII byte but NUL (a tree's strings end at one), alone and in
+ * runs, reads back as itself; the parser checks UTF-8 beyond ASCII. */
+START_TEST(test_every_byte_reads_back)
+{
+	char all[127 * 3];
+	size_t n = 0;
+	for (int c = 1; c < 128; c++) {
+		all[n++] = (char)c;
+		all[n++] = 'a';
+		all[n++] = (char)c;
+	}
+	for (size_t len = 0; len <= n; len += 37) {
+		ab_json *g = ab_json_new();
+		ab_json_array_open(g);
+		ab_json_string(g, all, len);
+		ab_json_array_close(g);
+		size_t out_len;
+		const char *out = ab_json_output(g, &out_len);
+		ck_assert_ptr_nonnull(out);
+		yajl_val tree = jsonparse_tree(out, out_len, 8, NULL);
+		ck_assert_ptr_nonnull(tree);
+		ck_assert(YAJL_IS_ARRAY(tree) && tree->u.array.len == 1);
+		const char *back = YAJL_GET_STRING(tree->u.array.values[0]);
+		ck_assert_ptr_nonnull(back);
+		ck_assert_uint_eq(strlen(back), len);
+		ck_assert(memcmp(back, all, len) == 0);
+		jsonparse_free(tree);
+		ab_json_free(g);
+	}
+}
+END_TEST
+
+/* A long string with escapes spread through it grows the buffer exactly. */
+START_TEST(test_long_strings)
+{
+	enum { N = 100000 };
+	char *s = malloc(N);
+	for (size_t i = 0; i < N; i++)
+		s[i] = i % 97 == 0 ? '"' : (char)('a' + i % 26);
+	ab_json *g = ab_json_new();
+	ab_json_string(g, s, N);
+	size_t len;
+	const char *out = ab_json_output(g, &len);
+	ck_assert_ptr_nonnull(out);
+	size_t quotes = (N + 96) / 97;
+	ck_assert_uint_eq(len, N + quotes + 2);
+	yajl_val tree = jsonparse_tree(out, len, 2, NULL);
+	ck_assert_ptr_nonnull(tree);
+	ck_assert(memcmp(tree->u.string, s, N) == 0);
+	jsonparse_free(tree);
+	ab_json_free(g);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_doubles)
+{
+	ab_json *g = ab_json_new();
+	ab_json_array_open(g);
+	ab_json_double(g, 0.1);
+	ab_json_double(g, -2.5);
+	ab_json_double(g, 1e300);
+	ab_json_double(g, 1.0 / 3.0);
+	ab_json_double(g, INFINITY);
+	ab_json_double(g, NAN);
+	ab_json_array_close(g);
+	ck_text(g, "[0.1,-2.5,1e+300,0.33333333333333331,null,null]");
+}
+END_TEST
+
+START_TEST(test_deep_nesting)
+{
+	ab_json *g = ab_json_new();
+	for (int i = 0; i < AB_JSON_MAX_DEPTH; i++)
+		ab_json_array_open(g);
+	for (int i = 0; i < AB_JSON_MAX_DEPTH; i++)
+		ab_json_array_close(g);
+	char *text = text_of(g);
+	ck_assert_uint_eq(strlen(text), 2 * AB_JSON_MAX_DEPTH);
+	free(text);
+	g = ab_json_new();
+	for (int i = 0; i <= AB_JSON_MAX_DEPTH; i++)
+		ab_json_array_open(g);
+	refused(g);
+}
+END_TEST
+
+START_TEST(test_misuse_is_refused)
+{
+	ab_json *g = ab_json_new(); /* a value where a key belongs */
+	ab_json_map_open(g);
+	ab_json_integer(g, 1);
+	ab_json_map_close(g);
+	refused(g);
+	g = ab_json_new(); /* a key without its value */
+	ab_json_map_open(g);
+	ab_json_str(g, "k");
+	ab_json_map_close(g);
+	refused(g);
+	g = ab_json_new(); /* the other kind closed */
+	ab_json_map_open(g);
+	ab_json_array_close(g);
+	refused(g);
+	g = ab_json_new(); /* two top-level values */
+	ab_json_integer(g, 1);
+	ab_json_integer(g, 2);
+	refused(g);
+	g = ab_json_new(); /* still open */
+	ab_json_array_open(g);
+	refused(g);
+	g = ab_json_new(); /* nothing written */
+	refused(g);
+	g = ab_json_new(); /* closed more than opened */
+	ab_json_array_open(g);
+	ab_json_array_close(g);
+	ab_json_array_close(g);
+	refused(g);
+	g = ab_json_new(); /* raw bytes never as a key */
+	ab_json_map_open(g);
+	ab_json_raw(g, "\"k\"", 3);
+	refused(g);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("writer");
+	tcase_add_test(tc, test_every_kind_of_value);
+	tcase_add_test(tc, test_top_level_scalars);
+	tcase_add_test(tc, test_escapes);
+	tcase_add_test(tc, test_every_byte_reads_back);
+	tcase_add_test(tc, test_long_strings);
+	tcase_add_test(tc, test_doubles);
+	tcase_add_test(tc, test_deep_nesting);
+	tcase_add_test(tc, test_misuse_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
