@@ -565,8 +565,14 @@ void request_forward(struct pending *p, ab_msg *msg)
 		/* Another requester used the same id with this destination, or
 		 * this is a later leg: a reply to an earlier one must not pass
 		 * for its answer. */
-		char unique[64];
-		snprintf(unique, sizeof unique, "%s-%" PRIu64 ".%u", r->cid_prefix, p->id, p->forwards);
+		char unique[64]; /* {cid_prefix}-{id}.{forwards}, without snprintf's cost */
+		size_t n = strlen(r->cid_prefix);
+		memcpy(unique, r->cid_prefix, n);
+		unique[n++] = '-';
+		n += ab_json_digits(unique + n, (long long)p->id);
+		unique[n++] = '.';
+		n += ab_json_digits(unique + n, p->forwards);
+		unique[n] = '\0';
 		free(key);
 		key = request_key(p->destination, unique);
 	}

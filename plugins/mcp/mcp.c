@@ -642,8 +642,12 @@ static bool gen_params_raw(struct upstream *u, ab_json *g, ab_msg *msg, yajl_val
 	                          : NULL;
 	if (!raw || *raw != '{')
 		return false;
-	char head[64];
-	int head_len = snprintf(head, sizeof head, "{\"_meta\":{\"progressToken\":%lld}", (long long)id);
+	static const char token[] = "{\"_meta\":{\"progressToken\":";
+	char head[sizeof token + 21];
+	memcpy(head, token, sizeof token - 1);
+	size_t head_len = sizeof token - 1;
+	head_len += ab_json_digits(head + head_len, (long long)id);
+	head[head_len++] = '}';
 	/* What follows raw's '{': its members and '}', or blanks and '}'. */
 	const char *rest = raw + 1;
 	size_t rest_len = raw_len - 1;
@@ -652,11 +656,11 @@ static bool gen_params_raw(struct upstream *u, ab_json *g, ab_msg *msg, yajl_val
 		rest_len--;
 	}
 	bool members = rest_len && *rest != '}';
-	char *text = malloc((size_t)head_len + 1 + rest_len);
+	char *text = malloc(head_len + 1 + rest_len);
 	if (!text)
 		return false;
-	memcpy(text, head, (size_t)head_len);
-	size_t at = (size_t)head_len;
+	memcpy(text, head, head_len);
+	size_t at = head_len;
 	if (members)
 		text[at++] = ',';
 	memcpy(text + at, rest, rest_len);

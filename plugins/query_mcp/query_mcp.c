@@ -173,7 +173,14 @@ static void select_database(struct translator *tr, const char *session_id, const
 #define REQUEST_KEY_LEN 400
 static void request_key(const struct ab_services *svc, ab_msg *request, char out[REQUEST_KEY_LEN])
 {
-	snprintf(out, REQUEST_KEY_LEN, "%s\x1f%s", svc->msg_source(request), svc->msg_correlation_id(request));
+	/* source, 0x1f, correlation id: cut to fit, as snprintf would */
+	const char *source = svc->msg_source(request), *cid = svc->msg_correlation_id(request);
+	size_t source_len = strnlen(source, REQUEST_KEY_LEN - 2);
+	size_t cid_len = strnlen(cid, REQUEST_KEY_LEN - 2 - source_len);
+	memcpy(out, source, source_len);
+	out[source_len] = '\x1f';
+	memcpy(out + source_len + 1, cid, cid_len);
+	out[source_len + 1 + cid_len] = '\0';
 }
 
 static double take_elapsed(struct translator *tr, const char *key);
@@ -395,7 +402,8 @@ static void gen_query_reply(struct translator *tr, ab_json *g, yajl_val rows, ya
 	const struct ab_services *svc = tr->svc;
 	yajl_val qid = member(request, "query_id");
 	char fallback[96];
-	snprintf(fallback, sizeof fallback, "q-%s", cid);
+	if (!qid)
+		snprintf(fallback, sizeof fallback, "q-%s", cid);
 	ab_json_str(g, "query_id");
 	if (qid)
 		svc->gen_tree(g, qid);
@@ -427,10 +435,14 @@ static void gen_query_reply(struct translator *tr, ab_json *g, yajl_val rows, ya
 	yajl_val sql = member(request, "query");
 	svc->gen_tree(g, sql);
 	ab_json_str(g, "processing_time_ms");
+	/* milliseconds to a tenth, "%.1f" by hand */
 	double ms = take_elapsed(tr, key);
-	char number[32];
-	int n = snprintf(number, sizeof number, "%.1f", ms < 0 ? 0.0 : ms);
-	ab_json_raw(g, number, (size_t)n);
+	long long tenths = ms > 0 ? (long long)(ms * 10.0 + 0.5) : 0;
+	char number[24];
+	size_t n = ab_json_digits(number, tenths / 10);
+	number[n++] = '.';
+	number[n++] = (char)('0' + tenths % 10);
+	ab_json_raw(g, number, n);
 	ab_json_map_close(g);
 	ab_json_map_close(g);
 }

@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,50 @@ START_TEST(test_every_byte_reads_back)
 }
 END_TEST
 
+/* Byte by byte, the plain way: what the writer's 8-at-a-time scan must
+ * give wherever the byte that needs an escape falls. */
+static void reference_quoted(const char *s, size_t n, char *out)
+{
+	*out++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			*out++ = '\\';
+			*out++ = (char)c;
+		} else if (c != 0 && c < 0x20 && strchr("\b\f\n\r\t", c)) {
+			*out++ = '\\';
+			*out++ = "bfnrt"[strchr("\b\f\n\r\t", c) - "\b\f\n\r\t"];
+		} else if (c < 0x20) {
+			out += sprintf(out, "\\u%04X", c);
+		} else {
+			*out++ = (char)c;
+		}
+	}
+	*out++ = '"';
+	*out = '\0';
+}
+
+START_TEST(test_escape_at_every_offset)
+{
+	static const char specials[] = { '"', '\\', '\n', 0x01, 0x1f, 0x7f, (char)0x80, (char)0xff, ' ' };
+	char s[40], expected[40 * 6 + 3];
+	for (size_t len = 1; len <= 33; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (size_t k = 0; k < sizeof specials; k++) {
+				memset(s, 'x', len);
+				s[at] = specials[k];
+				if (at + 3 < len)
+					s[at + 3] = '"'; /* a second one in the same 8 */
+				ab_json *g = ab_json_new();
+				ab_json_string(g, s, len);
+				reference_quoted(s, len, expected);
+				ck_text(g, expected);
+			}
+		}
+	}
+}
+END_TEST
+
 /* A long string with escapes spread through it grows the buffer exactly. */
 START_TEST(test_long_strings)
 {
@@ -232,6 +277,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_top_level_scalars);
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_every_byte_reads_back);
+	tcase_add_test(tc, test_escape_at_every_offset);
 	tcase_add_test(tc, test_long_strings);
 	tcase_add_test(tc, test_doubles);
 	tcase_add_test(tc, test_deep_nesting);
