@@ -47,13 +47,17 @@ extern "C" {
  * room for the levels a writer adds around a carried tree. */
 #define AB_JSON_MAX_DEPTH 1100
 
+/* A message's text starts in the writer itself: most need no more. */
+#define AB_JSON_FIRST 512
+
 typedef struct ab_json {
-	char *buf;
+	char *buf; /* first, until the text outgrows it */
 	size_t len, cap;
 	unsigned depth; /* open containers */
 	bool failed;
-	/* per level (0: the top): AB_JSON_L_* */
-	unsigned char level[AB_JSON_MAX_DEPTH + 1];
+	unsigned char here; /* the innermost level's AB_JSON_L_* */
+	unsigned char objects[AB_JSON_MAX_DEPTH / 8 + 1]; /* bit d: level d is an object */
+	char first[AB_JSON_FIRST];
 } ab_json;
 
 enum {
@@ -66,11 +70,14 @@ static inline ab_json *ab_json_new(void)
 {
 	ab_json *g = (ab_json *)malloc(sizeof *g);
 	if (g) {
-		g->buf = NULL;
-		g->len = g->cap = 0;
+		g->buf = g->first;
+		g->len = 0;
+		g->cap = sizeof g->first;
 		g->depth = 0;
 		g->failed = false;
-		g->level[0] = 0;
+		g->here = 0;
+		g->objects[0] = 0; /* the top is no object; deeper bits are set as levels open */
+		g->first[0] = '\0';
 	}
 	return g;
 }
@@ -78,7 +85,8 @@ static inline ab_json *ab_json_new(void)
 static inline void ab_json_free(ab_json *g)
 {
 	if (g) {
-		free(g->buf);
+		if (g->buf != g->first)
+			free(g->buf);
 		free(g);
 	}
 }
@@ -87,7 +95,7 @@ static inline void ab_json_free(ab_json *g)
  * failure) NULL. NUL-terminated; owned by g. */
 static inline const char *ab_json_output(const ab_json *g, size_t *len)
 {
-	if (g->failed || g->depth != 0 || !(g->level[0] & AB_JSON_L_ANY)) {
+	if (g->failed || g->depth != 0 || !(g->here & AB_JSON_L_ANY)) {
 		*len = 0;
 		return NULL;
 	}
@@ -100,14 +108,16 @@ static inline bool ab_json__room(ab_json *g, size_t n)
 {
 	if (g->len + n < g->cap)
 		return true;
-	size_t cap = g->cap ? g->cap : 256;
+	size_t cap = g->cap;
 	while (cap <= g->len + n)
 		cap *= 2;
-	char *grown = (char *)realloc(g->buf, cap);
+	char *grown = (char *)(g->buf == g->first ? malloc(cap) : realloc(g->buf, cap));
 	if (!grown) {
 		g->failed = true;
 		return false;
 	}
+	if (g->buf == g->first)
+		memcpy(grown, g->first, g->len + 1);
 	g->buf = grown;
 	g->cap = cap;
 	return true;
@@ -126,7 +136,7 @@ static inline bool ab_json__value(ab_json *g)
 {
 	if (g->failed)
 		return false;
-	unsigned char *l = &g->level[g->depth];
+	unsigned char *l = &g->here;
 	if (*l & AB_JSON_L_OBJECT) {
 		if (!(*l & AB_JSON_L_VALUE)) { /* a key belongs here */
 			g->failed = true;
@@ -238,7 +248,7 @@ static inline void ab_json_string(ab_json *g, const char *s, size_t n)
 {
 	if (g->failed)
 		return;
-	unsigned char *l = &g->level[g->depth];
+	unsigned char *l = &g->here;
 	if ((*l & (AB_JSON_L_OBJECT | AB_JSON_L_VALUE)) == AB_JSON_L_OBJECT) { /* a key */
 		if ((*l & AB_JSON_L_ANY) && ab_json__room(g, 1))
 			ab_json__put(g, ",", 1);
@@ -269,14 +279,19 @@ static inline void ab_json__open(ab_json *g, char c, unsigned char kind)
 	if (!ab_json__room(g, 1))
 		return;
 	ab_json__put(g, &c, 1);
-	g->level[++g->depth] = kind;
+	g->depth++;
+	if (kind)
+		g->objects[g->depth / 8] |= (unsigned char)(1u << (g->depth % 8));
+	else
+		g->objects[g->depth / 8] &= (unsigned char)~(1u << (g->depth % 8));
+	g->here = kind; /* nothing in it yet */
 }
 
 static inline void ab_json__close(ab_json *g, char c, unsigned char kind)
 {
 	if (g->failed)
 		return;
-	unsigned char l = g->level[g->depth];
+	unsigned char l = g->here;
 	if (g->depth == 0 || (l & AB_JSON_L_OBJECT) != kind || (l & AB_JSON_L_VALUE)) {
 		g->failed = true; /* not open, the other kind, or a key without its value */
 		return;
@@ -285,6 +300,10 @@ static inline void ab_json__close(ab_json *g, char c, unsigned char kind)
 		return;
 	ab_json__put(g, &c, 1);
 	g->depth--;
+	/* back in the parent, which holds this container now (its key's value
+	 * was taken when it opened) */
+	bool object = (g->objects[g->depth / 8] >> (g->depth % 8)) & 1;
+	g->here = (unsigned char)((object ? AB_JSON_L_OBJECT : 0) | AB_JSON_L_ANY);
 }
 
 static inline void ab_json_map_open(ab_json *g)

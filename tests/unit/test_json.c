@@ -177,6 +177,25 @@ START_TEST(test_escape_at_every_offset)
 }
 END_TEST
 
+/* Texts around the size the writer holds in itself move to the heap whole. */
+START_TEST(test_across_the_first_buffer)
+{
+	char s[AB_JSON_FIRST + 40], expected[sizeof s + 8];
+	for (size_t len = AB_JSON_FIRST - 40; len < sizeof s; len++) {
+		memset(s, 'y', len);
+		s[len / 2] = '"';
+		ab_json *g = ab_json_new();
+		ab_json_array_open(g);
+		ab_json_string(g, s, len);
+		ab_json_array_close(g);
+		expected[0] = '[';
+		reference_quoted(s, len, expected + 1);
+		strcat(expected, "]");
+		ck_text(g, expected);
+	}
+}
+END_TEST
+
 /* A long string with escapes spread through it grows the buffer exactly. */
 START_TEST(test_long_strings)
 {
@@ -278,6 +297,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_every_byte_reads_back);
 	tcase_add_test(tc, test_escape_at_every_offset);
+	tcase_add_test(tc, test_across_the_first_buffer);
 	tcase_add_test(tc, test_long_strings);
 	tcase_add_test(tc, test_doubles);
 	tcase_add_test(tc, test_deep_nesting);
