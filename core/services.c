@@ -165,6 +165,32 @@ static int svc_agent_unregister(ab_instance *self, const char *id)
 	return router_unregister(broker_router(self->broker), self, id);
 }
 
+struct members_walk {
+	const char *json;
+	bool (*member)(void *ctx, const struct ab_json_member *m);
+	void *ctx;
+};
+
+static bool walk_member(void *ctx, const struct jsonparse_member *m)
+{
+	const struct members_walk *w = ctx;
+	struct ab_json_member out = {
+		.key = m->key, .key_len = m->key_len, .type = (int)m->type,
+		.string = m->type == yajl_t_string ? m->string : NULL, .string_len = m->string_len,
+		.value = w->json + m->start, .value_len = m->end - m->start,
+	};
+	return w->member(w->ctx, &out);
+}
+
+static bool svc_json_members(const char *json, size_t len,
+                             bool (*member)(void *ctx, const struct ab_json_member *m), void *ctx)
+{
+	struct members_walk w = { json, member, ctx };
+	yajl_type root;
+	return jsonparse_scan(json, len, msg_max_depth(), walk_member, &w, &root, NULL) == JSONPARSE_OK &&
+	       root == yajl_t_object;
+}
+
 static void *svc_agent_context(const ab_instance *self, const char *id)
 {
 	return router_agent_context(broker_router(self->broker), self, id);
@@ -306,5 +332,6 @@ const struct ab_services services_table = {
 	.tree_free = jsonparse_free,
 	.json_raw = jsontree_raw,
 	.write_now = write_now,
+	.json_members = svc_json_members,
 	.agent_context = svc_agent_context,
 };

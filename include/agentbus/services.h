@@ -278,6 +278,17 @@ struct ab_services {
 	 * go. */
 	void (*write_now)(ab_instance *self, struct bufferevent *bev, const struct iovec *iov, int n);
 
+	/* ---- JSON, again ---------------------------------------------------- */
+
+	/* Check json[0..len) whole, as tree_parse would (strictly, within
+	 * max_json_depth), without a tree: member gets each member of the
+	 * top-level object in order, and returns false to stop. True when the
+	 * text is a JSON object and the walk went to its end; members come as
+	 * the check goes, so use what member saw only after a true. The way to
+	 * read a few members of a large text and carry others on as bytes. */
+	bool (*json_members)(const char *json, size_t len,
+	                     bool (*member)(void *ctx, const struct ab_json_member *m), void *ctx);
+
 	/* ---- agents, again -------------------------------------------------- */
 
 	/* The agent_ctx this instance registered agent_id with, found in the

@@ -358,10 +358,42 @@ static void initialized(struct upstream *u, yajl_val result)
 	fetch_tools(u, NULL);
 }
 
-/* line: the message's text (msg is its tree), whose result goes on as its bytes. */
-static void on_response(struct upstream *u, const char *line, size_t len, yajl_val msg, int64_t id)
+/* The members of a line from the server that the client reads: their
+ * bytes (the first of a repeated key, as a tree lookup finds it). */
+struct line_members {
+	struct span {
+		const char *at;
+		size_t len;
+	} id, method, params, result, error;
+};
+
+static bool note_member(void *ctx, const struct ab_json_member *m)
 {
-	yajl_val result = tree_member(msg, "result"), error = tree_member(msg, "error");
+	struct line_members *lm = ctx;
+	static const char *const names[] = { "id", "method", "params", "result", "error" };
+	struct span *spans[] = { &lm->id, &lm->method, &lm->params, &lm->result, &lm->error };
+	for (size_t i = 0; i < 5; i++) {
+		if (strcmp(m->key, names[i]) == 0 && !spans[i]->at)
+			*spans[i] = (struct span){ m->value, m->value_len };
+	}
+	return true;
+}
+
+/* A member's tree (NULL when it is absent), for the few that are read. */
+static yajl_val tree_of(struct upstream *u, struct span s)
+{
+	return s.at ? u->svc->tree_parse(s.at, s.len) : NULL;
+}
+
+static bool own_request(const struct upstream *u, int64_t id)
+{
+	return (u->initialize_id && id == u->initialize_id) || (u->ping_id && id == u->ping_id) ||
+	       (u->tools.request_id && id == u->tools.request_id);
+}
+
+/* The answer to what the client asked the server itself. */
+static void on_own_response(struct upstream *u, yajl_val result, yajl_val error, int64_t id)
+{
 	if (u->initialize_id && id == u->initialize_id) {
 		if (result) {
 			initialized(u, result);
@@ -385,22 +417,35 @@ static void on_response(struct upstream *u, const char *line, size_t len, yajl_v
 		else if (u->tools.count >= 0)
 			up_log(u, AB_LOG_INFO, "%lld tools%s", (long long)u->tools.count,
 			       u->lists_changes ? " (the server announces changes)" : "");
+	}
+}
+
+/* The response to our request id: a call's result goes on as its bytes,
+ * with no tree; what the client itself asked (initialize, ping, the tool
+ * list) is read as a tree. */
+static void on_response(struct upstream *u, const struct line_members *lm, int64_t id)
+{
+	if (own_request(u, id)) {
+		yajl_val result = tree_of(u, lm->result), error = tree_of(u, lm->error);
+		on_own_response(u, result, error, id);
+		u->svc->tree_free(result);
+		u->svc->tree_free(error);
 		return;
 	}
 	struct mcp_call *call = take_call(u, id);
 	if (!call)
 		return; /* cancelled, or never ours */
-	size_t raw_len;
-	const char *raw = result ? u->svc->json_raw(line, len, "$.result", &raw_len) : NULL;
-	if (raw) {
+	if (lm->result.at) {
 		ab_json *g = reply_begin("mcp_response", call->correlation_id);
 		ab_json_str(g, "result");
-		ab_json_raw(g, raw, raw_len);
+		ab_json_raw(g, lm->result.at, lm->result.len);
 		submit(u, g);
 	} else {
+		yajl_val error = tree_of(u, lm->error);
 		const char *text = tree_string(error, "message");
 		reply_error(u, call->correlation_id, AB_ERR_UPSTREAM_ERROR, text ? text : "error",
 		            tree_member(error, "code"));
+		u->svc->tree_free(error);
 	}
 	end_call(u, call);
 }
@@ -558,29 +603,33 @@ static void on_server_response(struct upstream *u, const char *cid, const char *
 	submit(u, ack);
 }
 
+/* One message from the server. Checked whole, then read member by member:
+ * a response (the hot path) needs no tree of the line at all. */
 static void on_line(struct upstream *u, const char *line, size_t len, int64_t related)
 {
-	yajl_val msg = u->svc->tree_parse(line, len);
-	if (!msg || !YAJL_IS_OBJECT(msg)) {
+	struct line_members lm = { 0 };
+	if (!u->svc->json_members(line, len, note_member, &lm)) {
 		up_log(u, AB_LOG_WARNING, "a line from the server is not a JSON-RPC message");
-		u->svc->tree_free(msg);
 		return;
 	}
-	yajl_val id = tree_member(msg, "id");
-	const char *method = tree_string(msg, "method");
+	yajl_val id = tree_of(u, lm.id), method_tree = tree_of(u, lm.method);
+	const char *method = YAJL_IS_STRING(method_tree) ? YAJL_GET_STRING(method_tree) : NULL;
+	yajl_val params = method ? tree_of(u, lm.params) : NULL;
 	if (method && id)
-		on_server_request(u, id, method, tree_member(msg, "params"), related);
+		on_server_request(u, id, method, params, related);
 	else if (method && strcmp(method, "notifications/progress") == 0)
-		on_progress(u, tree_member(msg, "params"));
+		on_progress(u, params);
 	else if (method && strcmp(method, "notifications/tools/list_changed") == 0 && !u->owner) {
 		up_log(u, AB_LOG_INFO, "the server's tools changed: listing them again");
 		tool_cache_clear(&u->tools);
 		fetch_tools(u, NULL);
 	} else if (method && strcmp(method, "notifications/message") == 0)
 		up_log(u, AB_LOG_INFO, "server says: %s", line);
-	else if (id && YAJL_IS_INTEGER(id))
-		on_response(u, line, len, msg, YAJL_GET_INTEGER(id));
-	u->svc->tree_free(msg);
+	else if (!method && id && YAJL_IS_INTEGER(id))
+		on_response(u, &lm, YAJL_GET_INTEGER(id));
+	u->svc->tree_free(id);
+	u->svc->tree_free(method_tree);
+	u->svc->tree_free(params);
 }
 
 static void on_link_up(struct upstream *u)
