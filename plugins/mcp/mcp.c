@@ -358,26 +358,36 @@ static void initialized(struct upstream *u, yajl_val result)
 	fetch_tools(u, NULL);
 }
 
-/* The members of a line from the server that the client reads: their
- * bytes (the first of a repeated key, as a tree lookup finds it). */
-struct line_members {
-	struct span {
-		const char *at;
-		size_t len;
-	} id, method, params, result, error;
+/* A member's bytes in a text json_members walked; at is NULL when absent. */
+struct span {
+	const char *at;
+	size_t len;
 };
 
-static bool note_member(void *ctx, const struct ab_json_member *m)
+/* The members a walk looks for, by name, and their spans (the first of a
+ * repeated key, as a tree lookup finds it). */
+struct wanted {
+	const char *const *names;
+	struct span *spans;
+	size_t n;
+};
+
+static bool note_wanted(void *ctx, const struct ab_json_member *m)
 {
-	struct line_members *lm = ctx;
-	static const char *const names[] = { "id", "method", "params", "result", "error" };
-	struct span *spans[] = { &lm->id, &lm->method, &lm->params, &lm->result, &lm->error };
-	for (size_t i = 0; i < 5; i++) {
-		if (strcmp(m->key, names[i]) == 0 && !spans[i]->at)
-			*spans[i] = (struct span){ m->value, m->value_len };
+	const struct wanted *w = ctx;
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->spans[i].at && strcmp(m->key, w->names[i]) == 0)
+			w->spans[i] = (struct span){ m->value, m->value_len };
 	}
 	return true;
 }
+
+/* The members of a line from the server that the client reads. */
+enum { L_ID, L_METHOD, L_PARAMS, L_RESULT, L_ERROR, L_COUNT };
+static const char *const line_names[L_COUNT] = { "id", "method", "params", "result", "error" };
+struct line_members {
+	struct span m[L_COUNT];
+};
 
 /* A member's tree (NULL when it is absent), for the few that are read. */
 static yajl_val tree_of(struct upstream *u, struct span s)
@@ -426,7 +436,7 @@ static void on_own_response(struct upstream *u, yajl_val result, yajl_val error,
 static void on_response(struct upstream *u, const struct line_members *lm, int64_t id)
 {
 	if (own_request(u, id)) {
-		yajl_val result = tree_of(u, lm->result), error = tree_of(u, lm->error);
+		yajl_val result = tree_of(u, lm->m[L_RESULT]), error = tree_of(u, lm->m[L_ERROR]);
 		on_own_response(u, result, error, id);
 		u->svc->tree_free(result);
 		u->svc->tree_free(error);
@@ -435,13 +445,14 @@ static void on_response(struct upstream *u, const struct line_members *lm, int64
 	struct mcp_call *call = take_call(u, id);
 	if (!call)
 		return; /* cancelled, or never ours */
-	if (lm->result.at) {
+	struct span result = lm->m[L_RESULT];
+	if (result.at) {
 		ab_json *g = reply_begin("mcp_response", call->correlation_id);
 		ab_json_str(g, "result");
-		ab_json_raw(g, lm->result.at, lm->result.len);
+		ab_json_raw(g, result.at, result.len);
 		submit(u, g);
 	} else {
-		yajl_val error = tree_of(u, lm->error);
+		yajl_val error = tree_of(u, lm->m[L_ERROR]);
 		const char *text = tree_string(error, "message");
 		reply_error(u, call->correlation_id, AB_ERR_UPSTREAM_ERROR, text ? text : "error",
 		            tree_member(error, "code"));
@@ -608,13 +619,14 @@ static void on_server_response(struct upstream *u, const char *cid, const char *
 static void on_line(struct upstream *u, const char *line, size_t len, int64_t related)
 {
 	struct line_members lm = { 0 };
-	if (!u->svc->json_members(line, len, note_member, &lm)) {
+	struct wanted w = { line_names, lm.m, L_COUNT };
+	if (!u->svc->json_members(line, len, note_wanted, &w)) {
 		up_log(u, AB_LOG_WARNING, "a line from the server is not a JSON-RPC message");
 		return;
 	}
-	yajl_val id = tree_of(u, lm.id), method_tree = tree_of(u, lm.method);
+	yajl_val id = tree_of(u, lm.m[L_ID]), method_tree = tree_of(u, lm.m[L_METHOD]);
 	const char *method = YAJL_IS_STRING(method_tree) ? YAJL_GET_STRING(method_tree) : NULL;
-	yajl_val params = method ? tree_of(u, lm.params) : NULL;
+	yajl_val params = method ? tree_of(u, lm.m[L_PARAMS]) : NULL;
 	if (method && id)
 		on_server_request(u, id, method, params, related);
 	else if (method && strcmp(method, "notifications/progress") == 0)
@@ -682,15 +694,19 @@ static void gen_params(struct upstream *u, ab_json *g, yajl_val params, int64_t 
 /* The same for params without a _meta of their own (most calls): their
  * bytes, with {"_meta":{"progressToken":ID}, put in front, and no tree
  * walked. False when params have a _meta (gen_params merges it). */
-static bool gen_params_raw(struct upstream *u, ab_json *g, ab_msg *msg, yajl_val params, int64_t id)
+static bool no_meta(void *ctx, const struct ab_json_member *m)
 {
-	size_t len, raw_len;
-	const char *json = u->svc->msg_json(msg, &len);
-	const char *raw = YAJL_IS_OBJECT(params) && !tree_member(params, "_meta")
-	                          ? u->svc->json_raw(json, len, "$.params", &raw_len)
-	                          : NULL;
-	if (!raw || *raw != '{')
-		return false;
+	*(bool *)ctx = strcmp(m->key, "_meta") == 0;
+	return !*(bool *)ctx;
+}
+
+static bool gen_params_raw(struct upstream *u, ab_json *g, struct span params, int64_t id)
+{
+	bool has_meta = false;
+	if (!params.at || *params.at != '{' || !u->svc->json_members(params.at, params.len, no_meta, &has_meta))
+		return false; /* absent, not an object, or with a _meta */
+	const char *raw = params.at;
+	size_t raw_len = params.len;
 	static const char token[] = "{\"_meta\":{\"progressToken\":";
 	char head[sizeof token + 21];
 	memcpy(head, token, sizeof token - 1);
@@ -764,17 +780,21 @@ static int mcp_deliver(void *state, void *agent_ctx, const char *agent_id, ab_ms
 	}
 	if (!(flags & AB_DELIVER_REQUEST) || u->state != UP_READY)
 		return flags & AB_DELIVER_REQUEST ? -1 : 0;
-	yajl_val tree = svc->msg_tree(msg);
 	if (strcmp(svc->msg_type(msg), "mcp_server_response") == 0) {
+		yajl_val tree = svc->msg_tree(msg);
 		on_server_response(asked_by(u, tree_string(tree, "request_id")), svc->msg_correlation_id(msg),
 		                   svc->msg_source(msg), tree);
 		return 0;
 	}
-	const char *method = tree_string(tree, "method"), *session = tree_string(tree, "session");
-	/* Isolated: a frontend session's calls go to its own MCP session; the
-	 * lifecycle and the tool list are the upstream's. */
-	if (u->isolated && session && method && strcmp(method, "initialize") != 0 && strcmp(method, "tools/list") != 0)
-		return sessions_deliver(u, session, u->by_database ? tree_string(tree, "session_database") : NULL, msg);
+	if (u->isolated) {
+		/* A frontend session's calls go to its own MCP session; the
+		 * lifecycle and the tool list are the upstream's. */
+		yajl_val tree = svc->msg_tree(msg);
+		const char *method = tree_string(tree, "method"), *session = tree_string(tree, "session");
+		if (session && method && strcmp(method, "initialize") != 0 && strcmp(method, "tools/list") != 0)
+			return sessions_deliver(u, session, u->by_database ? tree_string(tree, "session_database") : NULL,
+			                        msg);
+	}
 	return serve(u, msg);
 }
 
@@ -787,9 +807,8 @@ void mcp_session_deliver(struct upstream *u, ab_msg *msg)
 
 /* What of the server's requests the requester can answer: the names in
  * client_answers (jsonrpc_mcp copies them from its client's initialize). */
-static unsigned answers_of(yajl_val tree)
+static unsigned answers_of(yajl_val list)
 {
-	yajl_val list = tree_member(tree, "client_answers");
 	unsigned answers = 0;
 	for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
 		const char *name = YAJL_IS_STRING(list->u.array.values[i]) ? list->u.array.values[i]->u.string : "";
@@ -800,18 +819,28 @@ static unsigned answers_of(yajl_val tree)
 	return answers;
 }
 
-/* Serve a request on session u. Negative when it cannot be sent. */
+/* The members of an mcp_request that serve reads. */
+enum { R_METHOD, R_PARAMS, R_ANSWERS, R_COUNT };
+static const char *const request_names[R_COUNT] = { "method", "params", "client_answers" };
+
+/* Serve a request on session u, reading the message member by member: its
+ * params go on as their bytes. Negative when it cannot be sent. */
 static int serve(struct upstream *u, ab_msg *msg)
 {
 	const struct ab_services *svc = u->svc;
 	const char *cid = svc->msg_correlation_id(msg);
-	yajl_val tree = svc->msg_tree(msg);
-	const char *method = tree_string(tree, "method");
+	size_t len;
+	const char *json = svc->msg_json(msg, &len);
+	struct span m[R_COUNT] = { { 0 } };
+	struct wanted w = { request_names, m, R_COUNT };
+	svc->json_members(json, len, note_wanted, &w); /* a message: checked already */
+	yajl_val method_tree = tree_of(u, m[R_METHOD]);
+	const char *method = YAJL_IS_STRING(method_tree) ? YAJL_GET_STRING(method_tree) : NULL;
+	int rc = 0;
 	if (strcmp(svc->msg_type(msg), "mcp_request") != 0 || !method) {
 		reply_error(u, cid, AB_ERR_INVALID_MESSAGE, "this upstream takes mcp_request messages with a method", NULL);
-		return 0;
+		goto done;
 	}
-	yajl_val params = tree_member(tree, "params");
 	if (strcmp(method, "initialize") == 0 && u->hello) {
 		/* The session is ours and initialized already: a client that
 		 * initializes (a JSON-RPC passthrough) gets the server's answer. */
@@ -819,35 +848,49 @@ static int serve(struct upstream *u, ab_msg *msg)
 		ab_json_str(g, "result");
 		svc->gen_tree(g, u->hello);
 		submit(u, g);
-		return 0;
+		goto done;
 	}
-	if (strcmp(method, "tools/list") == 0 && u->tools.result && !tree_member(params, "cursor")) {
-		/* Known already: every page, in one answer. */
-		ab_json *g = reply_begin("mcp_response", cid);
-		ab_json_str(g, "result");
-		svc->gen_tree(g, u->tools.result);
-		submit(u, g);
-		return 0;
+	if (strcmp(method, "tools/list") == 0 && u->tools.result) {
+		yajl_val params = tree_of(u, m[R_PARAMS]);
+		bool paged = tree_member(params, "cursor") != NULL;
+		svc->tree_free(params);
+		if (!paged) { /* known already: every page, in one answer */
+			ab_json *g = reply_begin("mcp_response", cid);
+			ab_json_str(g, "result");
+			svc->gen_tree(g, u->tools.result);
+			submit(u, g);
+			goto done;
+		}
 	}
 	struct mcp_call *call = calloc(1, sizeof *call);
 	if (!call || !(call->correlation_id = strdup(cid)) || !(call->requester = strdup(svc->msg_source(msg)))) {
 		if (call)
 			free_call(call);
-		return -1;
+		rc = -1;
+		goto done;
 	}
 	call->id = ++u->next_id;
-	call->answers = answers_of(tree);
+	if (m[R_ANSWERS].at) {
+		yajl_val answers = tree_of(u, m[R_ANSWERS]);
+		call->answers = answers_of(answers);
+		svc->tree_free(answers);
+	}
 	call->next = u->calls;
 	u->calls = call;
 	ab_json *g = rpc_begin(call->id, method);
 	ab_json_str(g, "params");
-	if (!gen_params_raw(u, g, msg, tree_member(tree, "params"), call->id))
-		gen_params(u, g, tree_member(tree, "params"), call->id);
+	if (!gen_params_raw(u, g, m[R_PARAMS], call->id)) {
+		yajl_val params = tree_of(u, m[R_PARAMS]);
+		gen_params(u, g, params, call->id);
+		svc->tree_free(params);
+	}
 	if (!rpc_send(u, g)) {
 		free_call(take_call(u, call->id));
-		return -1; /* the broker answers upstream_unavailable */
+		rc = -1; /* the broker answers upstream_unavailable */
 	}
-	return 0;
+done:
+	svc->tree_free(method_tree);
+	return rc;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
