@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
@@ -165,29 +166,31 @@ static int svc_agent_unregister(ab_instance *self, const char *id)
 	return router_unregister(broker_router(self->broker), self, id);
 }
 
-struct members_walk {
+struct spans_walk {
 	const char *json;
-	bool (*member)(void *ctx, const struct ab_json_member *m);
-	void *ctx;
+	const char *const *names;
+	size_t n;
+	struct ab_json_span *spans;
 };
 
-static bool walk_member(void *ctx, const struct jsonparse_member *m)
+static bool note_span(void *ctx, const struct jsonparse_member *m)
 {
-	const struct members_walk *w = ctx;
-	struct ab_json_member out = {
-		.key = m->key, .key_len = m->key_len, .type = (int)m->type,
-		.string = m->type == yajl_t_string ? m->string : NULL, .string_len = m->string_len,
-		.value = w->json + m->start, .value_len = m->end - m->start,
-	};
-	return w->member(w->ctx, &out);
+	const struct spans_walk *w = ctx;
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->spans[i].at && strcmp(m->key, w->names[i]) == 0)
+			w->spans[i] = (struct ab_json_span){ w->json + m->start, m->end - m->start };
+	}
+	return true;
 }
 
-static bool svc_json_members(const char *json, size_t len,
-                             bool (*member)(void *ctx, const struct ab_json_member *m), void *ctx)
+static bool svc_json_spans(const char *json, size_t len, const char *const *names, size_t n,
+                           struct ab_json_span *spans)
 {
-	struct members_walk w = { json, member, ctx };
+	struct spans_walk w = { json, names, n, spans };
+	for (size_t i = 0; i < n; i++)
+		spans[i] = (struct ab_json_span){ NULL, 0 };
 	yajl_type root;
-	return jsonparse_scan(json, len, msg_max_depth(), walk_member, &w, &root, NULL) == JSONPARSE_OK &&
+	return jsonparse_scan(json, len, msg_max_depth(), note_span, &w, &root, NULL) == JSONPARSE_OK &&
 	       root == yajl_t_object;
 }
 
@@ -332,6 +335,6 @@ const struct ab_services services_table = {
 	.tree_free = jsonparse_free,
 	.json_raw = jsontree_raw,
 	.write_now = write_now,
-	.json_members = svc_json_members,
+	.json_spans = svc_json_spans,
 	.agent_context = svc_agent_context,
 };

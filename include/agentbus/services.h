@@ -281,13 +281,14 @@ struct ab_services {
 	/* ---- JSON, again ---------------------------------------------------- */
 
 	/* Check json[0..len) whole, as tree_parse would (strictly, within
-	 * max_json_depth), without a tree: member gets each member of the
-	 * top-level object in order, and returns false to stop. True when the
-	 * text is a JSON object and the walk went to its end; members come as
-	 * the check goes, so use what member saw only after a true. The way to
-	 * read a few members of a large text and carry others on as bytes. */
-	bool (*json_members)(const char *json, size_t len,
-	                     bool (*member)(void *ctx, const struct ab_json_member *m), void *ctx);
+	 * max_json_depth), and find the values of the top-level members named
+	 * names[0..n) in one pass, without a tree: spans[i] for names[i] (the
+	 * first of a repeated key, as a tree lookup finds it). True when the
+	 * text is a JSON object; the spans are meaningful only then. The way
+	 * to read a few members of a large text and carry others on as bytes
+	 * (ab_json_raw), or to parse just them (tree_parse on a span). */
+	bool (*json_spans)(const char *json, size_t len, const char *const *names, size_t n,
+	                   struct ab_json_span *spans);
 
 	/* ---- agents, again -------------------------------------------------- */
 

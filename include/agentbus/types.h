@@ -93,17 +93,11 @@ enum ab_option_type {
 
 /* Why msg_parse refused some bytes: error_type is one of the AB_ERR_*
  * strings above (static storage), message says what was wrong. */
-/* One member of a JSON object, as services->json_members meets it. key,
- * and string for a string value, are decoded and NUL-terminated; value is
- * the value's bytes in the text. All valid during the call only. */
-struct ab_json_member {
-	const char *key;
-	size_t key_len;
-	int type;           /* a yajl_type: yajl_t_string, yajl_t_number, ... */
-	const char *string; /* a string value, decoded; else NULL */
-	size_t string_len;
-	const char *value;
-	size_t value_len;
+/* A member's value as its bytes in a JSON text (services->json_spans);
+ * at is NULL when the member is absent. */
+struct ab_json_span {
+	const char *at;
+	size_t len;
 };
 
 struct ab_parse_error {

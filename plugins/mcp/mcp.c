@@ -358,39 +358,15 @@ static void initialized(struct upstream *u, yajl_val result)
 	fetch_tools(u, NULL);
 }
 
-/* A member's bytes in a text json_members walked; at is NULL when absent. */
-struct span {
-	const char *at;
-	size_t len;
-};
-
-/* The members a walk looks for, by name, and their spans (the first of a
- * repeated key, as a tree lookup finds it). */
-struct wanted {
-	const char *const *names;
-	struct span *spans;
-	size_t n;
-};
-
-static bool note_wanted(void *ctx, const struct ab_json_member *m)
-{
-	const struct wanted *w = ctx;
-	for (size_t i = 0; i < w->n; i++) {
-		if (!w->spans[i].at && strcmp(m->key, w->names[i]) == 0)
-			w->spans[i] = (struct span){ m->value, m->value_len };
-	}
-	return true;
-}
-
 /* The members of a line from the server that the client reads. */
 enum { L_ID, L_METHOD, L_PARAMS, L_RESULT, L_ERROR, L_COUNT };
 static const char *const line_names[L_COUNT] = { "id", "method", "params", "result", "error" };
 struct line_members {
-	struct span m[L_COUNT];
+	struct ab_json_span m[L_COUNT];
 };
 
 /* A member's tree (NULL when it is absent), for the few that are read. */
-static yajl_val tree_of(struct upstream *u, struct span s)
+static yajl_val tree_of(struct upstream *u, struct ab_json_span s)
 {
 	return s.at ? u->svc->tree_parse(s.at, s.len) : NULL;
 }
@@ -445,7 +421,7 @@ static void on_response(struct upstream *u, const struct line_members *lm, int64
 	struct mcp_call *call = take_call(u, id);
 	if (!call)
 		return; /* cancelled, or never ours */
-	struct span result = lm->m[L_RESULT];
+	struct ab_json_span result = lm->m[L_RESULT];
 	if (result.at) {
 		ab_json *g = reply_begin("mcp_response", call->correlation_id);
 		ab_json_str(g, "result");
@@ -618,9 +594,8 @@ static void on_server_response(struct upstream *u, const char *cid, const char *
  * a response (the hot path) needs no tree of the line at all. */
 static void on_line(struct upstream *u, const char *line, size_t len, int64_t related)
 {
-	struct line_members lm = { 0 };
-	struct wanted w = { line_names, lm.m, L_COUNT };
-	if (!u->svc->json_members(line, len, note_wanted, &w)) {
+	struct line_members lm;
+	if (!u->svc->json_spans(line, len, line_names, L_COUNT, lm.m)) {
 		up_log(u, AB_LOG_WARNING, "a line from the server is not a JSON-RPC message");
 		return;
 	}
@@ -694,16 +669,11 @@ static void gen_params(struct upstream *u, ab_json *g, yajl_val params, int64_t 
 /* The same for params without a _meta of their own (most calls): their
  * bytes, with {"_meta":{"progressToken":ID}, put in front, and no tree
  * walked. False when params have a _meta (gen_params merges it). */
-static bool no_meta(void *ctx, const struct ab_json_member *m)
+static bool gen_params_raw(struct upstream *u, ab_json *g, struct ab_json_span params, int64_t id)
 {
-	*(bool *)ctx = strcmp(m->key, "_meta") == 0;
-	return !*(bool *)ctx;
-}
-
-static bool gen_params_raw(struct upstream *u, ab_json *g, struct span params, int64_t id)
-{
-	bool has_meta = false;
-	if (!params.at || *params.at != '{' || !u->svc->json_members(params.at, params.len, no_meta, &has_meta))
+	static const char *const meta_name[] = { "_meta" };
+	struct ab_json_span meta;
+	if (!params.at || !u->svc->json_spans(params.at, params.len, meta_name, 1, &meta) || meta.at)
 		return false; /* absent, not an object, or with a _meta */
 	const char *raw = params.at;
 	size_t raw_len = params.len;
@@ -831,9 +801,8 @@ static int serve(struct upstream *u, ab_msg *msg)
 	const char *cid = svc->msg_correlation_id(msg);
 	size_t len;
 	const char *json = svc->msg_json(msg, &len);
-	struct span m[R_COUNT] = { { 0 } };
-	struct wanted w = { request_names, m, R_COUNT };
-	svc->json_members(json, len, note_wanted, &w); /* a message: checked already */
+	struct ab_json_span m[R_COUNT];
+	svc->json_spans(json, len, request_names, R_COUNT, m); /* a message: an object, checked already */
 	yajl_val method_tree = tree_of(u, m[R_METHOD]);
 	const char *method = YAJL_IS_STRING(method_tree) ? YAJL_GET_STRING(method_tree) : NULL;
 	int rc = 0;

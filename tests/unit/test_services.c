@@ -1,6 +1,6 @@
 /* The services table as a plugin sees it: its version fields, config
  * getters (and that they answer from the new config during a reload's
- * PREPARE), timers, and json_members. */
+ * PREPARE), timers, and json_spans. */
 #include "build-config.h"
 
 #include <check.h>
@@ -138,48 +138,31 @@ START_TEST(timers_fire_once_or_repeat_until_cancelled)
 }
 END_TEST
 
-struct seen {
-	char keys[8][16];
-	char values[8][32];
-	char strings[8][16];
-	size_t n, stop_after;
-};
-
-static bool see(void *ctx, const struct ab_json_member *m)
+static char *span_text(struct ab_json_span s)
 {
-	struct seen *s = ctx;
-	ck_assert_uint_lt(s->n, 8);
-	snprintf(s->keys[s->n], sizeof s->keys[0], "%s", m->key);
-	snprintf(s->values[s->n], sizeof s->values[0], "%.*s", (int)m->value_len, m->value);
-	snprintf(s->strings[s->n], sizeof s->strings[0], "%s", m->string ? m->string : "-");
-	s->n++;
-	return s->n != s->stop_after;
+	static char out[4][64];
+	static int turn;
+	char *at = out[turn++ % 4];
+	snprintf(at, 64, "%.*s", (int)s.len, s.at ? s.at : "(absent)");
+	return at;
 }
 
-START_TEST(json_members_walks_a_checked_object)
+START_TEST(json_spans_finds_members_in_a_checked_object)
 {
 	const char *json = "{\"a\": 1, \"b\":\"x\\u0041\" ,\"\\u0063\":[true, {}], \"a\":2}";
-	struct seen s = { .stop_after = 0 };
-	ck_assert(svc->json_members(json, strlen(json), see, &s));
-	ck_assert_uint_eq(s.n, 4);
-	ck_assert_str_eq(s.keys[0], "a");
-	ck_assert_str_eq(s.values[0], "1");
-	ck_assert_str_eq(s.strings[0], "-");
-	ck_assert_str_eq(s.keys[1], "b");
-	ck_assert_str_eq(s.values[1], "\"x\\u0041\""); /* the bytes as they are */
-	ck_assert_str_eq(s.strings[1], "xA");            /* and the string decoded */
-	ck_assert_str_eq(s.keys[2], "c");                /* keys decoded */
-	ck_assert_str_eq(s.values[2], "[true, {}]");
-	ck_assert_str_eq(s.keys[3], "a");
-	/* stopped: false, after the member that said so */
-	struct seen stopped = { .stop_after = 2 };
-	ck_assert(!svc->json_members(json, strlen(json), see, &stopped));
-	ck_assert_uint_eq(stopped.n, 2);
+	static const char *const names[] = { "a", "b", "c", "d" };
+	struct ab_json_span spans[4];
+	ck_assert(svc->json_spans(json, strlen(json), names, 4, spans));
+	ck_assert_str_eq(span_text(spans[0]), "1");          /* the first of two */
+	ck_assert_str_eq(span_text(spans[1]), "\"x\\u0041\""); /* the bytes as they are */
+	ck_assert_str_eq(span_text(spans[2]), "[true, {}]"); /* found by the decoded key */
+	ck_assert_ptr_null(spans[3].at);
 	/* not an object, or not JSON at all */
-	struct seen none = { 0 };
-	ck_assert(!svc->json_members("[1]", 3, see, &none));
-	ck_assert(!svc->json_members("{\"a\":1,", 7, see, &none));
-	ck_assert(!svc->json_members("{\"a\":1} x", 10, see, &none));
+	ck_assert(!svc->json_spans("[1]", 3, names, 4, spans));
+	ck_assert(!svc->json_spans("{\"a\":1,", 7, names, 4, spans));
+	ck_assert(!svc->json_spans("{\"a\":1} x", 10, names, 4, spans));
+	ck_assert(svc->json_spans("{}", 2, names, 4, spans));
+	ck_assert_ptr_null(spans[0].at);
 }
 END_TEST
 
@@ -192,7 +175,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, config_getters_are_typed);
 	tcase_add_test(tc, config_getters_answer_from_the_new_config_while_reloading);
 	tcase_add_test(tc, timers_fire_once_or_repeat_until_cancelled);
-	tcase_add_test(tc, json_members_walks_a_checked_object);
+	tcase_add_test(tc, json_spans_finds_members_in_a_checked_object);
 	suite_add_tcase(s, tc);
 	return s;
 }
