@@ -569,9 +569,9 @@ void request_forward(struct pending *p, ab_msg *msg)
 		size_t n = strlen(r->cid_prefix);
 		memcpy(unique, r->cid_prefix, n);
 		unique[n++] = '-';
-		n += ab_json_digits(unique + n, (long long)p->id);
+		n += ab_json_udigits(unique + n, p->id);
 		unique[n++] = '.';
-		n += ab_json_digits(unique + n, p->forwards);
+		n += ab_json_udigits(unique + n, p->forwards);
 		unique[n] = '\0';
 		free(key);
 		key = request_key(p->destination, unique);

@@ -335,20 +335,26 @@ static inline void ab_json_raw(ab_json *g, const char *json, size_t n)
 		ab_json__put(g, json, n);
 }
 
-/* v in decimal at out (no NUL): its length, at most 20. Cheaper than
- * snprintf by a factor of ten, and the one way the project writes one. */
-static inline size_t ab_json_digits(char out[20], long long v)
+/* v in decimal at out (no NUL), which has room for 20; returns the length.
+ * Cheaper than snprintf by a factor of ten, and the one way the project
+ * writes a number. */
+static inline size_t ab_json_udigits(char *out, unsigned long long v)
 {
 	char digits[20], *p = digits + sizeof digits;
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	if (v < 0)
-		*--p = '-';
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
 	size_t n = (size_t)(digits + sizeof digits - p);
 	memcpy(out, p, n);
 	return n;
+}
+
+static inline size_t ab_json_digits(char *out, long long v)
+{
+	if (v >= 0)
+		return ab_json_udigits(out, (unsigned long long)v);
+	out[0] = '-';
+	return 1 + ab_json_udigits(out + 1, 0ULL - (unsigned long long)v);
 }
 
 static inline void ab_json_integer(ab_json *g, long long v)

@@ -1,10 +1,11 @@
-#define _GNU_SOURCE /* memmem */
+#include "build-config.h"
 
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <agentbus/json.h>
 #include <yajl/yajl_parse.h>
 
 #include "stamp.h"
@@ -130,14 +131,20 @@ static char *members_without_stamps(const char *json, size_t *len)
 }
 
 /* Whether the message may have a top-level seq or timestamp member: their
- * names appear, or a lower-case letter written as an escape (\u0073 for s). */
+ * names appear, or a lower-case letter written as an escape (\u0073 for s).
+ * From quote to quote and backslash to backslash with memchr: memmem's
+ * setup cost more than the search for needles this short. */
 static bool may_have_stamps(const char *json, size_t len)
 {
-	if (memmem(json, len, "\"seq\"", 5) || memmem(json, len, "\"timestamp\"", 11))
-		return true;
 	const char *end = json + len;
-	for (const char *p = json; (p = memmem(p, (size_t)(end - p), "\\u00", 4)); p += 4) {
-		if (end - p > 4 && (p[4] == '6' || p[4] == '7'))
+	for (const char *p = json; (p = memchr(p, '"', (size_t)(end - p))); p++) {
+		size_t left = (size_t)(end - p);
+		if ((left >= 5 && p[1] == 's' && memcmp(p, "\"seq\"", 5) == 0) ||
+		    (left >= 11 && p[1] == 't' && memcmp(p, "\"timestamp\"", 11) == 0))
+			return true;
+	}
+	for (const char *p = json; (p = memchr(p, '\\', (size_t)(end - p))); p++) {
+		if (end - p > 4 && p[1] == 'u' && p[2] == '0' && p[3] == '0' && (p[4] == '6' || p[4] == '7'))
 			return true;
 	}
 	return false;
@@ -150,13 +157,8 @@ int stamp_message(const char *json, size_t len, uint64_t seq, const char *timest
 	 * than the rest of the stamping. */
 	char head[96], *h = head;
 	if (seq) {
-		char digits[20];
-		int n = 0;
-		for (uint64_t v = seq; v; v /= 10)
-			digits[n++] = (char)('0' + v % 10);
 		h = stpcpy(h, "{\"seq\":");
-		while (n)
-			*h++ = digits[--n];
+		h += ab_json_udigits(h, seq);
 		h = stpcpy(h, ",\"timestamp\":\"");
 	} else {
 		h = stpcpy(h, "{\"timestamp\":\"");
