@@ -48,6 +48,10 @@
 #include "plugins/websocket/ws_handshake.h"
 
 #define MAX_IN_FLIGHT 256
+/* Idle connections still in their handshakes, at most: 10,000 opened at
+ * once would be a connection storm (TLS handshakes past the broker's
+ * handshake_timeout), not the idle state measured. */
+#define MAX_OPENING 200
 
 enum mode { MODE_FRONTEND, MODE_JSONRPC };
 enum phase { PH_UPGRADE, PH_GREETING, PH_ACK, PH_RUNNING };
@@ -67,6 +71,7 @@ struct run {
 	struct event_base *base;
 	struct conn *conns;
 	int open, ready, failed;
+	int opened; /* idle mode: connections started so far */
 	bool measuring, done;
 	long rss_before;
 	uint64_t started_us, measure_from_us;
@@ -173,13 +178,28 @@ static void record(struct run *r, uint64_t us)
 	r->latencies[r->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+static int open_conn(struct run *r, struct conn *c, int index);
+
+/* Idle mode: start connections while fewer than MAX_OPENING are in their
+ * handshakes. */
+static void open_more(struct run *r)
+{
+	while (r->opened < r->opt.idle && r->opened - (r->ready + r->failed) < MAX_OPENING) {
+		int i = r->opened++;
+		if (open_conn(r, &r->conns[i], i) < 0)
+			r->failed++;
+	}
+}
+
 static void became_ready(struct conn *c)
 {
 	struct run *r = c->run;
 	c->phase = PH_RUNNING;
 	r->ready++;
-	if (r->opt.idle)
+	if (r->opt.idle) {
+		open_more(r);
 		return;
+	}
 	for (int k = 0; k < r->opt.in_flight; k++)
 		send_request(c, k);
 }
@@ -431,6 +451,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	struct run *r = arg;
 	uint64_t now = now_us();
 	if (r->opt.idle) {
+		open_more(r); /* after failures, which do not call it */
 		if (r->ready + r->failed >= r->opt.idle || now - r->started_us > 120000000) {
 			report_idle(r);
 			event_base_loopbreak(r->base);
@@ -493,9 +514,13 @@ int main(int argc, char **argv)
 	r.base = event_base_new();
 	r.conns = calloc((size_t)n, sizeof *r.conns);
 	r.started_us = now_us();
-	for (int i = 0; i < n; i++) {
-		if ((r.opt.stdio_cmd ? open_stdio(&r, &r.conns[i]) : open_conn(&r, &r.conns[i], i)) < 0)
-			r.failed++;
+	if (r.opt.idle) {
+		open_more(&r);
+	} else {
+		for (int i = 0; i < n; i++) {
+			if ((r.opt.stdio_cmd ? open_stdio(&r, &r.conns[i]) : open_conn(&r, &r.conns[i], i)) < 0)
+				r.failed++;
+		}
 	}
 	struct event *timer = event_new(r.base, -1, EV_PERSIST, tick, &r);
 	struct timeval tv = { 0, 50000 };

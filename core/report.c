@@ -131,12 +131,6 @@ static void collect(struct broker *b, ab_report *r)
 
 /* ---- /health ------------------------------------------------------------------ */
 
-static void gen_member(ab_json *g, const char *key, const char *value)
-{
-	ab_json_str(g, key);
-	ab_json_str(g, value);
-}
-
 static char *take_buffer(ab_json *g, size_t *len)
 {
 	const char *buf = ab_json_output(g, len);
@@ -167,10 +161,10 @@ char *report_render_health(struct broker *b, size_t *len, bool *ready)
 		return NULL;
 	}
 	ab_json_map_open(g);
-	gen_member(g, "status", *ready ? "healthy" : "degraded");
-	gen_member(g, "service", "agentbus");
-	gen_member(g, "version", PACKAGE_VERSION);
-	gen_member(g, "node", broker_agent_id(b));
+	ab_json_pair(g, "status", *ready ? "healthy" : "degraded");
+	ab_json_pair(g, "service", "agentbus");
+	ab_json_pair(g, "version", PACKAGE_VERSION);
+	ab_json_pair(g, "node", broker_agent_id(b));
 	char uptime[32];
 	int n = snprintf(uptime, sizeof uptime, "%.3f", broker_uptime_seconds(b));
 	ab_json_str(g, "uptime_seconds");
@@ -185,15 +179,15 @@ char *report_render_health(struct broker *b, size_t *len, bool *ready)
 		ab_json_str(g, "active_connections");
 		ab_json_integer(g, 0);
 	}
-	gen_member(g, "mcp_status", up == r.n_upstreams ? "healthy" : up ? "degraded" : "unavailable");
+	ab_json_pair(g, "mcp_status", up == r.n_upstreams ? "healthy" : up ? "degraded" : "unavailable");
 	ab_json_str(g, "upstreams");
 	ab_json_array_open(g);
 	for (size_t i = 0; i < r.n_upstreams; i++) {
 		const struct upstream *u = &r.upstreams[i];
 		ab_json_map_open(g);
-		gen_member(g, "agent_id", u->agent_id ? u->agent_id : "");
-		gen_member(g, "transport", u->transport ? u->transport : "");
-		gen_member(g, "state", u->state ? u->state : "");
+		ab_json_pair(g, "agent_id", u->agent_id ? u->agent_id : "");
+		ab_json_pair(g, "transport", u->transport ? u->transport : "");
+		ab_json_pair(g, "state", u->state ? u->state : "");
 		ab_json_str(g, "required");
 		ab_json_bool(g, u->required);
 		if (u->tools >= 0) {
@@ -201,7 +195,7 @@ char *report_render_health(struct broker *b, size_t *len, bool *ready)
 			ab_json_integer(g, u->tools);
 		}
 		if (u->last_error)
-			gen_member(g, "last_error", u->last_error);
+			ab_json_pair(g, "last_error", u->last_error);
 		ab_json_map_close(g);
 	}
 	ab_json_array_close(g);

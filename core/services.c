@@ -215,6 +215,12 @@ static void write_now(ab_instance *self, struct bufferevent *bev, const struct i
 	write_batch_add(broker_writes(self->broker), bev, iov, n);
 }
 
+static size_t write_pending(ab_instance *self, struct bufferevent *bev)
+{
+	(void)self;
+	return write_batch_pending(bev);
+}
+
 static const char *svc_route_name(const ab_route *route)
 {
 	return route->name;
@@ -335,6 +341,7 @@ const struct ab_services services_table = {
 	.tree_free = jsonparse_free,
 	.json_raw = jsontree_raw,
 	.write_now = write_now,
+	.write_pending = write_pending,
 	.json_spans = svc_json_spans,
 	.agent_context = svc_agent_context,
 };

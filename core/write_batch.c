@@ -11,6 +11,11 @@
 
 #include "core/write_batch.h"
 
+/* What one socket's turn may hold: past it, the bytes go out at once, and
+ * what the socket refuses waits as any output does (with the write event
+ * on, and counted by write_batch_pending). */
+#define HOLD_MAX 65536
+
 struct write_batch {
 	struct event *flush_event; /* activated by the first write of a turn */
 	struct bufferevent **waiting; /* each with a reference we hold */
@@ -34,11 +39,15 @@ struct write_batch *write_batch_new(struct event_base *base)
 	return w;
 }
 
+static void flush_one(struct bufferevent *bev, bool callbacks);
+
 void write_batch_free(struct write_batch *w)
 {
 	if (!w)
 		return;
-	write_batch_flush(w);
+	/* The plugins are destroyed: write what waits, call nobody back. */
+	for (size_t i = 0; i < w->n; i++)
+		flush_one(w->waiting[i], false);
 	event_free(w->flush_event);
 	free(w->waiting);
 	free(w);
@@ -67,38 +76,62 @@ static bool hold(struct write_batch *w, struct bufferevent *bev)
 	return true;
 }
 
+/* Held: writing is off (write_now's owners leave EV_WRITE alone) while
+ * the output has bytes for the flush. */
+static bool is_held(struct bufferevent *bev)
+{
+	return !(bufferevent_get_enabled(bev) & EV_WRITE) && evbuffer_get_length(bufferevent_get_output(bev)) > 0;
+}
+
+/* Write what the socket takes of bev's output now. */
+static void write_out(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd < 0 || evbuffer_get_length(out) == 0)
+		return;
+	/* libevent freezes an output's start but in its own write: so do we */
+	evbuffer_unfreeze(out, 1);
+	evbuffer_write(out, fd); /* an error or EAGAIN: the bufferevent's write reports it */
+	evbuffer_freeze(out, 1);
+}
+
 void write_batch_add(struct write_batch *w, struct bufferevent *bev, const struct iovec *iov, int n)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
 	/* Output waiting already: the write event is registered and takes
-	 * these bytes too. Writing disabled: held already, or not ours. */
+	 * these bytes too. Writing off with bytes waiting: held already. */
 	if ((bufferevent_get_enabled(bev) & EV_WRITE) && evbuffer_get_length(out) == 0)
 		hold(w, bev);
 	for (int i = 0; i < n; i++)
 		evbuffer_add(out, iov[i].iov_base, iov[i].iov_len);
+	if (is_held(bev) && evbuffer_get_length(out) >= HOLD_MAX) {
+		write_out(bev);
+		if (evbuffer_get_length(out) > 0)
+			bufferevent_enable(bev, EV_WRITE); /* refused: queued output now */
+	}
 }
 
-static void flush_one(struct bufferevent *bev)
+size_t write_batch_pending(struct bufferevent *bev)
 {
-	struct evbuffer *out = bufferevent_get_output(bev);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (fd >= 0 && evbuffer_get_length(out) > 0) {
-		/* libevent freezes an output's start but in its own write: so do we */
-		evbuffer_unfreeze(out, 1);
-		evbuffer_write(out, fd); /* an error or EAGAIN: the bufferevent's write reports it */
-		evbuffer_freeze(out, 1);
-	}
-	if (evbuffer_get_length(out) == 0) {
+	return is_held(bev) ? 0 : evbuffer_get_length(bufferevent_get_output(bev));
+}
+
+static void flush_one(struct bufferevent *bev, bool callbacks)
+{
+	write_out(bev);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		/* All written: writing enabled with no write event registered is
 		 * the state libevent itself leaves an idle bufferevent in (its
 		 * enable would register one). Then the owner's write callback
 		 * runs, as after any write that drains the output. */
 		bev->enabled |= EV_WRITE;
-		bufferevent_trigger(bev, EV_WRITE, 0);
+		if (callbacks)
+			bufferevent_trigger(bev, EV_WRITE, 0);
 	} else {
 		bufferevent_enable(bev, EV_WRITE); /* the rest when the socket drains */
 	}
-	bufferevent_decref(bev);
+	bufferevent_decref(bev); /* a bufferevent its owner freed goes now, and its rest with it */
 }
 
 void write_batch_flush(struct write_batch *w)
@@ -106,6 +139,6 @@ void write_batch_flush(struct write_batch *w)
 	/* A write callback may write again: such a bufferevent joins the end
 	 * of the list and is flushed in this same pass. */
 	for (size_t i = 0; i < w->n; i++)
-		flush_one(w->waiting[i]);
+		flush_one(w->waiting[i], true);
 	w->n = 0;
 }

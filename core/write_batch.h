@@ -7,11 +7,14 @@
  * two epoll_ctl calls and a loop turn per burst. What the socket does not
  * take is left to the bufferevent, which writes it when the socket drains.
  *
- * The bytes sit in the bufferevent's output meanwhile, so its length counts
- * them, as a slow-reader bound needs. Its write event stays off until the
- * flush (EV_WRITE is disabled while bytes wait there). */
+ * The bytes sit in the bufferevent's output meanwhile, with EV_WRITE off
+ * until the flush; past 64 KiB in one turn they go out at once. A
+ * slow-reader bound counts write_batch_pending, which leaves held bytes
+ * out: they are not waiting for the reader, only for the turn's end. */
 #ifndef AB_CORE_WRITE_BATCH_H
 #define AB_CORE_WRITE_BATCH_H
+
+#include <stddef.h>
 
 struct event_base;
 struct bufferevent;
@@ -20,14 +23,18 @@ struct write_batch;
 
 struct write_batch *write_batch_new(struct event_base *base);
 
-/* Flushes what waits, then frees. */
+/* Writes what waits, without calling anyone back (the plugins are gone),
+ * then frees. */
 void write_batch_free(struct write_batch *w);
 
 /* Queue n pieces on bev (a plain socket's; never a TLS one, since the
  * flush writes to its descriptor), in order after what it holds already. */
 void write_batch_add(struct write_batch *w, struct bufferevent *bev, const struct iovec *iov, int n);
 
-/* Write what waits now (the end of a turn; also at free). */
+/* Write what waits now (the end of a turn). */
 void write_batch_flush(struct write_batch *w);
+
+/* bev's output the socket has not taken, less what waits for the flush. */
+size_t write_batch_pending(struct bufferevent *bev);
 
 #endif

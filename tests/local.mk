@@ -94,7 +94,7 @@ tests_unit_test_utf8_LDADD = $(WS_UNIT_LIBS)
 tests_unit_test_ws_codec_SOURCES = tests/unit/test_ws_codec.c $(UNIT_MAIN)
 tests_unit_test_ws_codec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_codec_LDADD = $(WS_UNIT_LIBS)
-tests_unit_test_ws_codec_LDFLAGS = -Wl,--wrap=realloc
+tests_unit_test_ws_codec_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=realloc
 tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c $(UNIT_MAIN)
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(WS_UNIT_LIBS)

@@ -21,7 +21,8 @@
  * Misuse (a value where a key belongs, a close that does not match, a
  * second top-level value, nesting deeper than AB_JSON_MAX_DEPTH) and
  * running out of memory are sticky: every later call does nothing and
- * ab_json_output gives NULL. Strings are written as given: the writer
+ * ab_json_output gives NULL. So is a NULL writer (ab_json_new without
+ * memory): one check of the output covers every call. Strings are written as given: the writer
  * escapes what JSON requires (quote, backslash, control characters) and
  * does not check UTF-8, which msg_build does for a message.
  *
@@ -95,7 +96,7 @@ static inline void ab_json_free(ab_json *g)
  * failure) NULL. NUL-terminated; owned by g. */
 static inline const char *ab_json_output(const ab_json *g, size_t *len)
 {
-	if (g->failed || g->depth != 0 || !(g->here & AB_JSON_L_ANY)) {
+	if (!g || g->failed || g->depth != 0 || !(g->here & AB_JSON_L_ANY)) {
 		*len = 0;
 		return NULL;
 	}
@@ -134,7 +135,7 @@ static inline void ab_json__put(ab_json *g, const char *s, size_t n)
  * no value may come here. */
 static inline bool ab_json__value(ab_json *g)
 {
-	if (g->failed)
+	if (!g || g->failed)
 		return false;
 	unsigned char *l = &g->here;
 	if (*l & AB_JSON_L_OBJECT) {
@@ -246,7 +247,7 @@ static inline void ab_json__quoted(ab_json *g, const char *s, size_t n)
  * it, in turn; elsewhere a value. */
 static inline void ab_json_string(ab_json *g, const char *s, size_t n)
 {
-	if (g->failed)
+	if (!g || g->failed)
 		return;
 	unsigned char *l = &g->here;
 	if ((*l & (AB_JSON_L_OBJECT | AB_JSON_L_VALUE)) == AB_JSON_L_OBJECT) { /* a key */
@@ -289,7 +290,7 @@ static inline void ab_json__open(ab_json *g, char c, unsigned char kind)
 
 static inline void ab_json__close(ab_json *g, char c, unsigned char kind)
 {
-	if (g->failed)
+	if (!g || g->failed)
 		return;
 	unsigned char l = g->here;
 	if (g->depth == 0 || (l & AB_JSON_L_OBJECT) != kind || (l & AB_JSON_L_VALUE)) {
@@ -363,19 +364,32 @@ static inline void ab_json_integer(ab_json *g, long long v)
 	ab_json_raw(g, digits, ab_json_digits(digits, v));
 }
 
-/* The shortest text that reads back as v; null for an infinity or a NaN,
- * which JSON cannot write. */
+/* v with 15 significant digits when they read back exactly, else 17,
+ * and ".0" after a whole number so that it stays a double for its reader
+ * (as yajl_gen wrote one); null for an infinity or a NaN, which JSON
+ * cannot write. */
 static inline void ab_json_double(ab_json *g, double v)
 {
 	if (!isfinite(v)) {
 		ab_json_raw(g, "null", 4);
 		return;
 	}
-	char text[32];
+	char text[40];
 	int n = snprintf(text, sizeof text, "%.15g", v);
 	if (strtod(text, NULL) != v)
 		n = snprintf(text, sizeof text, "%.17g", v);
+	if (strspn(text, "-0123456789") == (size_t)n) {
+		memcpy(text + n, ".0", 3);
+		n += 2;
+	}
 	ab_json_raw(g, text, (size_t)n);
+}
+
+/* "key": "value", both strings, the pair most messages are made of. */
+static inline void ab_json_pair(ab_json *g, const char *key, const char *value)
+{
+	ab_json_str(g, key);
+	ab_json_str(g, value);
 }
 
 static inline void ab_json_bool(ab_json *g, bool v)

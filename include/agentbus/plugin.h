@@ -23,7 +23,8 @@
  *   1.0  first release (not yet released: until agentbus 1.0 ships it may
  *        still change, as it did to add section kinds and services:
  *        gen_template, the section_* services, translation_step, tree_path,
- *        tree_parse, tree_free, json_raw, write_now, json_spans and
+ *        tree_parse, tree_free, json_raw, write_now, write_pending, json_spans
+ *        and
  *        agent_context; the
  *        JSON writer of json.h replaced yajl_gen in gen_tree and
  *        gen_template).

@@ -269,14 +269,19 @@ struct ab_services {
 	 * one: this writes to its descriptor). What is written to one
 	 * bufferevent during a loop turn (the replies the router delivers in
 	 * one go) leaves in one writev at the turn's end, without libevent's
-	 * write event and the epoll calls and wakeup it costs; what the socket
-	 * does not take, the bufferevent writes when it drains. The bytes are
-	 * in bev's output meanwhile (its length counts them), after what it
-	 * held, and EV_WRITE is disabled until they go: do not change EV_WRITE
-	 * on bev yourself. The owner's write callback runs once they are all
-	 * out, as after any write. bev may be freed before they go; they still
-	 * go. */
+	 * write event and the epoll calls and wakeup it costs; past 64 KiB it
+	 * goes at once. What the socket does not take, the bufferevent writes
+	 * when it drains. Meanwhile the bytes are in bev's output, after what
+	 * it held, with EV_WRITE off: leave EV_WRITE on bev alone (with it off
+	 * before, the bytes wait for your enable, as any output does). The
+	 * owner's write callback runs once they are all out, as after any
+	 * write. A bev freed before the turn's end has what the socket takes
+	 * then written, and the rest dropped with it. */
 	void (*write_now)(ab_instance *self, struct bufferevent *bev, const struct iovec *iov, int n);
+
+	/* What of bev's output waits for the reader: its length less what
+	 * write_now holds for the turn's end. A slow-reader bound counts this. */
+	size_t (*write_pending)(ab_instance *self, struct bufferevent *bev);
 
 	/* ---- JSON, again ---------------------------------------------------- */
 

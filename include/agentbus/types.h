@@ -91,8 +91,6 @@ enum ab_option_type {
 /* The length of a protocol timestamp with its NUL (services->timestamp). */
 #define AB_TIMESTAMP_LEN 25
 
-/* Why msg_parse refused some bytes: error_type is one of the AB_ERR_*
- * strings above (static storage), message says what was wrong. */
 /* A member's value as its bytes in a JSON text (services->json_spans);
  * at is NULL when the member is absent. */
 struct ab_json_span {
@@ -100,6 +98,8 @@ struct ab_json_span {
 	size_t len;
 };
 
+/* Why msg_parse refused some bytes: error_type is one of the AB_ERR_*
+ * strings above (static storage), message says what was wrong. */
 struct ab_parse_error {
 	const char *error_type;
 	char message[192];

@@ -1,5 +1,5 @@
 /* The few tree helpers every part of the MCP client uses: a member of a
- * parsed object, a string member; and the JSON writer. */
+ * parsed object, a string member. It brings the JSON writer in too. */
 #ifndef AB_MCP_JSON_H
 #define AB_MCP_JSON_H
 

@@ -315,13 +315,9 @@ static void initialized(struct upstream *u, yajl_val result)
 	snprintf(u->protocol_version, sizeof u->protocol_version, "%s", version);
 	ab_json *copy = ab_json_new();
 	u->svc->gen_tree(copy, result);
-	const char *buf;
 	size_t len;
-	if ((buf = ab_json_output(copy, &len)) != NULL) {
-		char *text = strndup(buf, len);
-		u->hello = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-		free(text);
-	}
+	const char *text = ab_json_output(copy, &len); /* NUL-terminated */
+	u->hello = text ? yajl_tree_parse(text, NULL, 0) : NULL;
 	ab_json_free(copy);
 	rpc_send(u, rpc_begin(0, "notifications/initialized"));
 	if (u->owner) {
@@ -985,19 +981,14 @@ static int child_env(struct upstream *u, struct child *c)
 	size_t n = 0;
 	int rc = add_env(u, "env", NULL, &list, &n);
 	if (rc == 0 && u->owner && u->session_database) {
-		char *json = NULL;
 		ab_json *g = ab_json_new();
 		ab_json_map_open(g);
-		ab_json_str(g, "database");
-		ab_json_str(g, u->session_database);
+		ab_json_pair(g, "database", u->session_database);
 		ab_json_map_close(g);
-		const char *buf;
 		size_t len;
-		if ((buf = ab_json_output(g, &len)) != NULL)
-			json = strndup(buf, len);
-		ab_json_free(g);
+		const char *json = ab_json_output(g, &len); /* NUL-terminated */
 		yajl_val root = json ? yajl_tree_parse(json, NULL, 0) : NULL;
-		free(json);
+		ab_json_free(g);
 		rc = root ? add_env(u, "session_env", root, &list, &n) : -1;
 		yajl_tree_free(root);
 	}

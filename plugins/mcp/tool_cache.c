@@ -51,11 +51,9 @@ const char *tool_cache_add_page(struct tool_cache *tc, yajl_val result,
 	ab_json_array_close(tc->gathering);
 	ab_json_map_close(tc->gathering);
 	size_t len;
-	const char *buf = ab_json_output(tc->gathering, &len);
-	char *text = buf ? strndup(buf, len) : NULL;
+	const char *text = ab_json_output(tc->gathering, &len); /* NUL-terminated */
 	yajl_tree_free(tc->result);
 	tc->result = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-	free(text);
 	tc->count = tc->result ? tc->gathered : -1;
 	give_up(tc); /* done gathering */
 	return NULL;

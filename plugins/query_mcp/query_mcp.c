@@ -342,14 +342,11 @@ static int translate_request(struct translator *tr, const struct route_state *rs
 	if (database) {
 		ab_json *g = ab_json_new();
 		ab_json_map_open(g);
-		ab_json_str(g, "database");
-		ab_json_str(g, database);
+		ab_json_pair(g, "database", database);
 		ab_json_map_close(g);
 		size_t len;
-		const char *buf = ab_json_output(g, &len);
-		char *text = buf ? strndup(buf, len) : NULL;
+		const char *text = ab_json_output(g, &len); /* NUL-terminated */
 		yajl_val root = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-		free(text);
 		ab_json_free(g);
 		int rc = root ? forward_call(tr, t, rs->session_tool, rs->session_arguments, root) : -1;
 		yajl_tree_free(root);
@@ -437,7 +434,7 @@ static void gen_query_reply(struct translator *tr, ab_json *g, yajl_val rows, ya
 	ab_json_str(g, "processing_time_ms");
 	/* milliseconds to a tenth, "%.1f" by hand */
 	double ms = take_elapsed(tr, key);
-	long long tenths = ms > 0 ? (long long)(ms * 10.0 + 0.5) : 0;
+	long long tenths = ms > 0 && ms < 1e12 ? (long long)(ms * 10.0 + 0.5) : 0;
 	char number[24];
 	size_t n = ab_json_digits(number, tenths / 10);
 	number[n++] = '.';

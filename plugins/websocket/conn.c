@@ -106,11 +106,21 @@ void conn_flush_and_close(struct conn *c)
 	arm(c, evbuffer_get_length(bufferevent_get_output(c->bev)) ? CLOSE_TIMEOUT_MS : 0);
 }
 
+/* The bytes queued for this connection's reader: for a plain socket, less
+ * what write_now holds for the loop turn's end, which waits for the turn
+ * and not for the reader. */
+static size_t queued(const struct conn *c)
+{
+	if (bufferevent_openssl_get_ssl(c->bev))
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->listener->svc->write_pending(c->listener->self, c->bev);
+}
+
 static void send_frame(struct conn *c, enum ws_opcode op, const void *data, size_t len)
 {
 	uint8_t head[14];
 	size_t n = ws_frame_header(head, true, op, len, NULL);
-	if (!bufferevent_openssl_get_ssl(c->bev)) { /* a plain socket: written now when nothing waits */
+	if (!bufferevent_openssl_get_ssl(c->bev)) { /* a plain socket: with the turn's others, at its end */
 		struct iovec iov[2] = { { head, n }, { (void *)data, len } };
 		c->listener->svc->write_now(c->listener->self, c->bev, iov, len ? 2 : 1);
 		return;
@@ -140,7 +150,7 @@ void conn_drop(struct conn *c, const char *why)
 		session_output_dropped(c->session);
 	evbuffer_drain(out, evbuffer_get_length(out));
 	set_state(c, CONN_FLUSHING);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_disable(c->bev, EV_READ); /* EV_WRITE is write_now's (nothing is left to write) */
 	arm(c, 0);
 }
 
@@ -150,8 +160,8 @@ bool conn_send_text(struct conn *c, const char *data, size_t len)
 		return false;
 	/* One message always fits an empty buffer, however large; beyond that
 	 * the reader has to keep up. */
-	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if (queued && queued + len > c->listener->max_output) {
+	size_t waiting = queued(c);
+	if (waiting && waiting + len > c->listener->max_output) {
 		conn_drop(c, "a slow reader");
 		return false;
 	}
@@ -168,8 +178,8 @@ bool conn_output_empty(const struct conn *c)
 
 bool conn_has_room(const struct conn *c, size_t len)
 {
-	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
-	return c->state == CONN_OPEN && (queued == 0 || queued + len <= c->listener->max_output / 2);
+	size_t waiting = queued(c);
+	return c->state == CONN_OPEN && (waiting == 0 || waiting + len <= c->listener->max_output / 2);
 }
 
 /* The rate limit's token bucket: may this connection send one more? */
@@ -505,7 +515,7 @@ static void handle_event(struct conn *c, const struct ws_event *ev)
 			break;
 		if (!take_token(c) && c->tokens < -c->listener->rate_burst)
 			conn_close(c, WS_CLOSE_RATE_LIMITED, "rate limit exceeded");
-		else if (evbuffer_get_length(bufferevent_get_output(c->bev)) + ev->len > c->listener->max_output)
+		else if (queued(c) + ev->len > c->listener->max_output)
 			conn_drop(c, "a slow reader");
 		else
 			send_frame(c, WS_OP_PONG, ev->data, ev->len);

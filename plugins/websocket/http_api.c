@@ -271,11 +271,8 @@ bool api_path_known(const struct api_routes *t, struct http_span path)
 static yajl_val tree_of(ab_json *g)
 {
 	size_t len;
-	const char *buf = ab_json_output(g, &len);
-	char *text = buf ? strndup(buf, len) : NULL;
-	yajl_val v = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-	free(text);
-	return v;
+	const char *text = ab_json_output(g, &len); /* NUL-terminated */
+	return text ? yajl_tree_parse(text, NULL, 0) : NULL;
 }
 
 static yajl_val member(yajl_val v, const char *key)

@@ -23,12 +23,6 @@ static const char *const server_capabilities[] = {
 
 /* ---- building our own messages ---------------------------------------------- */
 
-static void put(ab_json *g, const char *key, const char *value)
-{
-	ab_json_str(g, key);
-	ab_json_str(g, value);
-}
-
 /* Write one stamped message to the connection, keeping count of what is
  * certainly out: everything before a message that finds the output queue
  * empty has left it (confirmed_seq), so a dropped queue loses only what
@@ -99,9 +93,9 @@ static ab_json *begin(const char *type, const char *cid)
 {
 	ab_json *g = ab_json_new();
 	ab_json_map_open(g);
-	put(g, "type", type);
+	ab_json_pair(g, "type", type);
 	if (cid)
-		put(g, "correlation_id", cid);
+		ab_json_pair(g, "correlation_id", cid);
 	return g;
 }
 
@@ -145,8 +139,8 @@ static void send_error(struct session *s, ab_msg *request, const char *error_typ
 	}
 	ab_json_str(g, "error");
 	ab_json_map_open(g);
-	put(g, "error_type", error_type);
-	put(g, "message", message);
+	ab_json_pair(g, "error_type", error_type);
+	ab_json_pair(g, "message", message);
 	ab_json_map_close(g);
 	finish(s, g);
 }
@@ -180,12 +174,12 @@ struct session *session_open(struct listener *l, struct conn *c, bool legacy, co
 	replay_init(&s->replay, l->replay_max, l->replay_max_bytes, l->replay_window_ms);
 	snprintf(s->user_id, sizeof s->user_id, "%s", legacy ? user_id : "");
 	ab_json *g = begin("connection_established", NULL);
-	put(g, "connection_id", c->id);
+	ab_json_pair(g, "connection_id", c->id);
 	ab_json_str(g, "protocol_version");
 	ab_json_integer(g, PROTOCOL_VERSION);
-	put(g, "message", "Connected to agentbus");
+	ab_json_pair(g, "message", "Connected to agentbus");
 	if (legacy)
-		put(g, "user_id", user_id);
+		ab_json_pair(g, "user_id", user_id);
 	finish(s, g);
 	if (!legacy)
 		s->handshake_timer = l->svc->timer_start(l->self, l->handshake_timeout_ms, false,
@@ -523,8 +517,8 @@ static void handle_handshake(struct session *s, ab_msg *msg)
 		lost = last_seq > 0; /* it expected a session we no longer hold */
 	}
 	ab_json *g = begin("connection_acknowledged", cid);
-	put(g, "agent_id", s->agent_id);
-	put(g, "server_agent_id", svc->broker_agent_id());
+	ab_json_pair(g, "agent_id", s->agent_id);
+	ab_json_pair(g, "server_agent_id", svc->broker_agent_id());
 	ab_json_str(g, "server_capabilities");
 	ab_json_array_open(g);
 	for (size_t i = 0; i < sizeof server_capabilities / sizeof *server_capabilities; i++)
@@ -550,8 +544,8 @@ static void handle_heartbeat(struct session *s, ab_msg *msg, bool alias)
 	struct listener *l = s->l;
 	char fresh[24];
 	ab_json *g = begin(alias ? "pong" : "heartbeat_response", reply_cid(s, msg, fresh));
-	put(g, "server_status", "healthy");
-	put(g, "connection_id", s->conn->id);
+	ab_json_pair(g, "server_status", "healthy");
+	ab_json_pair(g, "connection_id", s->conn->id);
 	ab_json_str(g, "metrics");
 	ab_json_map_open(g);
 	ab_json_str(g, "uptime_seconds");

@@ -227,10 +227,12 @@ START_TEST(test_doubles)
 	ab_json_double(g, -2.5);
 	ab_json_double(g, 1e300);
 	ab_json_double(g, 1.0 / 3.0);
+	ab_json_double(g, 1.0);
+	ab_json_double(g, -3.0);
 	ab_json_double(g, INFINITY);
 	ab_json_double(g, NAN);
 	ab_json_array_close(g);
-	ck_text(g, "[0.1,-2.5,1e+300,0.33333333333333331,null,null]");
+	ck_text(g, "[0.1,-2.5,1e+300,0.33333333333333331,1.0,-3.0,null,null]");
 }
 END_TEST
 
@@ -285,6 +287,15 @@ START_TEST(test_misuse_is_refused)
 	ab_json_map_open(g);
 	ab_json_raw(g, "\"k\"", 3);
 	refused(g);
+	/* no writer at all (ab_json_new without memory): every call is safe */
+	ab_json_map_open(NULL);
+	ab_json_pair(NULL, "k", "v");
+	ab_json_integer(NULL, 1);
+	ab_json_map_close(NULL);
+	size_t len = 5;
+	ck_assert_ptr_null(ab_json_output(NULL, &len));
+	ck_assert_uint_eq(len, 0);
+	ab_json_free(NULL);
 }
 END_TEST
 

@@ -1,8 +1,9 @@
 /* Unit tests for core/write_batch.c (the write_now service): what is written
  * to a plain socket during one loop turn leaves together at its end, in
- * order, counted in the output meanwhile; what the socket does not take is
- * written as it drains; a bufferevent freed with bytes waiting still sends
- * them. A real socketpair and a real event loop. */
+ * order, counted in the output meanwhile but not as pending for the reader;
+ * a burst goes out as it passes 64 KiB; what the socket does not take is
+ * written as it drains; a bufferevent freed with a few bytes waiting still
+ * sends them. A real socketpair and a real event loop. */
 #include "build-config.h"
 
 #include <check.h>
@@ -180,12 +181,48 @@ START_TEST(a_write_callback_writing_again_is_flushed_in_the_same_turn)
 }
 END_TEST
 
-START_TEST(free_flushes_what_waits)
+START_TEST(free_flushes_what_waits_and_calls_nobody_back)
 {
 	add("at exit", NULL);
 	write_batch_free(batch);
 	batch = write_batch_new(base);
 	ck_assert_str_eq(read_now(), "at exit");
+	ck_assert_int_eq(write_callbacks, 0); /* the plugins are gone by then */
+}
+END_TEST
+
+/* What waits for the turn's end is not waiting for the reader: a
+ * slow-reader bound (write_pending) leaves it out. */
+START_TEST(held_bytes_are_not_pending)
+{
+	add("{\"a\":1}", NULL);
+	ck_assert_uint_eq(evbuffer_get_length(bufferevent_get_output(bev)), 7);
+	ck_assert_uint_eq(write_batch_pending(bev), 0);
+	one_turn();
+	ck_assert_uint_eq(write_batch_pending(bev), 0);
+	ck_assert_str_eq(read_now(), "{\"a\":1}");
+}
+END_TEST
+
+/* A burst to one socket in one turn goes out as it passes 64 KiB: what is
+ * held stays small, and a reader that keeps up is never behind. */
+START_TEST(a_burst_goes_out_as_it_grows)
+{
+	char piece[1000];
+	memset(piece, 'b', sizeof piece);
+	piece[sizeof piece - 1] = '\0';
+	size_t most = 0, got = 0;
+	for (int i = 0; i < 200; i++) {
+		add(piece, NULL);
+		size_t held = evbuffer_get_length(bufferevent_get_output(bev));
+		most = held > most ? held : most;
+		ck_assert_uint_eq(write_batch_pending(bev), 0); /* the socket took it all */
+		got += strlen(read_now());
+	}
+	ck_assert_uint_lt(most, 65536 + sizeof piece);
+	one_turn();
+	got += strlen(read_now());
+	ck_assert_uint_eq(got, 200 * (sizeof piece - 1));
 }
 END_TEST
 
@@ -199,7 +236,9 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, what_the_socket_refuses_goes_as_it_drains);
 	tcase_add_test(tc, freed_before_the_flush_still_sends_then_closes);
 	tcase_add_test(tc, a_write_callback_writing_again_is_flushed_in_the_same_turn);
-	tcase_add_test(tc, free_flushes_what_waits);
+	tcase_add_test(tc, free_flushes_what_waits_and_calls_nobody_back);
+	tcase_add_test(tc, held_bytes_are_not_pending);
+	tcase_add_test(tc, a_burst_goes_out_as_it_grows);
 	suite_add_tcase(s, tc);
 	return s;
 }

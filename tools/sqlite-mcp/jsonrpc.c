@@ -5,17 +5,11 @@
 #include "core/jsontree.h"
 #include "jsonrpc.h"
 
-void gen_key(ab_json *g, const char *key, const char *value)
-{
-	ab_json_str(g, key);
-	ab_json_str(g, value);
-}
-
 static ab_json *begin(yajl_val id)
 {
 	ab_json *g = ab_json_new();
 	ab_json_map_open(g);
-	gen_key(g, "jsonrpc", "2.0");
+	ab_json_pair(g, "jsonrpc", "2.0");
 	ab_json_str(g, "id");
 	jsontree_gen(g, id);
 	return g;
@@ -48,7 +42,7 @@ void rpc_error(FILE *out, yajl_val id, int code, const char *message)
 	ab_json_map_open(g);
 	ab_json_str(g, "code");
 	ab_json_integer(g, code);
-	gen_key(g, "message", message);
+	ab_json_pair(g, "message", message);
 	ab_json_map_close(g);
 	rpc_send(out, g);
 }

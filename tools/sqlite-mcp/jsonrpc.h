@@ -24,7 +24,4 @@ void rpc_send(FILE *out, ab_json *g); /* closes the message, writes a line, free
 /* An error reply (id may be NULL: then "id": null). */
 void rpc_error(FILE *out, yajl_val id, int code, const char *message);
 
-/* "key": "value" */
-void gen_key(ab_json *g, const char *key, const char *value);
-
 #endif

@@ -58,7 +58,7 @@ static void initialize(yajl_val id, yajl_val params)
 	}
 	ab_json *g = rpc_result_begin(id);
 	ab_json_map_open(g);
-	gen_key(g, "protocolVersion", version);
+	ab_json_pair(g, "protocolVersion", version);
 	ab_json_str(g, "capabilities");
 	ab_json_map_open(g);
 	ab_json_str(g, "tools");
@@ -69,10 +69,10 @@ static void initialize(yajl_val id, yajl_val params)
 	ab_json_map_close(g);
 	ab_json_str(g, "serverInfo");
 	ab_json_map_open(g);
-	gen_key(g, "name", "agentbus-sqlite-mcp");
-	gen_key(g, "version", PACKAGE_VERSION);
+	ab_json_pair(g, "name", "agentbus-sqlite-mcp");
+	ab_json_pair(g, "version", PACKAGE_VERSION);
 	ab_json_map_close(g);
-	gen_key(g, "instructions", "SQLite databases; use show_databases, switch_database, show_tables, "
+	ab_json_pair(g, "instructions", "SQLite databases; use show_databases, switch_database, show_tables, "
 	                           "db_query (read-only) and db_execute (one transaction).");
 	ab_json_map_close(g);
 	rpc_send(stdout, g);

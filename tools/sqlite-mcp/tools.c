@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/jsontree.h"
 #include "demo.h"
 #include "jsonrpc.h"
 #include "tools.h"
@@ -75,7 +74,7 @@ static void schema(ab_json *g, const char *prop, const char *type, const char *d
 {
 	ab_json_str(g, "inputSchema");
 	ab_json_map_open(g);
-	gen_key(g, "type", "object");
+	ab_json_pair(g, "type", "object");
 	ab_json_str(g, "properties");
 	ab_json_map_open(g);
 	if (prop) {
@@ -85,20 +84,20 @@ static void schema(ab_json *g, const char *prop, const char *type, const char *d
 			ab_json_str(g, "anyOf");
 			ab_json_array_open(g);
 			ab_json_map_open(g);
-			gen_key(g, "type", "string");
+			ab_json_pair(g, "type", "string");
 			ab_json_map_close(g);
 			ab_json_map_open(g);
-			gen_key(g, "type", "array");
+			ab_json_pair(g, "type", "array");
 			ab_json_str(g, "items");
 			ab_json_map_open(g);
-			gen_key(g, "type", "string");
+			ab_json_pair(g, "type", "string");
 			ab_json_map_close(g);
 			ab_json_map_close(g);
 			ab_json_array_close(g);
 		} else {
-			gen_key(g, "type", type);
+			ab_json_pair(g, "type", type);
 		}
-		gen_key(g, "description", description);
+		ab_json_pair(g, "description", description);
 		ab_json_map_close(g);
 	}
 	ab_json_map_close(g);
@@ -115,8 +114,8 @@ static void tool(ab_json *g, const char *name, const char *description, const ch
                  const char *type, const char *prop_description, bool read_only)
 {
 	ab_json_map_open(g);
-	gen_key(g, "name", name);
-	gen_key(g, "description", description);
+	ab_json_pair(g, "name", name);
+	ab_json_pair(g, "description", description);
 	schema(g, prop, type, prop_description);
 	ab_json_str(g, "annotations");
 	ab_json_map_open(g);
@@ -150,27 +149,26 @@ void tools_list(ab_json *g)
 static void success(ab_json *g, ab_json *value)
 {
 	size_t len;
-	const char *json = ab_json_output(value, &len);
-	char *text = json ? strndup(json, len) : NULL;
-	yajl_val tree = text ? yajl_tree_parse(text, NULL, 0) : NULL;
+	const char *text = ab_json_output(value, &len); /* NULL: out of memory */
 	ab_json_map_open(g);
 	ab_json_str(g, "content");
 	ab_json_array_open(g);
 	ab_json_map_open(g);
-	gen_key(g, "type", "text");
-	gen_key(g, "text", text ? text : "null");
+	ab_json_pair(g, "type", "text");
+	ab_json_pair(g, "text", text ? text : "null");
 	ab_json_map_close(g);
 	ab_json_array_close(g);
 	ab_json_str(g, "structuredContent");
 	ab_json_map_open(g);
 	ab_json_str(g, "result");
-	jsontree_gen(g, tree);
+	if (text)
+		ab_json_raw(g, text, len); /* the same value, as its bytes */
+	else
+		ab_json_null(g);
 	ab_json_map_close(g);
 	ab_json_str(g, "isError");
 	ab_json_bool(g, 0);
 	ab_json_map_close(g);
-	yajl_tree_free(tree);
-	free(text);
 }
 
 static void tool_error(ab_json *g, const char *message)
@@ -179,8 +177,8 @@ static void tool_error(ab_json *g, const char *message)
 	ab_json_str(g, "content");
 	ab_json_array_open(g);
 	ab_json_map_open(g);
-	gen_key(g, "type", "text");
-	gen_key(g, "text", message);
+	ab_json_pair(g, "type", "text");
+	ab_json_pair(g, "text", message);
 	ab_json_map_close(g);
 	ab_json_array_close(g);
 	ab_json_str(g, "isError");
@@ -242,7 +240,7 @@ static void show_databases(struct catalog *c, ab_json *g)
 			names[i]->d_name[len - 3] = '\0';
 			if (valid_name(names[i]->d_name)) {
 				ab_json_map_open(v);
-				gen_key(v, "Database", names[i]->d_name);
+				ab_json_pair(v, "Database", names[i]->d_name);
 				ab_json_map_close(v);
 			}
 		}
