@@ -608,7 +608,7 @@ static void on_line(struct upstream *u, const char *line, size_t len, int64_t re
 		fetch_tools(u, NULL);
 	} else if (method && strcmp(method, "notifications/message") == 0)
 		up_log(u, AB_LOG_INFO, "server says: %s", line);
-	else if (!method && id && YAJL_IS_INTEGER(id))
+	else if (id && YAJL_IS_INTEGER(id))
 		on_response(u, &lm, YAJL_GET_INTEGER(id));
 	u->svc->tree_free(id);
 	u->svc->tree_free(method_tree);
