@@ -20,7 +20,7 @@ WEBSOCKET_SO = os.path.join(TOP_BUILDDIR, "plugins", "websocket", ".libs", "webs
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def broker(ws_options="", routes=True, broker_options=""):
+def broker(ws_options="", routes=True, broker_options="", extra=""):
     """A daemon with the websocket plugin and a linetap for upstream agents.
     (Clients that never answer the shutdown's close frame are not waited
     for long: shutdown_timeout is short.)"""
@@ -33,7 +33,7 @@ def broker(ws_options="", routes=True, broker_options=""):
     if routes:
         config += ("[route:query]\nsource = frontend_*\ntype = query\ndestination = up_1\n"
                    "interim = query_progress, query_processing_started\nerror_reply = query_error\n")
-    d = Daemon(config).start()
+    d = Daemon(config + extra).start()
     return d, port, tap_port
 
 
@@ -371,6 +371,35 @@ def test_malformed_messages_get_error_replies():
         status, _, body = http_get(port, "/metrics")
         assert 'agentbus_ws_errors_total{error_type="invalid_json"} 1\n' in body.decode(), body
         assert 'agentbus_ws_errors_total{error_type="invalid_message"} 2\n' in body.decode(), body
+    finally:
+        d.close()
+
+
+def test_a_translator_that_does_nothing_gives_internal_error():
+    """A translator's bug (a request neither forwarded nor answered) reaches
+    the frontend as an internal_error reply to that request, not silence,
+    and the session goes on."""
+    extra = ("[plugin:rename]\nmodule = %s/rename.so\n"
+             "[route:renamed]\nsource = frontend_*\ntype = ask\ndestination = up_1\ntranslator = rename\n"
+             "forward_type = asked\nreply_type = answered\ndrop_on = lost\n" % FIXTURE_PLUGIN_DIR)
+    d, port, tap_port = broker(extra=extra)
+    try:
+        tap = Tap(tap_port)
+        tap.register("up_1")
+        ws = RawWS(port)
+        handshake(ws)
+        ws.send_json({"type": "ask", "correlation_id": "a1", "payload": "lost"})
+        err = ws.recv_json()
+        assert err["type"] == "error" and err["correlation_id"] == "a1", err
+        assert err["error"]["error_type"] == "internal_error", err
+        assert "rename" in err["error"]["message"], err
+        # the next request is translated and answered as usual
+        ws.send_json({"type": "ask", "correlation_id": "a2", "payload": "kept"})
+        _, kind, got = tap.deliver()
+        assert got["type"] == "asked" and kind == "request", (kind, got)
+        tap.send("up_1", {"type": "done", "correlation_id": got["correlation_id"]})
+        reply = ws.recv_json()
+        assert reply["type"] == "answered" and reply["correlation_id"] == "a2", reply
     finally:
         d.close()
 
@@ -886,6 +915,7 @@ if __name__ == "__main__":
         test_replay_byte_bound_keeps_the_newest_and_says_messages_lost,
         test_session_ends_after_the_replay_window_or_a_goodbye,
         test_malformed_messages_get_error_replies,
+        test_a_translator_that_does_nothing_gives_internal_error,
         test_message_over_the_brokers_limit_gets_message_too_large,
         test_protocol_violations_close_with_the_right_code,
         test_fragments_with_interleaved_pings_assemble,
