@@ -70,7 +70,7 @@ struct run {
 	struct options opt;
 	struct event_base *base;
 	struct conn *conns;
-	int open, ready, failed;
+	int ready, failed;
 	int opened; /* idle mode: connections started so far */
 	bool measuring, done;
 	long rss_before;
@@ -356,7 +356,6 @@ static int open_conn(struct run *r, struct conn *c, int index)
 	                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
 	                    r->opt.path, r->opt.port, key);
 	c->phase = PH_UPGRADE;
-	r->open++;
 	return 0;
 }
 
@@ -398,7 +397,6 @@ static int open_stdio(struct run *r, struct conn *c)
 	                           "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
 	bufferevent_write(c->to_child, init, sizeof init - 1);
 	c->phase = PH_ACK;
-	r->open++;
 	return 0;
 }
 

@@ -288,8 +288,9 @@ def main():
     if wss.stop() != 0:
         problems.append("agentbus (wss) did not stop cleanly")
     for kind in ("idle", "idle_wss"):
-        if report[kind]["failed"]:
-            problems.append("%s: %d connections failed" % (kind, report[kind]["failed"]))
+        if report[kind]["failed"] or report[kind]["ready"] < idle:
+            problems.append("%s: %d of %d connections ready, %d failed"
+                            % (kind, report[kind]["ready"], idle, report[kind]["failed"]))
 
     if opt.scale:
         report["scale"] = []

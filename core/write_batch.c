@@ -77,7 +77,9 @@ static bool hold(struct write_batch *w, struct bufferevent *bev)
 }
 
 /* Held: writing is off (write_now's owners leave EV_WRITE alone) while
- * the output has bytes for the flush. */
+ * the output has bytes for the flush. libevent also turns EV_WRITE off
+ * after a write error; such a bufferevent looks held, which is harmless:
+ * its owner hears of the error, and nothing it holds can be written. */
 static bool is_held(struct bufferevent *bev)
 {
 	return !(bufferevent_get_enabled(bev) & EV_WRITE) && evbuffer_get_length(bufferevent_get_output(bev)) > 0;

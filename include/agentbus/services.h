@@ -272,15 +272,15 @@ struct ab_services {
 	 * write event and the epoll calls and wakeup it costs; past 64 KiB it
 	 * goes at once. What the socket does not take, the bufferevent writes
 	 * when it drains. Meanwhile the bytes are in bev's output, after what
-	 * it held, with EV_WRITE off: leave EV_WRITE on bev alone (with it off
-	 * before, the bytes wait for your enable, as any output does). The
-	 * owner's write callback runs once they are all out, as after any
-	 * write. A bev freed before the turn's end has what the socket takes
-	 * then written, and the rest dropped with it. */
+	 * it held, with EV_WRITE off: EV_WRITE on such a bev is write_now's,
+	 * so leave it alone. The owner's write callback runs once they are all
+	 * out, as after any write. A bev freed before the turn's end has what
+	 * the socket takes then written, and the rest dropped with it. */
 	void (*write_now)(ab_instance *self, struct bufferevent *bev, const struct iovec *iov, int n);
 
 	/* What of bev's output waits for the reader: its length less what
-	 * write_now holds for the turn's end. A slow-reader bound counts this. */
+	 * write_now holds for the turn's end (at most 64 KiB and a message,
+	 * beyond a bound that counts this). A slow-reader bound counts this. */
 	size_t (*write_pending)(ab_instance *self, struct bufferevent *bev);
 
 	/* ---- JSON, again ---------------------------------------------------- */

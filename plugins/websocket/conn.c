@@ -148,9 +148,15 @@ void conn_drop(struct conn *c, const char *why)
 	 * learns that nothing of the dropped output was delivered. */
 	if (c->session)
 		session_output_dropped(c->session);
-	evbuffer_drain(out, evbuffer_get_length(out));
+	/* A socket bufferevent's output is frozen at its start (libevent drains
+	 * it in its own writes only): a drain refused is done unfrozen. */
+	if (evbuffer_drain(out, evbuffer_get_length(out)) < 0) {
+		evbuffer_unfreeze(out, 1);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		evbuffer_freeze(out, 1);
+	}
 	set_state(c, CONN_FLUSHING);
-	bufferevent_disable(c->bev, EV_READ); /* EV_WRITE is write_now's (nothing is left to write) */
+	bufferevent_disable(c->bev, EV_READ); /* EV_WRITE is write_now's; nothing is left to write */
 	arm(c, 0);
 }
 

@@ -142,6 +142,7 @@ START_TEST(what_the_socket_refuses_goes_as_it_drains)
 	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 	ck_assert_uint_gt(left, 0);
 	ck_assert_uint_lt(left, TOTAL);
+	ck_assert_uint_eq(write_batch_pending(bev), left); /* refused: it waits for the reader */
 	size_t n = 0;
 	for (int turns = 0; n < TOTAL && turns < 100000; turns++) {
 		ssize_t r = recv(peer, got + n, TOTAL - n, MSG_DONTWAIT);
