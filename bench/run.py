@@ -80,16 +80,17 @@ def cpu_us(pid):
 
 
 def descendants(pid):
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
+    """Every process below pid (children, theirs, and so on)."""
+    found, unvisited = [], [pid]
+    while unvisited:
+        parent = unvisited.pop()
         try:
             with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
                 kids = [int(c) for c in f.read().split()]
         except OSError:
             kids = []
         found += kids
-        todo += kids
+        unvisited += kids
     return found
 
 

@@ -158,6 +158,17 @@ ab_msg *msg_build(const char *json, size_t len, struct ab_parse_error *err)
 	return parse_limited(json, len, SIZE_MAX, UINT_MAX, err);
 }
 
+ab_msg *msg_build_written(const ab_json *g, struct ab_parse_error *err)
+{
+	size_t len;
+	const char *json = ab_json_output(g, &len);
+	if (!json) {
+		set_error(err, AB_ERR_INTERNAL_ERROR, "the message could not be written (out of memory)");
+		return NULL;
+	}
+	return msg_build(json, len, err);
+}
+
 /* ---- references and accessors ------------------------------------------ */
 
 ab_msg *msg_ref(ab_msg *msg)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <agentbus/json.h>
 #include <agentbus/types.h>
 #include <yajl/yajl_tree.h>
 
@@ -20,6 +21,10 @@ ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err);
 /* Messages made inside the broker (replies, translations): checked, but not
  * against the size and depth limits, which are for what clients send. */
 ab_msg *msg_build(const char *json, size_t len, struct ab_parse_error *err);
+
+/* msg_build of what g wrote (services->msg_build): NULL, with err saying
+ * so, when g has no text (out of memory, or misused). */
+ab_msg *msg_build_written(const ab_json *g, struct ab_parse_error *err);
 ab_msg *msg_ref(ab_msg *msg);
 void msg_unref(ab_msg *msg);
 

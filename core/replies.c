@@ -69,9 +69,7 @@ ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
 	ab_json_str(g, stamp);
 	ab_json_map_close(g);
 
-	size_t len;
-	const char *json = ab_json_output(g, &len);
-	ab_msg *reply = json ? msg_build(json, len, NULL) : NULL;
+	ab_msg *reply = msg_build_written(g, NULL);
 	ab_json_free(g);
 	return reply;
 }

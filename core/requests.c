@@ -415,9 +415,7 @@ static void notify_cancel(struct pending *p, const char *reason)
 	ab_json_str(g, "reason");
 	ab_json_str(g, reason);
 	ab_json_map_close(g);
-	size_t len;
-	const char *json = ab_json_output(g, &len);
-	ab_msg *notice = json ? msg_build(json, len, NULL) : NULL;
+	ab_msg *notice = msg_build_written(g, NULL);
 	ab_json_free(g);
 	if (!notice)
 		return;

@@ -92,17 +92,15 @@ static int echo_deliver(void *state, void *agent_ctx, const char *agent_id, ab_m
 	ab_json_str(g, "echo");
 	ab_json_raw(g, body, body_len);
 	ab_json_map_close(g);
-	size_t len;
-	const char *json = ab_json_output(g, &len); /* NULL: out of memory */
 	int rc = -1;
 	struct ab_parse_error err;
-	ab_msg *reply = json ? e->svc->msg_build(json, len, &err) : NULL;
+	ab_msg *reply = e->svc->msg_build(g, &err);
 	if (reply) {
 		/* Submitting from inside deliver is fine: it is routed later. */
 		rc = e->svc->submit(e->self, agent_id, reply);
 		e->svc->msg_unref(reply);
 	} else {
-		e->svc->log(e->self, AB_LOG_ERROR, "cannot answer: %s", json ? err.message : "out of memory");
+		e->svc->log(e->self, AB_LOG_ERROR, "cannot answer: %s", err.message);
 	}
 	ab_json_free(g);
 	return rc;

@@ -26,8 +26,8 @@
  *        tree_parse, tree_free, json_raw, write_now, write_pending, json_spans
  *        and
  *        agent_context; the
- *        JSON writer of json.h replaced yajl_gen in gen_tree and
- *        gen_template).
+ *        JSON writer of json.h replaced yajl_gen in gen_tree,
+ *        gen_template and msg_build).
  *
  * Threads: every op runs on the broker's single loop thread. A message
  * submitted during an op is routed on a later loop turn, never re-entrantly.

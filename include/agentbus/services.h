@@ -169,10 +169,13 @@ struct ab_services {
 	const char *(*route_string)(const ab_route *route, const char *key);
 	int64_t (*route_int)(const ab_route *route, const char *key);
 
-	/* Like msg_parse, without the size and depth limits: for messages a
-	 * plugin makes itself (a translator's query_response, say), as opposed
-	 * to bytes that arrived from a client. */
-	ab_msg *(*msg_build)(const char *json, size_t len, struct ab_parse_error *err);
+	/* The message g wrote (json.h), checked like msg_parse without the
+	 * size and depth limits: for messages a plugin makes itself (a
+	 * translator's query_response, say), as opposed to bytes that arrived
+	 * from a client. NULL, with err (which may be NULL) saying why, when
+	 * g has no text (out of memory, a misused writer) or it is no message.
+	 * g stays the caller's. */
+	ab_msg *(*msg_build)(const ab_json *g, struct ab_parse_error *err);
 
 	/* ---- health and metrics ------------------------------------------- */
 

@@ -49,11 +49,7 @@ static yajl_val member(yajl_val v, const char *key)
 
 static int send_built(struct translator *tr, ab_translation *t, ab_json *g, bool forward)
 {
-	const char *buf;
-	size_t len;
-	ab_msg *msg = (buf = ab_json_output(g, &len)) != NULL
-	                      ? tr->svc->msg_build(buf, len, NULL)
-	                      : NULL;
+	ab_msg *msg = tr->svc->msg_build(g, NULL);
 	ab_json_free(g);
 	if (!msg)
 		return -1;

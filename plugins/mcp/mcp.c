@@ -141,9 +141,7 @@ static void fetch_tools(struct upstream *u, const char *cursor)
 static void submit(struct upstream *u, ab_json *g)
 {
 	ab_json_map_close(g);
-	size_t len;
-	const char *buf = ab_json_output(g, &len);
-	ab_msg *msg = buf ? u->svc->msg_build(buf, len, NULL) : NULL;
+	ab_msg *msg = u->svc->msg_build(g, NULL);
 	struct upstream *o = u->owner ? u->owner : u; /* a pool session answers as its upstream */
 	if (msg && o->registered)
 		u->svc->submit(u->self, o->agent_id, msg);

@@ -110,9 +110,7 @@ static const char *member_string(yajl_val v, const char *key)
 
 static ab_msg *build(struct translator *tr, ab_json *g)
 {
-	size_t len;
-	const char *buf = ab_json_output(g, &len);
-	ab_msg *msg = buf ? tr->svc->msg_build(buf, len, NULL) : NULL;
+	ab_msg *msg = tr->svc->msg_build(g, NULL);
 	ab_json_free(g);
 	return msg;
 }

@@ -530,9 +530,7 @@ void api_call_abandon(struct api_call *call)
 	ab_json_str(g, "correlation_id");
 	ab_json_str(g, cid);
 	ab_json_map_close(g);
-	size_t len;
-	const char *buf = ab_json_output(g, &len);
-	ab_msg *cancel = buf ? svc->msg_build(buf, len, NULL) : NULL;
+	ab_msg *cancel = svc->msg_build(g, NULL);
 	ab_json_free(g);
 	if (cancel)
 		svc->submit(call->l->self, call->agent_id, cancel);

@@ -157,11 +157,7 @@ static int submit_gen(struct rpc_peer *p, ab_json *g)
 {
 	const struct ab_services *svc = p->l->svc;
 	ab_json_map_close(g);
-	const char *buf;
-	size_t len;
-	ab_msg *msg = (buf = ab_json_output(g, &len)) != NULL
-	                      ? svc->msg_build(buf, len, NULL)
-	                      : NULL;
+	ab_msg *msg = svc->msg_build(g, NULL);
 	ab_json_free(g);
 	int rc = msg ? svc->submit(p->l->self, p->agent_id, msg) : -1;
 	svc->msg_unref(msg);

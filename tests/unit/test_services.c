@@ -10,6 +10,8 @@
 
 #include <event2/event.h>
 
+#include <agentbus/json.h>
+
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/options.h"
@@ -166,6 +168,37 @@ START_TEST(json_spans_finds_members_in_a_checked_object)
 }
 END_TEST
 
+/* msg_build takes what a writer wrote: a message, or NULL saying why. */
+START_TEST(msg_build_takes_a_writer)
+{
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_pair(g, "type", "query_response");
+	ab_json_pair(g, "correlation_id", "c1");
+	ab_json_map_close(g);
+	struct ab_parse_error err;
+	ab_msg *msg = svc->msg_build(g, &err);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_str_eq(svc->msg_type(msg), "query_response");
+	ck_assert_str_eq(svc->msg_correlation_id(msg), "c1");
+	svc->msg_unref(msg);
+	ab_json_free(g);
+	g = ab_json_new(); /* still open: no text */
+	ab_json_map_open(g);
+	ck_assert_ptr_null(svc->msg_build(g, &err));
+	ck_assert_str_eq(err.error_type, AB_ERR_INTERNAL_ERROR);
+	ab_json_free(g);
+	ck_assert_ptr_null(svc->msg_build(NULL, &err)); /* ab_json_new without memory */
+	ck_assert_str_eq(err.error_type, AB_ERR_INTERNAL_ERROR);
+	g = ab_json_new(); /* JSON, but no message */
+	ab_json_array_open(g);
+	ab_json_array_close(g);
+	ck_assert_ptr_null(svc->msg_build(g, &err));
+	ck_assert_str_eq(err.error_type, AB_ERR_INVALID_MESSAGE);
+	ab_json_free(g);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -176,6 +209,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, config_getters_answer_from_the_new_config_while_reloading);
 	tcase_add_test(tc, timers_fire_once_or_repeat_until_cancelled);
 	tcase_add_test(tc, json_spans_finds_members_in_a_checked_object);
+	tcase_add_test(tc, msg_build_takes_a_writer);
 	suite_add_tcase(s, tc);
 	return s;
 }
