@@ -6,8 +6,8 @@ in one run and on one machine, next to what users would pick instead.
                  [--plot FILE.svg] [BUILD_DIR]        (BUILD_DIR: default _build)
 
 Always: agentbus (bench/agentbus-bench.ini: the echo upstream over stdio)
-with the frontend protocol at C=20 W=4 and C=1 W=1 and the JSON-RPC
-passthrough at C=20 W=4; the upstream alone (loadgen --stdio, the ceiling
+with the frontend protocol at C=20 W=4 and C=1 W=1, the same with [broker]
+busy_poll_us = 50, and the JSON-RPC passthrough at C=20 W=4; the upstream alone (loadgen --stdio, the ceiling
 of any relay in front of it) at the same loads; idle connections' RSS.
 --compare adds a Python relay on websockets, a Node relay on ws (both
 bench/relays/) and supergateway's WebSocket mode (npm, against the
@@ -154,8 +154,8 @@ def load_args(c, w, seconds, warmup):
     return ["-c", str(c), "-w", str(w), "-d", str(seconds), "--warmup", str(warmup)]
 
 
-def agentbus(build, plugins, config):
-    return System("agentbus", [os.path.join(build, "core", "agentbusd"), "-f", "-l", "warning", "-c", config],
+def agentbus(build, plugins, config, name="agentbus"):
+    return System(name, [os.path.join(build, "core", "agentbusd"), "-f", "-l", "warning", "-c", config],
                   env={"BENCH_PLUGINS": plugins, "BENCH_PORT": "PORT",
                        "BENCH_ECHO": os.path.join(build, "bench", "mcp_echo")}, stderr=None)
 
@@ -193,6 +193,16 @@ def tls_config(directory):
     return path
 
 
+def busy_poll_config(directory, us=50):
+    """bench/agentbus-bench.ini with [broker] busy_poll_us (core/loop.h)."""
+    path = os.path.join(directory, "busy-poll.ini")
+    with open(os.path.join(TOP, "bench", "agentbus-bench.ini")) as f:
+        base = f.read()
+    with open(path, "w") as f:
+        f.write(base.replace("[broker]\n", "[broker]\nbusy_poll_us = %d\n" % us, 1))
+    return path
+
+
 def spread(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 
@@ -225,11 +235,16 @@ def main():
     echo = os.path.join(build, "bench", "mcp_echo")
 
     # name: (system, loadgen arguments); a system None is the upstream alone.
-    systems = {"agentbus": agentbus(build, plugins, config)}
-    ab = systems["agentbus"]
+    systems = {"agentbus": agentbus(build, plugins, config),
+               "agentbus_busy_poll": agentbus(build, plugins, busy_poll_config(work), "agentbus_busy_poll")}
+    ab, busy = systems["agentbus"], systems["agentbus_busy_poll"]
     runs = {
         "agentbus_frontend_c20_w4": ("agentbus", ["--port", str(ab.port)] + load_args(20, 4, seconds, warmup)),
         "agentbus_frontend_c1_w1": ("agentbus", ["--port", str(ab.port)] + load_args(1, 1, seconds, warmup)),
+        "busy_poll_frontend_c20_w4": ("agentbus_busy_poll", ["--port", str(busy.port)]
+                                      + load_args(20, 4, seconds, warmup)),
+        "busy_poll_frontend_c1_w1": ("agentbus_busy_poll", ["--port", str(busy.port)]
+                                     + load_args(1, 1, seconds, warmup)),
         "agentbus_jsonrpc_c20_w4": ("agentbus", ["--port", str(ab.port), "--path", "/mcp", "--mode", "jsonrpc"]
                                     + load_args(20, 4, seconds, warmup)),
         "upstream_alone_c20_w4": (None, ["--stdio", echo] + load_args(20, 4, seconds, warmup)),
@@ -281,8 +296,8 @@ def main():
     report["idle"] = loadgen(build, ["--port", str(ab.port), "--idle", str(idle), "--pid", str(ab.proc.pid)])
     for s in systems.values():
         code = s.stop()
-        if s.name == "agentbus" and code != 0:
-            problems.append("agentbus exited %d" % code)  # it must stop cleanly
+        if s.name.startswith("agentbus") and code != 0:
+            problems.append("%s exited %d" % (s.name, code))  # it must stop cleanly
     wss = agentbus(build, plugins, tls_config(work))
     report["idle_wss"] = loadgen(build, ["--port", str(wss.port), "--tls", "--idle", str(idle),
                                          "--pid", str(wss.proc.pid)])
@@ -345,8 +360,9 @@ def print_table(report):
         if theirs in runs and runs[theirs]["rps"]["median"]:
             print("agentbus / %s: %.2fx the requests/s (medians)" % (
                 theirs.rsplit("_c", 1)[0], runs[ours]["rps"]["median"] / runs[theirs]["rps"]["median"]))
-    added = runs["agentbus_frontend_c1_w1"]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
-    print("C=1 W=1: agentbus adds %d us to the upstream's median round trip" % added)
+    for name, what in (("agentbus_frontend_c1_w1", "agentbus"), ("busy_poll_frontend_c1_w1", "with busy_poll_us")):
+        added = runs[name]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
+        print("C=1 W=1: %s adds %d us to the upstream's median round trip" % (what, added))
     for kind in ("idle", "idle_wss"):
         i = report[kind]
         print("%s: %d connections, %.2f KiB each (RSS %d -> %d KiB), %d failed" % (

@@ -28,6 +28,10 @@ int broker_load(struct broker *b, const char *path, struct diag *d);
 /* Start the plugins, in config order. Returns 0, or -1 (logged). */
 int broker_start(struct broker *b);
 
+/* Run the loop (core/loop.h, with [broker] busy_poll_us) until the
+ * shutdown ends it. */
+void broker_run(struct broker *b);
+
 /* Re-read the config the broker was loaded from. Applied whole or not at
  * all: on any error the old config stays and the errors are logged.
  * Returns 0 when the new config took effect. */

@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	} else {
 		report_ready(ready_fd, 0);
 		notify_systemd("READY=1");
-		event_base_dispatch(base);
+		broker_run(b);
 	}
 	broker_free(b);
 	event_free(sigterm);

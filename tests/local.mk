@@ -45,7 +45,7 @@ UNIT_SUITES = tests/unit/test_config tests/unit/test_options tests/unit/test_msg
 	tests/unit/test_utf8 tests/unit/test_ws_codec tests/unit/test_http_parse tests/unit/test_http_access tests/unit/test_sse tests/unit/test_legacy tests/unit/test_rpc_id \
 	tests/unit/test_replay tests/unit/test_stamp tests/unit/test_ip_counts \
 	tests/unit/test_jsontree tests/unit/test_jsonparse tests/unit/test_sections \
-	tests/unit/test_write_batch tests/unit/test_json
+	tests/unit/test_write_batch tests/unit/test_loop tests/unit/test_json
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c $(UNIT_MAIN)
@@ -86,6 +86,9 @@ tests_unit_test_json_LDADD = $(UNIT_LIBS)
 tests_unit_test_write_batch_SOURCES = tests/unit/test_write_batch.c $(UNIT_MAIN)
 tests_unit_test_write_batch_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_write_batch_LDADD = $(UNIT_LIBS)
+tests_unit_test_loop_SOURCES = tests/unit/test_loop.c $(UNIT_MAIN)
+tests_unit_test_loop_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_loop_LDADD = $(UNIT_LIBS)
 # The WebSocket transport's codecs.
 WS_UNIT_LIBS = plugins/websocket/libwscodec.la $(CHECK_LIBS)
 tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c $(UNIT_MAIN)
