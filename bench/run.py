@@ -5,10 +5,11 @@ in one run and on one machine, next to what users would pick instead.
     bench/run.py [--quick] [--compare] [--scale] [--repeat N] [--json FILE]
                  [--plot FILE.svg] [BUILD_DIR]        (BUILD_DIR: default _build)
 
-Always: agentbus (bench/agentbus-bench.ini: the echo upstream over stdio)
-with the frontend protocol at C=20 W=4 and C=1 W=1, the same with [broker]
-busy_poll_us = 50, and the JSON-RPC passthrough at C=20 W=4; the upstream alone (loadgen --stdio, the ceiling
-of any relay in front of it) at the same loads; idle connections' RSS.
+Always: agentbus (bench/agentbus-bench.ini: the echo upstream over
+stdio) with the frontend protocol at C=20 W=4 and C=1 W=1, the same with
+[broker] busy_poll_us = 50, and the JSON-RPC passthrough at C=20 W=4;
+the upstream alone (loadgen --stdio, the ceiling of any relay in front of
+it) at the same loads; idle connections' RSS.
 --compare adds a Python relay on websockets, a Node relay on ws (both
 bench/relays/) and supergateway's WebSocket mode (npm, against the
 passthrough), each in front of the same echo server. --scale measures the
@@ -193,11 +194,16 @@ def tls_config(directory):
     return path
 
 
-def busy_poll_config(directory, us=50):
+BUSY_POLL_US = 50
+
+
+def busy_poll_config(directory):
     """bench/agentbus-bench.ini with [broker] busy_poll_us (core/loop.h)."""
     path = os.path.join(directory, "busy-poll.ini")
     with open(os.path.join(TOP, "bench", "agentbus-bench.ini")) as f:
         base = f.read()
+    assert "[broker]\n" in base, "bench/agentbus-bench.ini has no [broker] section"
+    us = BUSY_POLL_US
     with open(path, "w") as f:
         f.write(base.replace("[broker]\n", "[broker]\nbusy_poll_us = %d\n" % us, 1))
     return path
@@ -282,7 +288,8 @@ def main():
             print("round %d %-28s %8.0f req/s  p50 %5d us" % (round_ + 1, name, r["rps"], r["p50_us"]),
                   file=sys.stderr)
 
-    report = {"machine": machine(), "settings": {"seconds": seconds, "warmup": warmup, "repeat": repeat},
+    report = {"machine": machine(), "settings": {"seconds": seconds, "warmup": warmup, "repeat": repeat,
+                                                 "busy_poll_us": BUSY_POLL_US},
               "runs": {}}
     for name, rs in results.items():
         report["runs"][name] = {
@@ -360,7 +367,8 @@ def print_table(report):
         if theirs in runs and runs[theirs]["rps"]["median"]:
             print("agentbus / %s: %.2fx the requests/s (medians)" % (
                 theirs.rsplit("_c", 1)[0], runs[ours]["rps"]["median"] / runs[theirs]["rps"]["median"]))
-    for name, what in (("agentbus_frontend_c1_w1", "agentbus"), ("busy_poll_frontend_c1_w1", "with busy_poll_us")):
+    for name, what in (("agentbus_frontend_c1_w1", "agentbus"),
+                       ("busy_poll_frontend_c1_w1", "agentbus with busy_poll_us = %d" % report["settings"]["busy_poll_us"])):
         added = runs[name]["p50_us"]["median"] - runs["upstream_alone_c1_w1"]["p50_us"]["median"]
         print("C=1 W=1: %s adds %d us to the upstream's median round trip" % (what, added))
     for kind in ("idle", "idle_wss"):

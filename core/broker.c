@@ -44,8 +44,8 @@ static const struct ab_option broker_options[] = {
 	  "how many messages may wait for one absent agent" },
 	{ "shutdown_timeout", AB_OPT_DURATION, "5s", AB_OPT_RELOADABLE, 0, 600000, NULL,
 	  "how long a graceful shutdown waits for plugins to drain" },
-	{ "busy_poll_us", AB_OPT_INT, "0", AB_OPT_RELOADABLE, 0, 100000, NULL,
-	  "after writing, poll this many microseconds for the answer before sleeping: "
+	{ "busy_poll_us", AB_OPT_INT, "0", AB_OPT_RELOADABLE, 0, 10000, NULL,
+	  "after a message, poll this many microseconds for the next before sleeping: "
 	  "lower latency at low rates, for CPU; 0 sleeps at once" },
 	AB_OPTION_END,
 };
@@ -514,7 +514,7 @@ void broker_shutdown(struct broker *b)
 
 void broker_run(struct broker *b)
 {
-	loop_run(b->base, b->writes, &b->busy_poll_us);
+	loop_run(b->base, router_messages_in(b->router), &b->busy_poll_us);
 }
 
 bool broker_stopping(const struct broker *b)

@@ -1,19 +1,11 @@
 #include "build-config.h"
 
 #include <stdbool.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "core/loop.h"
-#include "core/write_batch.h"
-
-static int64_t now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
+#include "core/timefmt.h"
 
 /* One turn; false when the loop is to end. */
 static bool turn(struct event_base *base, int flags)
@@ -21,31 +13,29 @@ static bool turn(struct event_base *base, int flags)
 	return event_base_loop(base, flags) == 0 && !event_base_got_exit(base) && !event_base_got_break(base);
 }
 
-/* Poll without sleeping until budget_us pass with no write. */
-static bool poll_busily(struct event_base *base, const struct write_batch *writes, int64_t budget_us)
+/* Poll without sleeping until *busy_poll_us pass with no message. */
+static bool poll_busily(struct event_base *base, const uint64_t *messages, const int64_t *busy_poll_us)
 {
-	uint64_t flushes = write_batch_flushes(writes);
-	int64_t last_write = now_us();
+	uint64_t seen = *messages, last_message = timefmt_monotonic_us();
 	for (;;) {
 		if (!turn(base, EVLOOP_NONBLOCK))
 			return false;
-		int64_t now = now_us();
-		if (write_batch_flushes(writes) != flushes) {
-			flushes = write_batch_flushes(writes);
-			last_write = now;
-		} else if (now - last_write >= budget_us) {
+		uint64_t now = timefmt_monotonic_us();
+		if (*messages != seen) {
+			seen = *messages;
+			last_message = now;
+		} else if (*busy_poll_us <= 0 || now - last_message >= (uint64_t)*busy_poll_us) {
 			return true;
 		}
 	}
 }
 
-void loop_run(struct event_base *base, const struct write_batch *writes, const int64_t *busy_poll_us)
+void loop_run(struct event_base *base, const uint64_t *messages, const int64_t *busy_poll_us)
 {
-	uint64_t flushes = write_batch_flushes(writes);
+	uint64_t seen = *messages;
 	while (turn(base, EVLOOP_ONCE)) {
-		bool wrote = write_batch_flushes(writes) != flushes;
-		if (wrote && *busy_poll_us > 0 && !poll_busily(base, writes, *busy_poll_us))
+		if (*messages != seen && *busy_poll_us > 0 && !poll_busily(base, messages, busy_poll_us))
 			return;
-		flushes = write_batch_flushes(writes);
+		seen = *messages;
 	}
 }

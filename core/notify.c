@@ -6,10 +6,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/notify.h"
+#include "core/timefmt.h"
 
 void notify_systemd(const char *state)
 {
@@ -32,10 +32,8 @@ void notify_systemd(const char *state)
 
 void notify_systemd_reloading(void)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	char state[96];
 	snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	         (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000u);
+	         (unsigned long long)timefmt_monotonic_us());
 	notify_systemd(state);
 }

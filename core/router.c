@@ -73,6 +73,11 @@ void router_stats(const struct router *r, struct router_stats *out)
 	out->agents = agents_count(r->agents);
 }
 
+const uint64_t *router_messages_in(const struct router *r)
+{
+	return &r->stats.submitted;
+}
+
 /* Make the dispatcher run. From inside it (a plugin submitting while it is
  * being delivered to), on the next loop turn, after the loop has polled for
  * I/O: so two agents answering each other cannot starve everyone else. */

@@ -67,6 +67,10 @@ void router_drop_pending(struct router *r);
 
 void router_stats(const struct router *r, struct router_stats *out);
 
+/* The count of messages submitted so far, as it grows: the loop's sign
+ * that messages are flowing (core/loop.h). */
+const uint64_t *router_messages_in(const struct router *r);
+
 const char *router_broker_agent_id(const struct router *r);
 
 /* Translation services (services.h); t is the router's struct ab_translation. */

@@ -15,4 +15,8 @@ void timefmt_iso8601_now(char out[TIMEFMT_ISO_LEN]);
 /* Milliseconds on the monotonic clock (for ages and deadlines). */
 uint64_t timefmt_monotonic_ms(void);
 
+/* Microseconds on the same clock (the busy poll's budget, systemd's
+ * MONOTONIC_USEC). */
+uint64_t timefmt_monotonic_us(void);
+
 #endif

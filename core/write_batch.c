@@ -1,7 +1,6 @@
 #include "build-config.h"
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
@@ -21,7 +20,6 @@ struct write_batch {
 	struct event *flush_event; /* activated by the first write of a turn */
 	struct bufferevent **waiting; /* each with a reference we hold */
 	size_t n, cap;
-	uint64_t flushes; /* turns that wrote */
 };
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -142,14 +140,7 @@ void write_batch_flush(struct write_batch *w)
 {
 	/* A write callback may write again: such a bufferevent joins the end
 	 * of the list and is flushed in this same pass. */
-	if (w->n)
-		w->flushes++;
 	for (size_t i = 0; i < w->n; i++)
 		flush_one(w->waiting[i], true);
 	w->n = 0;
-}
-
-uint64_t write_batch_flushes(const struct write_batch *w)
-{
-	return w->flushes;
 }

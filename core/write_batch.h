@@ -15,7 +15,6 @@
 #define AB_CORE_WRITE_BATCH_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 struct event_base;
 struct bufferevent;
@@ -34,10 +33,6 @@ void write_batch_add(struct write_batch *w, struct bufferevent *bev, const struc
 
 /* Write what waits now (the end of a turn). */
 void write_batch_flush(struct write_batch *w);
-
-/* How many turns have written so far: a turn that wrote changes it (the
- * busy poll's sign of activity, core/loop.h). */
-uint64_t write_batch_flushes(const struct write_batch *w);
 
 /* bev's output the socket has not taken, less what waits for the flush. */
 size_t write_batch_pending(struct bufferevent *bev);
