@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <agentbus/json.h>
+
 #include "core/jsonparse.h"
 
 /* ---- the arena a tree lives in ------------------------------------------ */
@@ -175,36 +177,6 @@ static void skip_blanks(struct parser *ps)
 
 /* ---- strings ------------------------------------------------------------- */
 
-/* The length of the UTF-8 sequence at p (RFC 3629), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0; /* overlong */
-	else if (c == 0xED)
-		hi = 0x9F; /* surrogates */
-	else if (c == 0xF0)
-		lo = 0x90; /* overlong */
-	else if (c == 0xF4)
-		hi = 0x8F; /* past U+10FFFF */
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
 static int hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -280,7 +252,7 @@ static bool lex_string(struct parser *ps, const unsigned char **content, const u
 			ps->p = p;
 			return syntax(ps, "control character in a string");
 		}
-		size_t n = utf8_sequence(p, end);
+		size_t n = ab_json_utf8_sequence(p, end);
 		if (!n) {
 			ps->p = p;
 			return syntax(ps, "invalid UTF-8");

@@ -9,6 +9,7 @@
 #include <agentbus/json.h>
 
 #include "core/jsonparse.h"
+#include "core/jsonskim.h"
 #include "core/msg.h"
 
 struct ab_msg {
@@ -43,6 +44,7 @@ unsigned msg_max_depth(void)
 
 /* The routing fields, as the scan meets the top-level members. */
 struct scan {
+	const char *text;            /* what is scanned (for a skim's offsets) */
 	size_t type_start, type_end; /* the value's bytes, quotes included; 0/0: absent */
 	size_t cid_start, cid_end;
 	const char *problem; /* why the scan stopped (invalid_message) */
@@ -103,6 +105,26 @@ static ab_msg *msg_alloc(size_t len, size_t type_len, size_t cid_len, bool has_c
 	return msg;
 }
 
+/* The message of json[0..len), whose routing fields s found: copied into
+ * one allocation, with the fields decoded. */
+static ab_msg *make(const char *json, size_t len, const struct scan *s, struct ab_parse_error *err)
+{
+	size_t type_len = s->type_end - s->type_start, cid_len = s->cid_end - s->cid_start;
+	ab_msg *msg = msg_alloc(len, type_len, cid_len, s->cid_end != 0);
+	if (!msg) {
+		set_error(err, AB_ERR_INTERNAL_ERROR, "out of memory");
+		return NULL;
+	}
+	memcpy(msg->json, json, len);
+	jsonparse_string(json + s->type_start, type_len, msg->type);
+	if (s->cid_end) {
+		jsonparse_string(json + s->cid_start, cid_len, msg->correlation_id);
+		msg->cid_start = s->cid_start;
+		msg->cid_end = s->cid_end;
+	}
+	return msg;
+}
+
 static ab_msg *parse_limited(const char *json, size_t len, size_t max_size, unsigned max_depth,
                              struct ab_parse_error *err)
 {
@@ -132,20 +154,62 @@ static ab_msg *parse_limited(const char *json, size_t len, size_t max_size, unsi
 		          status == JSONPARSE_SYNTAX ? text : status == JSONPARSE_STOPPED ? s.problem : perr.text);
 		return NULL;
 	}
-	size_t type_len = s.type_end - s.type_start, cid_len = s.cid_end - s.cid_start;
-	ab_msg *msg = msg_alloc(len, type_len, cid_len, s.cid_end != 0);
-	if (!msg) {
-		set_error(err, AB_ERR_INTERNAL_ERROR, "out of memory");
+	return make(json, len, &s, err);
+}
+
+/* A top-level member of written text, as scan_member takes a parsed one.
+ * A key is as the writer wrote it, escaped only where JSON requires, so
+ * its bytes are the key; a string value is decoded to be checked. */
+static bool skim_member(void *ctx, const struct jsonskim_member *m)
+{
+	struct scan *s = ctx;
+	bool is_type = m->key_len == 4 && memcmp(m->key, "type", 4) == 0;
+	bool is_cid = m->key_len == 14 && memcmp(m->key, "correlation_id", 14) == 0;
+	if (!is_type && !is_cid)
+		return true;
+	if ((is_type ? s->type_end : s->cid_end) != 0) {
+		s->problem = is_type ? "duplicate 'type'" : "duplicate 'correlation_id'";
+		return false;
+	}
+	if (m->value_len < 2 || m->value[0] != '"') {
+		s->problem = is_type ? "'type' must be a string" : "'correlation_id' must be a string";
+		return false;
+	}
+	char local[64], *decoded = m->value_len <= sizeof local ? local : malloc(m->value_len);
+	if (!decoded) {
+		s->problem = "out of memory";
+		return false;
+	}
+	size_t n = jsonparse_string(m->value, m->value_len, decoded);
+	if (memchr(decoded, '\0', n))
+		s->problem = "routing fields must not contain NUL";
+	else if (is_type && n == 0)
+		s->problem = "'type' must not be empty";
+	if (decoded != local)
+		free(decoded);
+	if (s->problem)
+		return false;
+	size_t start = (size_t)(m->value - s->text), end = start + m->value_len;
+	*(is_type ? &s->type_start : &s->cid_start) = start;
+	*(is_type ? &s->type_end : &s->cid_end) = end;
+	return true;
+}
+
+/* What a writer wrote is JSON by construction (structure, escapes, UTF-8;
+ * the bytes of ab_json_raw come from checked text): its routing fields are
+ * found without checking it again. */
+static ab_msg *build_written(const char *json, size_t len, struct ab_parse_error *err)
+{
+	struct scan s = { .text = json };
+	if (!jsonskim_members(json, len, skim_member, &s) && !s.problem)
+		s.problem = "a message must be a JSON object";
+	if (!s.problem && !s.type_end)
+		s.problem = "a message needs a string 'type'";
+	if (s.problem) {
+		set_error(err, AB_ERR_INVALID_MESSAGE, s.problem);
 		return NULL;
 	}
-	memcpy(msg->json, json, len);
-	jsonparse_string(json + s.type_start, type_len, msg->type);
-	if (s.cid_end) {
-		jsonparse_string(json + s.cid_start, cid_len, msg->correlation_id);
-		msg->cid_start = s.cid_start;
-		msg->cid_end = s.cid_end;
-	}
-	return msg;
+	return make(json, len, &s, err);
 }
 
 ab_msg *msg_parse(const char *json, size_t len, struct ab_parse_error *err)
@@ -163,10 +227,30 @@ ab_msg *msg_build_written(const ab_json *g, struct ab_parse_error *err)
 	size_t len;
 	const char *json = ab_json_output(g, &len);
 	if (!json) {
-		set_error(err, AB_ERR_INTERNAL_ERROR, "the message could not be written (out of memory)");
+		set_error(err, AB_ERR_INTERNAL_ERROR,
+		          "the message could not be written (out of memory, a misused writer or a string "
+		          "that is not UTF-8)");
 		return NULL;
 	}
-	return msg_build(json, len, err);
+	ab_msg *msg = build_written(json, len, err);
+#ifdef AB_CHECK_WRITTEN
+	/* Test builds (--enable-sanitizers) check it whole as well, as an
+	 * assertion that plugins keep the writer's contract, and that the
+	 * skim finds what the checking parse does. */
+	struct ab_parse_error full;
+	ab_msg *checked = msg_build(json, len, &full);
+	bool same = checked ? msg && strcmp(msg->type, checked->type) == 0 &&
+	                              !msg->correlation_id == !checked->correlation_id &&
+	                              (!msg->correlation_id || strcmp(msg->correlation_id, checked->correlation_id) == 0)
+	                    : !msg;
+	if (!same) {
+		fprintf(stderr, "agentbus: written text %s (%s): %.*s\n",
+		        checked ? "skimmed wrong" : "that is not a message", checked ? "" : full.message, (int)len, json);
+		abort();
+	}
+	msg_unref(checked);
+#endif
+	return msg;
 }
 
 /* ---- references and accessors ------------------------------------------ */

@@ -20,8 +20,8 @@ build() { # name sources...
 [ -f "$top/_build/build-config.h" ] || { echo "build first (tools/test.sh makes _build)"; exit 1; }
 build fuzz_ws_reader "$ws/ws_codec.c" "$ws/utf8.c"
 build fuzz_http_parse "$ws/http_parse.c" "$ws/ws_handshake.c"
-build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c" "$top/core/jsonparse.c"
-build fuzz_msg_parse "$top/core/msg.c" "$top/core/jsonparse.c"
+build fuzz_stamp "$ws/stamp.c" "$top/core/msg.c" "$top/core/jsonparse.c" "$top/core/jsonskim.c"
+build fuzz_msg_parse "$top/core/msg.c" "$top/core/jsonparse.c" "$top/core/jsonskim.c" "$top/core/jsontree.c"
 build fuzz_jsonparse "$top/core/jsonparse.c" "$top/core/jsontree.c" "$top/tests/unit/tree_equal.c"
 build fuzz_sse "$top/plugins/mcp/sse.c"
 build fuzz_legacy "$top/plugins/mcp/legacy.c" "$top/core/jsontree.c" "$top/core/jsonparse.c"

@@ -22,9 +22,17 @@
  * second top-level value, nesting deeper than AB_JSON_MAX_DEPTH) and
  * running out of memory are sticky: every later call does nothing and
  * ab_json_output gives NULL. So is a NULL writer (ab_json_new without
- * memory): one check of the output covers every call. Strings are written as given: the writer
- * escapes what JSON requires (quote, backslash, control characters) and
- * does not check UTF-8, which msg_build does for a message.
+ * memory): one check of the output covers every call. So is a string
+ * that is not UTF-8 (a stray byte, an overlong form, a surrogate): the
+ * writer checks it as it quotes, and escapes what JSON requires (quote,
+ * backslash, control characters).
+ *
+ * What a writer wrote is JSON by construction, and msg_build takes it as
+ * such: it finds the routing fields without checking the text again. The
+ * one thing the writer cannot check is ab_json_raw's bytes, which must be
+ * one JSON value from checked text (see there); builds configured with
+ * --enable-sanitizers check every message whole and abort on one that is
+ * not JSON.
  *
  * struct ab_json is ABI (the gen_tree and gen_template services write into
  * one): it changes only with AB_ABI_MAJOR.
@@ -159,6 +167,37 @@ static inline bool ab_json__value(ab_json *g)
 	return true;
 }
 
+/* The length of the UTF-8 sequence at p (RFC 3629), or 0 when it is not one
+ * (the writer's check of what it quotes, and the parser's). */
+static inline size_t ab_json_utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+	size_t n;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xE0)
+		lo = 0xA0; /* overlong */
+	else if (c == 0xED)
+		hi = 0x9F; /* surrogates */
+	else if (c == 0xF0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xF4)
+		hi = 0x8F; /* past U+10FFFF */
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
 /* Whether any of 8 bytes needs an escape: below 0x20, '"' or '\\' (the
  * zero-byte test of each, run on all 8 at once). */
 static inline bool ab_json__escapes8(uint64_t w)
@@ -200,12 +239,21 @@ static inline void ab_json__quoted(ab_json *g, const char *s, size_t n)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-			if (!ab_json__escapes8(w)) {
+			if (!ab_json__escapes8(w) && !(w & 0x8080808080808080ULL)) {
 				i += 8;
 				continue;
 			}
 		}
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) { /* UTF-8 goes as it is, once it is checked */
+			size_t len = ab_json_utf8_sequence((const unsigned char *)s + i, (const unsigned char *)s + n);
+			if (!len) {
+				g->failed = true;
+				return;
+			}
+			i += len;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			i++;
 			continue;
@@ -327,9 +375,10 @@ static inline void ab_json_array_close(ab_json *g)
 	ab_json__close(g, ']', 0);
 }
 
-/* Bytes that are one JSON value already (a number's text, or a value
- * carried on from checked JSON, as json_raw finds it), written as they
- * are: never as a key. */
+/* Bytes that are one JSON value already, written as they are: a number's
+ * text, or a value carried on from JSON that was checked (a message's
+ * bytes, a span json_spans or json_raw found, text tree_parse took).
+ * Nothing checks them again (see the top of this file). Never a key. */
 static inline void ab_json_raw(ab_json *g, const char *json, size_t n)
 {
 	if (ab_json__value(g) && ab_json__room(g, n))

@@ -169,12 +169,14 @@ struct ab_services {
 	const char *(*route_string)(const ab_route *route, const char *key);
 	int64_t (*route_int)(const ab_route *route, const char *key);
 
-	/* The message g wrote (json.h), checked like msg_parse without the
-	 * size and depth limits: for messages a plugin makes itself (a
+	/* The message g wrote (json.h): for messages a plugin makes itself (a
 	 * translator's query_response, say), as opposed to bytes that arrived
-	 * from a client. NULL, with err (which may be NULL) saying why, when
-	 * g has no text (out of memory, a misused writer) or it is no message.
-	 * g stays the caller's. */
+	 * from a client (msg_parse). The text is JSON by the writer's
+	 * construction, so only the message rules are checked (an object, a
+	 * string 'type', one of each routing field), without the size and
+	 * depth limits. NULL, with err (which may be NULL) saying why, when g
+	 * has no text (out of memory, a misused writer, a string that is not
+	 * UTF-8) or it is no message. g stays the caller's. */
 	ab_msg *(*msg_build)(const ab_json *g, struct ab_parse_error *err);
 
 	/* ---- health and metrics ------------------------------------------- */
@@ -262,8 +264,8 @@ struct ab_services {
 	 * the bytes of the value a reference names ("$", "$.a.b", as tree_path
 	 * reads them) in JSON text that was checked already (a message's
 	 * msg_json, or text tree_parse took); NULL when it is absent. Borrowed
-	 * from json. ab_json_raw (json.h) writes such bytes as a value; the
-	 * writer does not check them, msg_build does. */
+	 * from json. ab_json_raw (json.h) writes such bytes as a value; nothing
+	 * checks them again, which is why they must come from checked text. */
 	const char *(*json_raw)(const char *json, size_t len, const char *ref, size_t *raw_len);
 
 	/* ---- I/O ----------------------------------------------------------- */

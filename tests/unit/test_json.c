@@ -156,21 +156,52 @@ static void reference_quoted(const char *s, size_t n, char *out)
 	*out = '\0';
 }
 
+/* Each special byte, or UTF-8 sequence, at every offset of strings of 1
+ * to 36 bytes: the 8-byte steps and the byte-wise rest agree. */
 START_TEST(test_escape_at_every_offset)
 {
-	static const char specials[] = { '"', '\\', '\n', 0x01, 0x1f, 0x7f, (char)0x80, (char)0xff, ' ' };
+	static const char *const specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", " ",
+		                                "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
 	char s[40], expected[40 * 6 + 3];
-	for (size_t len = 1; len <= 33; len++) {
+	for (size_t len = 1; len <= 36; len++) {
 		for (size_t at = 0; at < len; at++) {
-			for (size_t k = 0; k < sizeof specials; k++) {
+			for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+				size_t n = strlen(specials[k]);
+				if (at + n > len)
+					continue;
 				memset(s, 'x', len);
-				s[at] = specials[k];
-				if (at + 3 < len)
-					s[at + 3] = '"'; /* a second one in the same 8 */
+				memcpy(s + at, specials[k], n);
+				if (at + n + 2 < len)
+					s[at + n + 2] = '"'; /* a second one in the same 8 */
 				ab_json *g = ab_json_new();
 				ab_json_string(g, s, len);
 				reference_quoted(s, len, expected);
 				ck_text(g, expected);
+			}
+		}
+	}
+}
+END_TEST
+
+/* A string that is not UTF-8, wherever its fault sits, leaves the writer
+ * with no text: a stray continuation byte, a byte UTF-8 never uses, an
+ * overlong form, a surrogate, one past U+10FFFF, a sequence cut short. */
+START_TEST(test_invalid_utf8_is_refused)
+{
+	static const char *const faults[] = { "\x80", "\xff", "\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80",
+		                              "\xf4\x90\x80\x80", "\xe2\x82" };
+	char s[40];
+	for (size_t len = 2; len <= 36; len++) {
+		for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) {
+			size_t n = strlen(faults[k]);
+			for (size_t at = 0; at + n <= len; at++) {
+				memset(s, 'x', len);
+				memcpy(s + at, faults[k], n);
+				ab_json *g = ab_json_new();
+				ab_json_array_open(g);
+				ab_json_string(g, s, len);
+				ab_json_array_close(g);
+				refused(g);
 			}
 		}
 	}
@@ -308,6 +339,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_every_byte_reads_back);
 	tcase_add_test(tc, test_escape_at_every_offset);
+	tcase_add_test(tc, test_invalid_utf8_is_refused);
 	tcase_add_test(tc, test_across_the_first_buffer);
 	tcase_add_test(tc, test_long_strings);
 	tcase_add_test(tc, test_doubles);

@@ -199,6 +199,77 @@ START_TEST(msg_build_takes_a_writer)
 }
 END_TEST
 
+/* What a writer wrote is not parsed again: the routing fields are found
+ * among the top-level members alone, wherever they are, decoded, and the
+ * message rules still hold. */
+static ab_msg *built(ab_json *g, struct ab_parse_error *err)
+{
+	ab_msg *msg = svc->msg_build(g, err);
+	ab_json_free(g);
+	return msg;
+}
+
+static ab_json *object_with(const char *key, const char *value)
+{
+	ab_json *g = ab_json_new();
+	ab_json_map_open(g);
+	ab_json_str(g, "nested");
+	static const char nested[] = "{\"type\":\"inner\",\"correlation_id\":\"x\"}";
+	ab_json_raw(g, nested, strlen(nested));
+	if (key)
+		ab_json_pair(g, key, value);
+	return g;
+}
+
+START_TEST(msg_build_finds_the_routing_fields_of_written_text)
+{
+	struct ab_parse_error err;
+	ab_json *g = object_with("list", "\"type\": \"not this\"");
+	ab_json_str(g, "type");
+	ab_json_str(g, "q\"x");
+	ab_json_str(g, "correlation_id");
+	ab_json_str(g, "c\\1 \xe2\x82\xac and a long tail past the 64 bytes kept on the stack .........");
+	ab_json_map_close(g);
+	ab_msg *msg = built(g, &err);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_str_eq(svc->msg_type(msg), "q\"x");
+	ck_assert_str_eq(svc->msg_correlation_id(msg),
+	                 "c\\1 \xe2\x82\xac and a long tail past the 64 bytes kept on the stack .........");
+	svc->msg_unref(msg);
+
+	g = object_with(NULL, NULL); /* a type only inside another value */
+	ab_json_map_close(g);
+	ck_assert_ptr_null(built(g, &err));
+	ck_assert_str_eq(err.error_type, AB_ERR_INVALID_MESSAGE);
+	ck_assert_str_eq(err.message, "a message needs a string 'type'");
+
+	g = object_with(NULL, NULL);
+	ab_json_str(g, "type");
+	ab_json_integer(g, 3);
+	ab_json_map_close(g);
+	ck_assert_ptr_null(built(g, &err));
+	ck_assert_str_eq(err.message, "'type' must be a string");
+
+	g = object_with("type", "a");
+	ab_json_pair(g, "type", "b");
+	ab_json_map_close(g);
+	ck_assert_ptr_null(built(g, &err));
+	ck_assert_str_eq(err.message, "duplicate 'type'");
+
+	g = object_with("type", "");
+	ab_json_map_close(g);
+	ck_assert_ptr_null(built(g, &err));
+	ck_assert_str_eq(err.message, "'type' must not be empty");
+
+	g = object_with("type", "t");
+	ab_json_str(g, "correlation_id");
+	ab_json_string(g, "a\0b", 3); /* written as \u0000 */
+	ab_json_map_close(g);
+	ck_assert_ptr_null(built(g, &err));
+	ck_assert_str_eq(err.message, "routing fields must not contain NUL");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -210,6 +281,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, timers_fire_once_or_repeat_until_cancelled);
 	tcase_add_test(tc, json_spans_finds_members_in_a_checked_object);
 	tcase_add_test(tc, msg_build_takes_a_writer);
+	tcase_add_test(tc, msg_build_finds_the_routing_fields_of_written_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
