@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <agentbus/json.h>
+
 #include "core/config.h"
 #include "core/log.h"
 
@@ -209,6 +211,11 @@ static void parse_text(struct config *cfg, const char *name, const char *text, s
 		size_t width = (size_t)((nl ? nl : end) - at);
 		if (width >= CONFIG_MAX_LINE - 1) {
 			diag_add(d, name, line, "line longer than %d bytes", CONFIG_MAX_LINE - 2);
+			return;
+		}
+		/* Values end up in messages and JSON answers, which are UTF-8 */
+		if (!ab_json_utf8_valid(at, width)) {
+			diag_add(d, name, line, "not UTF-8 (a config is read as UTF-8 text)");
 			return;
 		}
 		at = nl ? nl + 1 : end;

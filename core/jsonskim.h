@@ -1,9 +1,11 @@
-/* Walking JSON text that was checked already (what the writer wrote, or a
- * parse accepted), without checking it again: where a string or a value
- * ends, and the members of a top-level object, at about a byte an
- * instruction where a checking parse takes ten. Every read stays inside
- * [json, json + len): text that is not valid JSON gives meaningless
- * answers, never a read past its end. */
+/* Walking JSON text that was checked already, without checking it again:
+ * the members of a top-level object, at about a byte an instruction where
+ * a checking parse takes ten. Keys come as their bytes, escapes undecoded,
+ * which is the key itself only in text the writer made (it escapes no
+ * more than JSON requires); a caller reading other text must treat a key
+ * with a backslash apart. Every read stays inside [json, json + len): text
+ * that is not valid JSON gives meaningless answers, never a read past its
+ * end. */
 #ifndef AB_CORE_JSONSKIM_H
 #define AB_CORE_JSONSKIM_H
 

@@ -23,21 +23,6 @@ static void gen_query_id(ab_json *g, ab_msg *request)
 		ab_json_raw(g, YAJL_GET_NUMBER(id), strlen(YAJL_GET_NUMBER(id)));
 }
 
-/* The length of text without a multi-byte UTF-8 sequence cut short at its
- * end (what a bounded snprintf of a longer name can leave). */
-static size_t utf8_whole_length(const char *text)
-{
-	size_t len = strlen(text);
-	size_t back = 0;
-	while (back < len && back < 4 && ((unsigned char)text[len - 1 - back] & 0xC0) == 0x80)
-		back++;
-	if (back == len)
-		return len;
-	unsigned char lead = (unsigned char)text[len - 1 - back];
-	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-	return need > back + 1 ? len - 1 - back : len;
-}
-
 ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
                       const char *error_type, const char *message)
 {
@@ -63,7 +48,7 @@ ab_msg *replies_error(ab_msg *request, const char *cid, const char *reply_type,
 	ab_json_str(g, "error_type");
 	ab_json_str(g, error_type);
 	ab_json_str(g, "message");
-	ab_json_string(g, message, utf8_whole_length(message));
+	ab_json_string(g, message, ab_json_utf8_whole_length(message));
 	ab_json_map_close(g);
 	ab_json_str(g, "timestamp");
 	ab_json_str(g, stamp);

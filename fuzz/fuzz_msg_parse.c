@@ -3,8 +3,9 @@
  * that parses must round-trip its routing fields through the splice, and
  * the spliced copy (made without a parse) must parse to the same fields.
  * Written out again by the writer, its tree must give msg_build_written,
- * which skims instead of parsing, the fields the checking parse finds. The
- * skim itself must stay inside any bytes at all. */
+ * which skims instead of parsing, the fields the checking parse finds (or
+ * the same refusal); so must its own bytes as one raw value, escaped keys
+ * and all. The skim itself must stay inside any bytes at all. */
 #include "build-config.h"
 
 #include <stdint.h>
@@ -24,23 +25,33 @@ static bool count_member(void *ctx, const struct jsonskim_member *m)
 	return true;
 }
 
-/* The writer's text of msg's tree: built by msg_build_written (a skim)
- * and by msg_build (a checking parse), with the same result. */
-static void written_again(ab_msg *msg)
+/* The writer's text of msg's tree, or msg's bytes written as one raw
+ * value: built by msg_build_written (a skim) and by msg_build (a checking
+ * parse), with the same result. */
+static void written_again(ab_msg *msg, bool raw)
 {
-	ab_json *g = ab_json_new();
-	jsontree_gen(g, msg_tree(msg));
 	size_t len;
+	ab_json *g = ab_json_new();
+	if (raw)
+		ab_json_raw(g, msg_json(msg, &len), len);
+	else
+		jsontree_gen(g, msg_tree(msg));
 	const char *text = ab_json_output(g, &len);
 	if (!text) { /* only out of memory */
 		ab_json_free(g);
 		return;
 	}
-	struct ab_parse_error err;
-	ab_msg *skimmed = msg_build_written(g, &err), *parsed = msg_build(text, len, &err);
-	if (!skimmed || !parsed || strcmp(msg_type(skimmed), msg_type(parsed)) != 0 ||
-	    !msg_correlation_id(skimmed) != !msg_correlation_id(parsed) ||
-	    (msg_correlation_id(parsed) && strcmp(msg_correlation_id(skimmed), msg_correlation_id(parsed)) != 0))
+	/* Both may refuse it, alike: a key with a NUL in it ("type\u0000") is
+	 * written as far as the NUL, a second "type". */
+	struct ab_parse_error skim_err, parse_err;
+	ab_msg *skimmed = msg_build_written(g, &skim_err), *parsed = msg_build(text, len, &parse_err);
+	if (!skimmed != !parsed)
+		__builtin_trap();
+	if (!parsed ? strcmp(skim_err.message, parse_err.message) != 0
+	            : strcmp(msg_type(skimmed), msg_type(parsed)) != 0 ||
+	                      !msg_correlation_id(skimmed) != !msg_correlation_id(parsed) ||
+	                      (msg_correlation_id(parsed) &&
+	                       strcmp(msg_correlation_id(skimmed), msg_correlation_id(parsed)) != 0))
 		__builtin_trap();
 	msg_unref(skimmed);
 	msg_unref(parsed);
@@ -56,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ab_msg *msg = msg_parse((const char *)data, size, &err);
 	if (!msg)
 		return 0;
-	written_again(msg);
+	written_again(msg, false);
+	written_again(msg, true);
 	ab_msg *copy = msg_with_correlation_id(msg, "fuzz-\"id\"");
 	if (!copy || strcmp(msg_correlation_id(copy), "fuzz-\"id\"") != 0 ||
 	    strcmp(msg_type(copy), msg_type(msg)) != 0)

@@ -198,6 +198,35 @@ static inline size_t ab_json_utf8_sequence(const unsigned char *p, const unsigne
 	return n;
 }
 
+/* Whether s[0..n) is UTF-8 throughout, as the writer requires of a string
+ * (for text from elsewhere: a database, a file, the OS). */
+static inline bool ab_json_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		size_t len = *p < 0x80 ? 1 : ab_json_utf8_sequence(p, end);
+		if (!len)
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+/* The length of text without a multi-byte UTF-8 sequence cut short at its
+ * end (what a bounded snprintf of a longer name can leave). */
+static inline size_t ab_json_utf8_whole_length(const char *text)
+{
+	size_t len = strlen(text);
+	size_t back = 0;
+	while (back < len && back < 4 && ((unsigned char)text[len - 1 - back] & 0xC0) == 0x80)
+		back++;
+	if (back == len)
+		return len;
+	unsigned char lead = (unsigned char)text[len - 1 - back];
+	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return need > back + 1 ? len - 1 - back : len;
+}
+
 /* Whether any of 8 bytes needs an escape: below 0x20, '"' or '\\' (the
  * zero-byte test of each, run on all 8 at once). */
 static inline bool ab_json__escapes8(uint64_t w)

@@ -319,6 +319,7 @@ char *legacy_from_server(struct legacy *lg, const char *msg, size_t len, const c
 	const char *type = tree_string(env, "type");
 	const char *request_id = tree_string(env, "request_id");
 	char *out = NULL;
+	bool replying = true;
 	if (!type) {
 		*why = "a message that is no envelope of the legacy dialect";
 	} else if (strcmp(type, "response") == 0 && request_id) {
@@ -331,9 +332,13 @@ char *legacy_from_server(struct legacy *lg, const char *msg, size_t len, const c
 		out = pong_answer(lg);
 	} else if (strcmp(type, "event") == 0 || strcmp(type, "pong") == 0) {
 		/* events (server_heartbeat, ...) and a pong for no ping of ours */
+		replying = false;
 	} else {
 		*why = "a message of a type the legacy dialect does not have here";
 	}
+	/* yajl's parse is lenient about UTF-8; the writer is not */
+	if (replying && !out && !*why)
+		*why = "a reply that could not be written (text that is not UTF-8, or out of memory)";
 	yajl_tree_free(env);
 	return out;
 }

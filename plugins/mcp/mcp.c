@@ -258,8 +258,10 @@ static void drop_calls(struct upstream *u)
 static void set_down(struct upstream *u, enum upstream_state state, const char *why)
 {
 	u->state = state;
-	if (why)
+	if (why) { /* cut at a whole character: it goes into /health's JSON */
 		snprintf(u->last_error, sizeof u->last_error, "%s", why);
+		u->last_error[ab_json_utf8_whole_length(u->last_error)] = '\0';
+	}
 	if (u->registered) {
 		/* The broker answers what this agent had in flight, and holds what
 		 * comes for it meanwhile. */

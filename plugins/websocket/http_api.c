@@ -323,11 +323,11 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 		return NULL;
 	}
 	if (body_len) {
-		char *text = strndup(body, body_len);
-		parsed = text ? yajl_tree_parse(text, NULL, 0) : NULL;
-		free(text);
+		/* The strict parse: what comes from a client is checked in full here
+		 * (UTF-8 too), once; the messages made of it are written. */
+		parsed = svc->tree_parse(body, body_len);
 		if (!parsed || !YAJL_IS_OBJECT(parsed)) {
-			yajl_tree_free(parsed);
+			svc->tree_free(parsed);
 			snprintf(why, cap, "%s", parsed ? "the body must be a JSON object" : "the body is not valid JSON");
 			return NULL;
 		}
@@ -350,15 +350,23 @@ static ab_msg *build_message(struct listener *l, const struct api_route *r, cons
 	}
 	ab_json_map_close(g);
 	ab_json_map_close(g);
-	yajl_tree_free(parsed);
+	svc->tree_free(parsed);
 	yajl_val root = tree_of(g);
 	ab_json_free(g);
+	if (!root) { /* the writer refused it: a path parameter that is not UTF-8 */
+		snprintf(why, cap, "the path is not UTF-8 (or memory ran out)");
+		return NULL;
+	}
 
 	g = ab_json_new();
 	svc->gen_template(g, r->message, root);
 	yajl_val filled = tree_of(g);
 	ab_json_free(g);
 	yajl_tree_free(root);
+	if (!filled) {
+		snprintf(why, cap, "out of memory");
+		return NULL;
+	}
 
 	g = ab_json_new();
 	ab_json_map_open(g);

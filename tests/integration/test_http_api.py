@@ -201,6 +201,11 @@ def test_bad_requests_get_clear_statuses():
     try:
         status, _, body = curl(port, "POST", "/api/query", raw=b'{"query": ')
         assert status == 400 and body == {"detail": "the body is not valid JSON"}, body
+        # UTF-8 that is not (a surrogate, an overlong NUL): refused whole,
+        # never sent on with the field left out
+        for bad in (b'{"query": "SELECT \'\xed\xa0\x80\'", "session_id": "s1"}', b'{"query": "\xc0\x80"}'):
+            status, _, body = curl(port, "POST", "/api/query", raw=bad)
+            assert status == 400 and body == {"detail": "the body is not valid JSON"}, (bad, body)
         status, _, body = curl(port, "POST", "/api/query", raw=b'["a list"]')
         assert status == 400 and body == {"detail": "the body must be a JSON object"}, body
         big = json.dumps({"query": "SELECT '" + "x" * (1 << 20) + "'"}).encode()

@@ -89,6 +89,10 @@ def test_tools_on_the_demo_databases():
         assert c.call("show_tables") == (["daily_metrics"], None)
         rows, _ = c.call("db_query", sql_stmt="SELECT sum(visits) AS visits, max(revenue) AS best FROM daily_metrics")
         assert rows == [{"visits": 6650, "best": 3020.25}], rows
+        # TEXT that is not UTF-8 (SQLite keeps any bytes) comes as hex, as
+        # a BLOB does; UTF-8 text as it is
+        rows, err = c.call("db_query", sql_stmt="SELECT CAST(x'ff41' AS TEXT) AS bad, 'caf\u00e9' AS good, x'00ff' AS blob")
+        assert err is None and rows == [{"bad": "ff41", "good": "caf\u00e9", "blob": "00ff"}], (rows, err)
         assert c.call("switch_database", db_name="nope")[1] == "Unknown database 'nope'"
         assert c.call("switch_database", db_name="../etc")[1] == "Unknown database '../etc'"
         c.close()

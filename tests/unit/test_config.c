@@ -479,6 +479,22 @@ START_TEST(test_longest_line_accepted)
 }
 END_TEST
 
+/* A value that is not UTF-8 (Latin-1, say) names its file and line. */
+START_TEST(test_text_that_is_not_utf8_refused)
+{
+	struct diag d = { 0 };
+	struct config *cfg = config_load_string("latin1.ini", "[broker]\nnode_id = caf\xe9\n", &d);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(d.count, 1);
+	ck_assert_diag(&d, 0, "latin1.ini:2: ", "not UTF-8");
+	config_unref(cfg);
+	diag_clear(&d);
+	cfg = config_load_string("utf8.ini", "[broker]\nnode_id = caf\xc3\xa9\n", &d);
+	ck_assert_uint_eq(d.count, 0);
+	config_unref(cfg);
+}
+END_TEST
+
 START_TEST(test_too_long_line_refused)
 {
 	char *text = line_of_width(65535);
@@ -822,6 +838,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_section_empty_name_after_colon);
 	tcase_add_test(tc, test_longest_line_accepted);
 	tcase_add_test(tc, test_too_long_line_refused);
+	tcase_add_test(tc, test_text_that_is_not_utf8_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("env");

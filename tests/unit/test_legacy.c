@@ -145,6 +145,12 @@ START_TEST(test_an_error_becomes_a_jsonrpc_error)
 	const char *orphan = "{\"type\":\"error\",\"error_type\":\"invalid_json\",\"error\":\"bad\"}";
 	ck_assert_ptr_null(legacy_from_server(&lg, orphan, strlen(orphan), &why));
 	ck_assert_str_eq(why, "an error for no request");
+	/* an error whose text is not UTF-8 (yajl takes a surrogate's bytes):
+	 * no reply can be written, and the reason says so, for the log */
+	const char *bad = "{\"type\":\"error\",\"error\":\"\xed\xa0\x80\",\"request_id\":\"6\"}";
+	ck_assert_ptr_null(legacy_from_server(&lg, bad, strlen(bad), &why));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "not UTF-8"));
 }
 END_TEST
 

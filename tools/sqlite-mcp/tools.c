@@ -144,27 +144,30 @@ void tools_list(ab_json *g)
 
 /* ---- results ---------------------------------------------------------------------- */
 
+static void tool_error(ab_json *g, const char *message);
+
 /* The CallToolResult for a value built in `value`: the JSON as text content
  * and, parsed back, as structuredContent {"result": value}. */
 static void success(ab_json *g, ab_json *value)
 {
 	size_t len;
-	const char *text = ab_json_output(value, &len); /* NULL: out of memory */
+	const char *text = ab_json_output(value, &len);
+	if (!text) {
+		tool_error(g, "the result could not be written (out of memory)");
+		return;
+	}
 	ab_json_map_open(g);
 	ab_json_str(g, "content");
 	ab_json_array_open(g);
 	ab_json_map_open(g);
 	ab_json_pair(g, "type", "text");
-	ab_json_pair(g, "text", text ? text : "null");
+	ab_json_pair(g, "text", text);
 	ab_json_map_close(g);
 	ab_json_array_close(g);
 	ab_json_str(g, "structuredContent");
 	ab_json_map_open(g);
 	ab_json_str(g, "result");
-	if (text)
-		ab_json_raw(g, text, len); /* the same value, as its bytes */
-	else
-		ab_json_null(g);
+	ab_json_raw(g, text, len); /* the same value, as its bytes */
 	ab_json_map_close(g);
 	ab_json_str(g, "isError");
 	ab_json_bool(g, 0);
@@ -193,6 +196,20 @@ static const char *string_arg(yajl_val args, const char *key)
 	return v ? YAJL_GET_STRING(v) : NULL;
 }
 
+static void hex_value(ab_json *g, const unsigned char *bytes, size_t n)
+{
+	char *hex = malloc(n * 2 + 1);
+	for (size_t k = 0; hex && k < n; k++)
+		snprintf(hex + 2 * k, 3, "%02x", bytes[k]);
+	if (hex) {
+		hex[2 * n] = '\0';
+		ab_json_str(g, hex);
+	} else {
+		ab_json_null(g);
+	}
+	free(hex);
+}
+
 static void column_value(ab_json *g, sqlite3_stmt *stmt, int i)
 {
 	switch (sqlite3_column_type(stmt, i)) {
@@ -202,25 +219,21 @@ static void column_value(ab_json *g, sqlite3_stmt *stmt, int i)
 	case SQLITE_FLOAT:
 		ab_json_double(g, sqlite3_column_double(stmt, i));
 		break;
-	case SQLITE_TEXT:
-		ab_json_string(g, (const char *)sqlite3_column_text(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
-		break;
-	case SQLITE_BLOB: {
-		/* As hex: JSON has no bytes. */
-		const unsigned char *blob = sqlite3_column_blob(stmt, i);
-		int n = sqlite3_column_bytes(stmt, i);
-		char *hex = malloc((size_t)n * 2 + 1);
-		for (int k = 0; hex && k < n; k++)
-			snprintf(hex + 2 * k, 3, "%02x", blob[k]);
-		if (hex) {
-			hex[2 * n] = '\0';
-			ab_json_str(g, hex);
-		} else {
-			ab_json_null(g);
-		}
-		free(hex);
+	case SQLITE_TEXT: {
+		/* SQLite keeps whatever bytes it was given as TEXT: what is not
+		 * UTF-8 goes as hex, like a BLOB, since JSON cannot carry it. */
+		const char *text = (const char *)sqlite3_column_text(stmt, i);
+		size_t n = (size_t)sqlite3_column_bytes(stmt, i);
+		if (ab_json_utf8_valid(text, n))
+			ab_json_string(g, text, n);
+		else
+			hex_value(g, (const unsigned char *)text, n);
 		break;
 	}
+	case SQLITE_BLOB:
+		/* As hex: JSON has no bytes. */
+		hex_value(g, sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
+		break;
 	default:
 		ab_json_null(g);
 	}
