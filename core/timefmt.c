@@ -33,16 +33,14 @@ void timefmt_iso8601_now(char out[TIMEFMT_ISO_LEN])
 	*at = '\0';
 }
 
-uint64_t timefmt_monotonic_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
 uint64_t timefmt_monotonic_us(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+uint64_t timefmt_monotonic_ms(void)
+{
+	return timefmt_monotonic_us() / 1000u;
 }

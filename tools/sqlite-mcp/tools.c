@@ -144,7 +144,20 @@ void tools_list(ab_json *g)
 
 /* ---- results ---------------------------------------------------------------------- */
 
-static void tool_error(ab_json *g, const char *message);
+static void tool_error(ab_json *g, const char *message)
+{
+	ab_json_map_open(g);
+	ab_json_str(g, "content");
+	ab_json_array_open(g);
+	ab_json_map_open(g);
+	ab_json_pair(g, "type", "text");
+	ab_json_pair(g, "text", message);
+	ab_json_map_close(g);
+	ab_json_array_close(g);
+	ab_json_str(g, "isError");
+	ab_json_bool(g, 1);
+	ab_json_map_close(g);
+}
 
 /* The CallToolResult for a value built in `value`: the JSON as text content
  * and, parsed back, as structuredContent {"result": value}. */
@@ -174,20 +187,6 @@ static void success(ab_json *g, ab_json *value)
 	ab_json_map_close(g);
 }
 
-static void tool_error(ab_json *g, const char *message)
-{
-	ab_json_map_open(g);
-	ab_json_str(g, "content");
-	ab_json_array_open(g);
-	ab_json_map_open(g);
-	ab_json_pair(g, "type", "text");
-	ab_json_pair(g, "text", message);
-	ab_json_map_close(g);
-	ab_json_array_close(g);
-	ab_json_str(g, "isError");
-	ab_json_bool(g, 1);
-	ab_json_map_close(g);
-}
 
 static const char *string_arg(yajl_val args, const char *key)
 {
